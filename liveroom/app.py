@@ -1,0 +1,102 @@
+"""The Starlette application: routes, and the engine and hub it runs on."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from liveroom import commands
+from liveroom.engine import create_engine
+from liveroom.engine.base import Engine
+from liveroom.hub import Hub
+from liveroom.metrics import METRICS
+from liveroom.settings import Settings
+from liveroom.ws import room_socket
+
+log = logging.getLogger("liveroom")
+STATIC = Path(__file__).parent / "static"
+
+WelcomeHook = Callable[[dict[str, Any], str, Any], Awaitable[None]]
+
+
+@dataclass
+class LiveroomApp:
+    settings: Settings
+    engine: Engine
+    hub: Hub
+    services: dict[str, Any] = field(default_factory=dict)
+    welcome_hooks: list[WelcomeHook] = field(default_factory=list)
+    ready: bool = False
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok\n")
+
+
+async def readyz(request: Request) -> Response:
+    lr: LiveroomApp = request.app.state.liveroom
+    if not lr.ready:
+        return JSONResponse({"ready": False}, status_code=503)
+    try:
+        await lr.engine.room("__readyz__")
+    except Exception as exc:
+        return JSONResponse({"ready": False, "error": str(exc)}, status_code=503)
+    return JSONResponse({"ready": True, "engine": lr.engine.name})
+
+
+async def metrics(request: Request) -> Response:
+    lr: LiveroomApp = request.app.state.liveroom
+    return PlainTextResponse(
+        METRICS.render({"rooms": len(lr.hub.rooms)}), media_type="text/plain; version=0.0.4"
+    )
+
+
+def _page(name: str) -> Callable[[Request], Awaitable[Response]]:
+    async def serve(request: Request) -> Response:
+        return FileResponse(STATIC / name)
+
+    return serve
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    commands.load_all()
+    engine = create_engine(settings)
+    lr = LiveroomApp(settings, engine, Hub(engine))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await engine.start()
+        await lr.hub.start()
+        lr.ready = True
+        try:
+            yield
+        finally:
+            lr.ready = False
+            await lr.hub.stop()
+            await engine.close()
+
+    routes: list[Any] = [
+        WebSocketRoute("/ws/rooms/{room_id}", room_socket),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+    ]
+    if (STATIC / "panel.html").exists():
+        routes.append(Route("/panel", _page("panel.html")))
+    if (STATIC / "watch.html").exists():
+        routes.append(Route("/watch", _page("watch.html")))
+    routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.liveroom = lr
+    return app

@@ -1,0 +1,32 @@
+"""Client frame handlers, one module per feature; each registers its frame types here.
+
+A handler gets the session and the validated command and returns the fields of its `ack`
+(or None for no reply); it refuses by raising ProtocolError, which becomes an error frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from liveroom.protocol import Command
+
+if TYPE_CHECKING:
+    from liveroom.session import Session
+
+Handler = Callable[["Session", Command], Awaitable[dict[str, Any] | None]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(*frame_types: str) -> Callable[[Handler], Handler]:
+    def wrap(fn: Handler) -> Handler:
+        for t in frame_types:
+            HANDLERS[t] = fn
+        return fn
+
+    return wrap
+
+
+def load_all() -> None:
+    """Import every feature module so its handlers register."""
+    from liveroom.commands import host, viewer  # noqa: F401

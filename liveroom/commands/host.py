@@ -1,0 +1,73 @@
+"""Host commands on the room socket; protocol.SPECS marks them host-only."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from liveroom.commands import handles
+from liveroom.engine.base import ENDED, new_event
+from liveroom.protocol import Command, ProtocolError
+from liveroom.session import Session
+
+DEFAULT_MUTE_S = 600
+
+
+async def _publish(session: Session, event_type: str, **kwargs: Any) -> dict[str, Any]:
+    changes = kwargs.pop("room_changes", None)
+    moderation = kwargs.pop("moderation", None)
+    event = new_event(event_type, by=session.ident.uid, **kwargs)
+    stored = await session.engine.publish(
+        session.room_id, event, room_changes=changes, moderation=moderation
+    )
+    return {"seq": stored["seq"]}
+
+
+@handles("announce")
+async def announce(session: Session, cmd: Command) -> dict[str, Any]:
+    return await _publish(session, "announce", text=cmd.args["text"])
+
+
+@handles("pin")
+async def pin(session: Session, cmd: Command) -> dict[str, Any]:
+    text = cmd.args["text"]
+    return await _publish(session, "pin", text=text, room_changes={"pinned": text})
+
+
+@handles("delete_comment")
+async def delete_comment(session: Session, cmd: Command) -> dict[str, Any]:
+    comment_id = cmd.args["comment_id"]
+    if not await session.engine.comment_deleted(session.room_id, comment_id):
+        raise ProtocolError("already_deleted", "that comment is already deleted", cmd.rid)
+    return await _publish(session, "comment_deleted", comment_id=comment_id)
+
+
+@handles("mute", "unmute", "ban", "unban")
+async def moderate(session: Session, cmd: Command) -> dict[str, Any]:
+    uid = cmd.args["uid"]
+    if cmd.type == "mute":
+        until: float = time.time() + cmd.args.get("seconds", DEFAULT_MUTE_S)
+        extra = {"until": int(until)}
+    else:
+        until = -1 if cmd.type == "ban" else 0
+        extra = {}
+    return await _publish(
+        session, "moderation", action=cmd.type, uid=uid, moderation=(uid, until), **extra
+    )
+
+
+@handles("slow_mode")
+async def slow_mode(session: Session, cmd: Command) -> dict[str, Any]:
+    seconds = cmd.args["seconds"]
+    return await _publish(session, "room", slow_mode=seconds, room_changes={"slow_mode": seconds})
+
+
+@handles("set_title")
+async def set_title(session: Session, cmd: Command) -> dict[str, Any]:
+    title = cmd.args["title"]
+    return await _publish(session, "room", title=title, room_changes={"title": title})
+
+
+@handles("end")
+async def end(session: Session, cmd: Command) -> dict[str, Any]:
+    return await _publish(session, "room", status=ENDED, room_changes={"status": ENDED})

@@ -1,0 +1,155 @@
+"""The engine interface: room state, events, comments, moderation, likes, presence.
+
+Two implementations sit behind it: `memory` (one process, no setup) and `redis` (many
+processes and hosts). One contract suite (tests/contract) runs against both. Anything
+that is a decision rather than storage lives in `liveroom.rules` and is shared.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from liveroom.settings import Settings
+
+# Called for everything published in a subscribed room, on every process:
+# kind "event" with the event dict (it has a seq), kind "likes" with the new total.
+Sink = Callable[[str, str, Any], None]
+
+LIVE = "live"
+ENDED = "ended"
+
+# Room fields a host or the merchant API may set.
+ROOM_FIELDS = ("title", "status", "allow_anonymous", "keywords", "slow_mode", "pinned")
+
+
+@dataclass
+class Room:
+    id: str
+    title: str = ""
+    status: str = LIVE
+    allow_anonymous: bool = True
+    keywords: list[str] = field(default_factory=list)
+    slow_mode: int = 0
+    pinned: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("keywords")
+        return out
+
+
+@dataclass
+class Snapshot:
+    room: Room
+    seq: int
+    likes: int
+    viewers: int
+    comments: list[dict]
+
+
+@dataclass
+class CommentResult:
+    """`event` is the accepted comment (also for a retried client id); else `code`."""
+
+    event: dict | None = None
+    code: str = ""
+    message: str = ""
+    retry_after: float = 0.0
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class Moderation:
+    banned: bool = False
+    muted_until: float = 0.0  # unix seconds
+
+    def muted(self, now: float) -> bool:
+        return self.muted_until > now
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Engine(ABC):
+    name: str = "engine"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    # rooms ---------------------------------------------------------------------------
+    @abstractmethod
+    async def room(self, room_id: str) -> Room:
+        """The room's settings; a room never configured gets defaults (rooms are implicit)."""
+
+    @abstractmethod
+    async def snapshot(self, room_id: str, recent: int) -> Snapshot:
+        """Room, seq, likes, viewers and recent comments, read at one instant."""
+
+    # events --------------------------------------------------------------------------
+    @abstractmethod
+    async def publish(
+        self,
+        room_id: str,
+        event: dict[str, Any],
+        *,
+        room_changes: dict[str, Any] | None = None,
+        moderation: tuple[str, float | None] | None = None,
+    ) -> dict[str, Any]:
+        """Give the event the room's next seq, keep it in history and fan it out.
+
+        `room_changes` (room fields) and `moderation` ((uid, until): -1 ban, 0 clear,
+        else muted until that unix time) are applied in the same atomic step, so no
+        process ever sees the event without the state change or the other way round.
+        """
+
+    @abstractmethod
+    async def events_since(self, room_id: str, since: int) -> list[dict] | None:
+        """Events with seq > since, oldest first; None when history no longer holds them."""
+
+    @abstractmethod
+    async def subscribe(self, room_id: str, sink: Sink) -> None:
+        """Deliver the room's events and like totals to `sink` until unsubscribed."""
+
+    @abstractmethod
+    async def unsubscribe(self, room_id: str) -> None: ...
+
+    # comments ------------------------------------------------------------------------
+    @abstractmethod
+    async def post_comment(
+        self, room_id: str, uid: str, event: dict[str, Any], client_id: str | None
+    ) -> CommentResult:
+        """Check ban, mute, slow mode, rate and duplicate id; publish if all pass."""
+
+    @abstractmethod
+    async def comment_deleted(self, room_id: str, comment_id: str) -> bool:
+        """Mark a comment deleted; False if it was already."""
+
+    @abstractmethod
+    async def moderation(self, room_id: str, uid: str) -> Moderation: ...
+
+    # likes and presence --------------------------------------------------------------
+    @abstractmethod
+    async def add_likes(self, room_id: str, n: int) -> int:
+        """Add n taps, tell every process the new total, return it."""
+
+    @abstractmethod
+    async def report_presence(self, room_id: str, local_count: int) -> int:
+        """Record this process's viewer count; return the count summed over live processes."""
+
+
+def new_event(event_type: str, **fields: Any) -> dict[str, Any]:
+    return {"type": event_type, "ts": now_ms(), **fields}
+
+
+EngineFactory = Callable[[Settings], Awaitable[Engine]]

@@ -1,0 +1,314 @@
+"""Per-process fan-out: each room's local connections and its outbox.
+
+Events for a room collect in an outbox; every tick the outbox goes out as one frame per
+recipient group (hosts see everything, viewers a sample of comments once a room talks
+faster than people read), encoded once per group and wire format and written as the same
+bytes to every connection. Like totals and viewer counts ride along as latest values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from liveroom import codec, protocol
+from liveroom.connection import Connection, wire_frame
+from liveroom.engine.base import ENDED, Engine, Room
+from liveroom.metrics import METRICS
+from liveroom.rules.lanes import NORMAL, lane_of
+from liveroom.rules.sampling import Sampler
+
+log = logging.getLogger("liveroom.hub")
+
+
+@dataclass
+class RoomChannel:
+    id: str
+    room: Room
+    sampler: Sampler
+    conns: set[Connection] = field(default_factory=set)
+    by_uid: dict[str, set[Connection]] = field(default_factory=dict)
+    pending: list[dict] = field(default_factory=list)
+    last_seq: int = 0
+    likes: int = 0
+    likes_sent: int = 0
+    viewers: int = 0
+    viewers_sent: int = 0
+    local_likes: int = 0  # taps received here, not yet added to the engine
+    extra_state: dict[str, Any] = field(default_factory=dict)  # e.g. stock, filled by features
+    ending: bool = False
+
+
+class Hub:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.settings = engine.settings
+        self.rooms: dict[str, RoomChannel] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._joining: dict[str, asyncio.Lock] = {}
+        # feature modules hook room events here: (room channel, event) -> None
+        self.event_hooks: list[Any] = []
+
+    # lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._tick_loop(), name="hub-tick"),
+            loop.create_task(self._presence_loop(), name="hub-presence"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for room_id in list(self.rooms):
+            with contextlib.suppress(Exception):
+                await self.engine.report_presence(room_id, 0)
+                await self.engine.unsubscribe(room_id)
+
+    # membership ----------------------------------------------------------------------
+    async def join(self, room_id: str, conn: Connection) -> RoomChannel:
+        channel = self.rooms.get(room_id)
+        if channel is None:
+            lock = self._joining.setdefault(room_id, asyncio.Lock())
+            async with lock:
+                channel = self.rooms.get(room_id)
+                if channel is None:
+                    room = await self.engine.room(room_id)
+                    sampler = Sampler(self.settings.readable_comments_per_s)
+                    channel = RoomChannel(room_id, room, sampler)
+                    self.rooms[room_id] = channel
+                    await self.engine.subscribe(room_id, self._on_engine)
+            self._joining.pop(room_id, None)
+        channel.conns.add(conn)
+        channel.by_uid.setdefault(conn.uid, set()).add(conn)
+        METRICS.connections += 1
+        return channel
+
+    def leave(self, room_id: str, conn: Connection) -> None:
+        channel = self.rooms.get(room_id)
+        if channel is None or conn not in channel.conns:
+            return
+        channel.conns.discard(conn)
+        same = channel.by_uid.get(conn.uid)
+        if same is not None:
+            same.discard(conn)
+            if not same:
+                del channel.by_uid[conn.uid]
+        METRICS.connections -= 1
+
+    def local_viewers(self, room_id: str) -> int:
+        channel = self.rooms.get(room_id)
+        return len(channel.conns) if channel else 0
+
+    def connections_of(self, room_id: str, uid: str) -> set[Connection]:
+        channel = self.rooms.get(room_id)
+        return set(channel.by_uid.get(uid, ())) if channel else set()
+
+    # inbound from the engine ---------------------------------------------------------
+    def _on_engine(self, room_id: str, kind: str, payload: Any) -> None:
+        channel = self.rooms.get(room_id)
+        if channel is None:
+            return
+        if kind == "likes":
+            channel.likes = max(channel.likes, int(payload))
+        elif kind == "state":
+            channel.extra_state.update(payload)
+        elif kind == "event":
+            if payload["seq"] <= channel.last_seq:
+                return  # already have it (a resubscribe can replay)
+            channel.last_seq = payload["seq"]
+            channel.pending.append(payload)
+            METRICS.events_in += 1
+            self._apply(channel, payload)
+
+    def _apply(self, channel: RoomChannel, event: dict) -> None:
+        etype = event.get("type")
+        if etype in ("room", "pin"):
+            asyncio.get_running_loop().create_task(self._refresh_room(channel))
+            if event.get("status") == ENDED:
+                channel.ending = True
+        elif etype == "moderation" and event.get("action") == "ban":
+            for conn in list(channel.by_uid.get(event.get("uid", ""), ())):
+                conn.send(
+                    {"t": "error", "code": "banned", "message": "you are banned from this room"}
+                )
+                asyncio.get_running_loop().create_task(conn.close(protocol.CLOSE_BANNED, "banned"))
+        for hook in self.event_hooks:
+            hook(channel, event)
+
+    async def _refresh_room(self, channel: RoomChannel) -> None:
+        with contextlib.suppress(Exception):
+            channel.room = await self.engine.room(channel.id)
+
+    def add_likes(self, room_id: str, n: int) -> None:
+        channel = self.rooms.get(room_id)
+        if channel is not None:
+            channel.local_likes += n
+
+    # outbound ------------------------------------------------------------------------
+    async def _tick_loop(self) -> None:
+        tick_s = self.settings.tick_ms / 1000
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            next_at += tick_s
+            delay = next_at - loop.time()
+            if delay < 0:
+                next_at = loop.time()  # fell behind: do not try to catch up in a burst
+                delay = 0
+            await asyncio.sleep(delay)
+            try:
+                self.flush_all(tick_s)
+            except Exception:
+                log.exception("tick failed")
+
+    def flush_all(self, tick_s: float) -> None:
+        for channel in list(self.rooms.values()):
+            if channel.local_likes:
+                n, channel.local_likes = channel.local_likes, 0
+                asyncio.get_running_loop().create_task(self._push_likes(channel, n))
+            self.flush(channel, tick_s)
+
+    async def _push_likes(self, channel: RoomChannel, n: int) -> None:
+        try:
+            total = await self.engine.add_likes(channel.id, n)
+            channel.likes = max(channel.likes, total)
+        except Exception:
+            log.warning("like batch of %d lost for room %s", n, channel.id, exc_info=True)
+
+    def _state(self, channel: RoomChannel) -> dict[str, Any]:
+        state: dict[str, Any] = {}
+        if channel.likes != channel.likes_sent:
+            state["likes"] = channel.likes
+            channel.likes_sent = channel.likes
+        if channel.viewers != channel.viewers_sent:
+            state["viewers"] = channel.viewers
+            channel.viewers_sent = channel.viewers
+        if channel.extra_state:
+            state.update(channel.extra_state)
+            channel.extra_state = {}
+        return state
+
+    def flush(self, channel: RoomChannel, tick_s: float) -> None:
+        events, channel.pending = channel.pending, []
+        state = self._state(channel)
+        if not events and not state:
+            return
+        normal = [i for i, e in enumerate(events) if lane_of(e) == NORMAL]
+        viewer_events = events
+        skipped = 0
+        if normal:
+            keep = set(channel.sampler.pick(len(normal), tick_s))
+            dropped = {idx for n, idx in enumerate(normal) if n not in keep}
+            if dropped:
+                viewer_events = [e for i, e in enumerate(events) if i not in dropped]
+                skipped = len(dropped)
+        frames = _FrameCache(channel.last_seq, state)
+        frames.add_group("host", events, 0)
+        frames.add_group("viewer", viewer_events, skipped)
+        settings = self.settings
+        now = time.monotonic()
+        sent = 0
+        for conn in channel.conns:
+            if conn.joining:
+                conn.backlog.append((events if conn.group == "host" else viewer_events, state))
+                continue
+            if conn.closing:
+                continue
+            backlog = conn.buffered()
+            if backlog > settings.slow_soft_bytes or conn.degraded_at is not None:
+                self._slow(conn, backlog, now, state)
+                continue
+            payload, wire = frames.get(conn.group, conn.fmt, conn.raw is not None)
+            conn.send_encoded(payload, wire)
+            conn.last_seq = channel.last_seq
+            sent += 1
+        METRICS.frames_out += sent
+        METRICS.deliveries += sent * len(viewer_events)
+        if channel.ending:
+            channel.ending = False
+            for conn in list(channel.conns):
+                asyncio.get_running_loop().create_task(
+                    conn.close(protocol.CLOSE_ROOM_ENDED, "room ended")
+                )
+
+    def _slow(self, conn: Connection, backlog: int, now: float, state: dict) -> None:
+        """Past the soft bound: state only. Past the hard bound or grace: close with a hint."""
+        s = self.settings
+        if conn.degraded_at is None:
+            conn.degraded_at = now
+            METRICS.slow_degraded += 1
+        drained = backlog < s.slow_soft_bytes // 4
+        if backlog > s.slow_hard_bytes or drained or now - conn.degraded_at > s.slow_grace_s:
+            # drained or not, it missed events: it must come back with `since`
+            METRICS.slow_closed += 1
+            reason = {"reconnect": True, "since": conn.last_seq}
+            asyncio.get_running_loop().create_task(conn.close(protocol.CLOSE_SLOW_CONSUMER, reason))
+            return
+        if state:
+            conn.send({"t": "state", **state})
+
+    def finish_join(self, conn: Connection, after_seq: int) -> None:
+        """Send what arrived while the client was being welcomed, minus what it already has."""
+        for events, state in conn.backlog:
+            fresh = [e for e in events if e["seq"] > after_seq]
+            if fresh:
+                after_seq = fresh[-1]["seq"]
+            if fresh or state:
+                frame: dict[str, Any] = {"t": "tick", "seq": after_seq, "events": fresh}
+                frame.update(state)
+                conn.send(frame)
+        conn.last_seq = after_seq
+        conn.backlog = []
+        conn.joining = False
+
+    # presence ------------------------------------------------------------------------
+    async def _presence_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.presence_interval_s)
+            await self.report_presence()
+
+    async def report_presence(self) -> None:
+        for room_id, channel in list(self.rooms.items()):
+            try:
+                channel.viewers = await self.engine.report_presence(room_id, len(channel.conns))
+            except Exception:
+                log.warning("presence report failed for %s", room_id, exc_info=True)
+                continue
+            if not channel.conns and not channel.pending and not channel.local_likes:
+                self.rooms.pop(room_id, None)
+                with contextlib.suppress(Exception):
+                    await self.engine.unsubscribe(room_id)
+
+
+class _FrameCache:
+    """Each (group, format) frame encoded at most once per tick."""
+
+    def __init__(self, seq: int, state: dict[str, Any]) -> None:
+        self.seq = seq
+        self.state = state
+        self.groups: dict[str, dict[str, Any]] = {}
+        self.cache: dict[tuple[str, str], tuple[bytes | str, bytes | None]] = {}
+
+    def add_group(self, group: str, events: list[dict], skipped: int) -> None:
+        frame: dict[str, Any] = {"t": "tick", "seq": self.seq, "events": events}
+        if skipped:
+            frame["skipped"] = skipped
+        frame.update(self.state)
+        self.groups[group] = frame
+
+    def get(self, group: str, fmt: str, raw: bool) -> tuple[bytes | str, bytes | None]:
+        key = (group, fmt)
+        hit = self.cache.get(key)
+        if hit is None or (raw and hit[1] is None):
+            payload = hit[0] if hit else codec.encode(fmt, self.groups[group])
+            hit = (payload, wire_frame(payload) if raw else None)
+            self.cache[key] = hit
+        return hit

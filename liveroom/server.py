@@ -1,0 +1,64 @@
+"""Run the app under uvicorn on uvloop, with the raw-write WebSocket protocol."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import uvicorn
+from starlette.applications import Starlette
+
+from liveroom.settings import Settings
+
+log = logging.getLogger("liveroom")
+
+
+def app_factory() -> Starlette:
+    """Built per worker process, from the environment the parent set."""
+    from liveroom.app import create_app
+
+    return create_app(Settings.from_env())
+
+
+def uvicorn_config(settings: Settings, **extra: object) -> dict[str, object]:
+    try:
+        import uvloop  # noqa: F401
+
+        loop = "uvloop"
+    except ImportError:  # pragma: no cover - Windows
+        loop = "asyncio"
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "loop": loop,
+        "ws": "liveroom.rawws:LiveroomWSProtocol",
+        "ws_per_message_deflate": False,
+        "ws_max_size": settings.ws_max_bytes,
+        "ws_ping_interval": 20.0,
+        "ws_ping_timeout": 20.0,
+        "backlog": 4096,
+        "log_level": os.environ.get("LIVEROOM_LOG_LEVEL", "info"),
+        **extra,
+    }
+
+
+def serve(settings: Settings) -> None:
+    # Workers are separate processes: they read their settings from the environment.
+    for key, value in (
+        ("LIVEROOM_REDIS_URL", settings.redis_url),
+        ("LIVEROOM_SECRET", settings.secret),
+        ("LIVEROOM_KEY_PREFIX", settings.key_prefix),
+        ("LIVEROOM_TICK_MS", str(settings.tick_ms)),
+    ):
+        os.environ[key] = value
+    if settings.workers > 1 and not settings.redis_url:
+        raise SystemExit(
+            "--workers > 1 needs LIVEROOM_REDIS_URL: the memory engine lives in one process"
+        )
+    uvicorn.run(
+        "liveroom.server:app_factory",
+        factory=True,
+        workers=settings.workers if settings.workers > 1 else None,
+        access_log=False,
+        **uvicorn_config(settings),
+    )

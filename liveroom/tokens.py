@@ -1,0 +1,110 @@
+"""Signed viewer and host tokens.
+
+The merchant backend mints tokens with the shared secret, so liveroom never needs a user
+database: everything it must know about a viewer travels in the token, and a forged or
+tampered token fails the HMAC check.
+Format: base64url(JSON claims) "." base64url(HMAC-SHA256(secret, first part)).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import asdict, dataclass
+
+ANY_ROOM = "*"
+ROLES = ("viewer", "host")
+
+
+class TokenError(Exception):
+    """A token that must not be honoured; `code` is what the client sees."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Identity:
+    uid: str
+    nick: str = ""
+    tier: str = ""  # member tier, e.g. "" (none), "member", "vip"
+    src: str = ""  # source channel: wecom_group, moments, share, ...
+    room: str = ANY_ROOM
+    role: str = "viewer"
+    exp: int = 0  # unix seconds; 0 never expires (only for anonymous identities)
+
+    @property
+    def is_host(self) -> bool:
+        return self.role == "host"
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.uid.startswith("anon:")
+
+    def public(self) -> dict[str, str]:
+        """What other viewers may see of this user."""
+        return {"uid": self.uid, "nick": self.nick, "tier": self.tier}
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(secret: str, body: str) -> str:
+    return _b64(hmac.new(secret.encode(), body.encode("ascii"), hashlib.sha256).digest())
+
+
+def mint(secret: str, identity: Identity) -> str:
+    body = _b64(json.dumps(asdict(identity), separators=(",", ":")).encode())
+    return f"{body}.{_sign(secret, body)}"
+
+
+def mint_for(
+    secret: str,
+    uid: str,
+    *,
+    room: str = ANY_ROOM,
+    role: str = "viewer",
+    nick: str = "",
+    tier: str = "",
+    src: str = "",
+    ttl_s: int = 3600,
+    now: float | None = None,
+) -> str:
+    exp = int((time.time() if now is None else now) + ttl_s)
+    ident = Identity(uid=uid, nick=nick or uid, tier=tier, src=src, room=room, role=role, exp=exp)
+    return mint(secret, ident)
+
+
+def verify(secret: str, token: str, room_id: str, *, now: float | None = None) -> Identity:
+    """Check signature, expiry and room; raise TokenError with a client-facing code."""
+    body, sep, sig = token.partition(".")
+    if not sep or not body or not sig:
+        raise TokenError("token_invalid", "token is not of the form <claims>.<signature>")
+    if not hmac.compare_digest(sig, _sign(secret, body)):
+        raise TokenError("token_invalid", "token signature does not match")
+    try:
+        claims = json.loads(_unb64(body))
+        ident = Identity(**claims)
+    except (ValueError, TypeError) as exc:
+        raise TokenError("token_invalid", f"token claims unreadable: {exc}") from None
+    if not isinstance(ident.uid, str) or not ident.uid or ident.role not in ROLES:
+        raise TokenError("token_invalid", "token claims lack a user id or a known role")
+    if not isinstance(ident.exp, int) or ident.exp <= 0:
+        raise TokenError("token_invalid", "token has no expiry")
+    if ident.exp < (time.time() if now is None else now):
+        raise TokenError("token_expired", "token has expired; ask the backend for a new one")
+    if ident.room not in (ANY_ROOM, room_id):
+        raise TokenError("token_wrong_room", f"token is for room {ident.room!r}, not {room_id!r}")
+    if ident.uid.startswith("anon:"):
+        raise TokenError("token_invalid", "the anon: user id prefix is reserved")
+    return ident

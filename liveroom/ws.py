@@ -1,0 +1,170 @@
+"""The room socket `/ws/rooms/{room_id}`: authenticate, welcome, then read frames."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from liveroom import codec, protocol, tokens
+from liveroom.commands import HANDLERS
+from liveroom.connection import Connection
+from liveroom.engine.base import ENDED
+from liveroom.metrics import METRICS
+from liveroom.protocol import ProtocolError
+from liveroom.session import Session
+
+log = logging.getLogger("liveroom.ws")
+
+ROOM_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+ERROR_WINDOW_S = 10.0
+ERROR_LIMIT = 20  # bad frames per window before the server gives up on a client
+
+
+async def _refuse(ws: WebSocket, fmt: str, code: int, err: str, message: str) -> None:
+    frame = {"t": "error", "code": err, "message": message}
+    data = codec.encode(fmt, frame)
+    if isinstance(data, str):
+        await ws.send_text(data)
+    else:
+        await ws.send_bytes(data)
+    await ws.close(code, err)
+
+
+def _anonymous() -> tokens.Identity:
+    uid = "anon:" + secrets.token_hex(6)
+    return tokens.Identity(uid=uid, nick="", role="viewer")
+
+
+async def room_socket(ws: WebSocket) -> None:
+    app = ws.app.state.liveroom
+    settings, engine, hub = app.settings, app.engine, app.hub
+    room_id = ws.path_params["room_id"]
+    offered = list(ws.scope.get("subprotocols") or [])
+    fmt = codec.choose_format(offered)
+    await ws.accept(subprotocol=fmt if fmt in offered else None)
+    if not ROOM_ID.match(room_id):
+        await _refuse(ws, fmt, protocol.CLOSE_FORBIDDEN, "bad_room", "room id not allowed")
+        return
+    token = ws.query_params.get("token")
+    try:
+        if token:
+            ident = tokens.verify(settings.secret, token, room_id)
+        else:
+            room = await engine.room(room_id)
+            if not room.allow_anonymous:
+                raise tokens.TokenError("token_required", "this room needs a viewer token")
+            ident = _anonymous()
+    except tokens.TokenError as err:
+        close = protocol.CLOSE_TOKEN_EXPIRED if err.code == "token_expired" else 0
+        if not close:
+            close = (
+                protocol.CLOSE_FORBIDDEN
+                if err.code == "token_wrong_room"
+                else protocol.CLOSE_UNAUTHORIZED
+            )
+        await _refuse(ws, fmt, close, err.code, err.message)
+        return
+    since_raw = ws.query_params.get("since")
+    since: int | None = None
+    if since_raw is not None:
+        if not since_raw.isdigit():
+            await _refuse(ws, fmt, protocol.CLOSE_FORBIDDEN, "bad_since", "since must be a seq")
+            return
+        since = int(since_raw)
+    mod = await engine.moderation(room_id, ident.uid)
+    if mod.banned:
+        await _refuse(ws, fmt, protocol.CLOSE_BANNED, "banned", "you are banned from this room")
+        return
+
+    conn = Connection(ws, ident, fmt)
+    channel = await hub.join(room_id, conn)
+    METRICS.connections_total += 1
+    try:
+        snap = await engine.snapshot(room_id, settings.recent_comments)
+        welcome: dict[str, Any] = {
+            "t": "welcome",
+            "room": snap.room.public(),
+            "you": {**ident.public(), "role": ident.role, "anonymous": ident.is_anonymous},
+            "seq": snap.seq,
+            "likes": max(snap.likes, channel.likes),
+            "viewers": max(snap.viewers, len(channel.conns)),
+            "comments": snap.comments,
+            "server_time": int(time.time() * 1000),
+            "recovered": None,
+            "events": [],
+        }
+        if mod.muted(time.time()):
+            welcome["you"]["muted_until"] = int(mod.muted_until)
+        if since is not None:
+            missed = await engine.events_since(room_id, since)
+            if missed is None:
+                welcome["recovered"] = False
+            else:
+                welcome["recovered"] = True
+                welcome["events"] = [e for e in missed if e["seq"] <= snap.seq]
+        for extend in app.welcome_hooks:
+            await extend(welcome, room_id, ident)
+        conn.send(welcome)
+        hub.finish_join(conn, snap.seq)
+        if snap.room.status == ENDED:
+            await conn.close(protocol.CLOSE_ROOM_ENDED, "room ended")
+            return
+        session = Session(settings, engine, hub, room_id, conn, channel, app.services)
+        await _read_loop(ws, session)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.leave(room_id, conn)
+        conn.closing = True
+
+
+async def _read_loop(ws: WebSocket, session: Session) -> None:
+    conn = session.conn
+    settings = session.settings
+    errors: list[float] = []
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        data = message.get("bytes")
+        if data is None:
+            data = message.get("text")
+        if data is None:
+            continue
+        METRICS.client_frames += 1
+        try:
+            if len(data) > settings.max_frame_bytes:
+                raise ProtocolError(
+                    "too_large", f"frame over {settings.max_frame_bytes} bytes; it was dropped"
+                )
+            try:
+                decoded = codec.decode(conn.fmt, data)
+            except codec.DecodeError as exc:
+                raise ProtocolError("bad_encoding", f"frame could not be decoded: {exc}") from None
+            cmd = protocol.parse(decoded, is_host=conn.ident.is_host)
+            handler = HANDLERS.get(cmd.type)
+            if handler is None:
+                raise ProtocolError("unknown_type", f"unknown frame type {cmd.type!r}", cmd.rid)
+            reply = await handler(session, cmd)
+            if reply is not None or cmd.rid is not None:
+                frame = {"t": "ack", **(reply or {})}
+                if cmd.rid is not None:
+                    frame["rid"] = cmd.rid
+                conn.send(frame)
+        except ProtocolError as err:
+            METRICS.client_errors += 1
+            conn.send(err.frame())
+            now = time.monotonic()
+            errors = [t for t in errors if now - t < ERROR_WINDOW_S]
+            errors.append(now)
+            if len(errors) > ERROR_LIMIT:
+                await conn.close(protocol.CLOSE_TOO_MANY_ERRORS, "too many bad frames")
+                return
+        except Exception:
+            log.exception("handler failed in room %s", session.room_id)
+            conn.send({"t": "error", "code": "internal", "message": "server error; try again"})
