@@ -26,7 +26,9 @@ from liveroom.ws import room_socket
 log = logging.getLogger("liveroom")
 STATIC = Path(__file__).parent / "static"
 
+# Feature modules extend the welcome frame (room_id, identity) and react to accepted comments.
 WelcomeHook = Callable[[dict[str, Any], str, Any], Awaitable[None]]
+CommentHook = Callable[[Any, dict[str, Any]], Awaitable[None]]
 
 
 @dataclass
@@ -36,6 +38,7 @@ class LiveroomApp:
     hub: Hub
     services: dict[str, Any] = field(default_factory=dict)
     welcome_hooks: list[WelcomeHook] = field(default_factory=list)
+    comment_hooks: list[CommentHook] = field(default_factory=list)
     ready: bool = False
 
 

@@ -23,6 +23,7 @@ class Session:
     conn: Connection
     channel: RoomChannel
     services: dict[str, Any]
+    app: Any = None  # the LiveroomApp, for hooks
 
     @property
     def ident(self) -> Identity:

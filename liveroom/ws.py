@@ -114,7 +114,7 @@ async def room_socket(ws: WebSocket) -> None:
         if snap.room.status == ENDED:
             await conn.close(protocol.CLOSE_ROOM_ENDED, "room ended")
             return
-        session = Session(settings, engine, hub, room_id, conn, channel, app.services)
+        session = Session(settings, engine, hub, room_id, conn, channel, app.services, app)
         await _read_loop(ws, session)
     except WebSocketDisconnect:
         pass

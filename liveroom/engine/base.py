@@ -16,7 +16,8 @@ from typing import Any
 from liveroom.settings import Settings
 
 # Called for everything published in a subscribed room, on every process:
-# kind "event" with the event dict (it has a seq), kind "likes" with the new total.
+# kind "event" with the event dict (it has a seq), kind "likes" with the new total,
+# kind "state" with a dict of latest values (stock, draw entrant counts) that replace older ones.
 Sink = Callable[[str, str, Any], None]
 
 LIVE = "live"
@@ -137,6 +138,10 @@ class Engine(ABC):
 
     @abstractmethod
     async def moderation(self, room_id: str, uid: str) -> Moderation: ...
+
+    @abstractmethod
+    async def publish_state(self, room_id: str, state: dict[str, Any]) -> None:
+        """Fan out latest-value state (no seq, not kept in history) to every process."""
 
     # likes and presence --------------------------------------------------------------
     @abstractmethod

@@ -157,6 +157,9 @@ class MemoryEngine(Engine):
         mod = self._data(room_id).moderation.get(uid, 0.0)
         return Moderation(banned=mod == -1, muted_until=max(mod, 0.0))
 
+    async def publish_state(self, room_id: str, state: dict[str, Any]) -> None:
+        self._emit(room_id, "state", dict(state))
+
     async def add_likes(self, room_id: str, n: int) -> int:
         d = self._data(room_id)
         d.likes += n
