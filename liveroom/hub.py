@@ -215,6 +215,7 @@ class Hub:
         frames.add_group("viewer", viewer_events, skipped)
         settings = self.settings
         now = time.monotonic()
+        first_seq = events[0]["seq"] if events else None
         sent = 0
         for conn in channel.conns:
             if conn.joining:
@@ -226,8 +227,12 @@ class Hub:
             if backlog > settings.slow_soft_bytes or conn.degraded_at is not None:
                 self._slow(conn, backlog, now, state)
                 continue
-            payload, wire = frames.get(conn.group, conn.fmt, conn.raw is not None)
-            conn.send_encoded(payload, wire)
+            if first_seq is not None and conn.last_seq >= first_seq:
+                # joined mid-tick: its welcome already held some of these events
+                conn.send(frames.after(conn.group, conn.last_seq))
+            else:
+                payload, wire = frames.get(conn.group, conn.fmt, conn.raw is not None)
+                conn.send_encoded(payload, wire)
             conn.last_seq = channel.last_seq
             sent += 1
         METRICS.frames_out += sent
@@ -303,6 +308,10 @@ class _FrameCache:
             frame["skipped"] = skipped
         frame.update(self.state)
         self.groups[group] = frame
+
+    def after(self, group: str, seq: int) -> dict[str, Any]:
+        frame = self.groups[group]
+        return {**frame, "events": [e for e in frame["events"] if e["seq"] > seq]}
 
     def get(self, group: str, fmt: str, raw: bool) -> tuple[bytes | str, bytes | None]:
         key = (group, fmt)
