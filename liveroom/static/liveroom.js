@@ -1,0 +1,155 @@
+// A small browser client for the liveroom room socket (JSON subprotocol).
+//
+// It owns the socket, the last seen `seq` and reconnection, so the pages only render
+// what it reports: `welcome`, `event` (one per room event, in seq order), `state`
+// (likes, viewers and other latest values), `ack`, `error` and `status` (connection).
+
+const NO_RETRY = new Set([4001, 4002, 4003, 4004, 4010]); // auth, room ended, banned
+
+export class RoomClient extends EventTarget {
+  constructor(room, token) {
+    super();
+    this.room = room;
+    this.token = token || "";
+    this.seq = null; // last room seq applied; sent back as `since` after a drop
+    this.ws = null;
+    this.nextRid = 1;
+    this.pending = new Map(); // rid -> {resolve, reject}
+    this.retryMs = 500;
+    this.stopped = false;
+  }
+
+  url() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const q = new URLSearchParams();
+    if (this.token) q.set("token", this.token);
+    if (this.seq !== null) q.set("since", String(this.seq));
+    return `${scheme}://${location.host}/ws/rooms/${encodeURIComponent(this.room)}?${q}`;
+  }
+
+  connect() {
+    this.stopped = false;
+    this.emit("status", { state: "connecting" });
+    const ws = new WebSocket(this.url(), ["liveroom.json"]);
+    this.ws = ws;
+    ws.onmessage = (msg) => this.onFrame(JSON.parse(msg.data));
+    ws.onclose = (ev) => this.onClose(ev);
+  }
+
+  close() {
+    this.stopped = true;
+    if (this.ws) this.ws.close(1000);
+  }
+
+  /** Send a frame with a fresh rid; resolves with its ack, rejects with its error frame. */
+  request(frame) {
+    const rid = this.nextRid++;
+    return new Promise((resolve, reject) => {
+      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
+        reject({ t: "error", code: "offline", message: "not connected; retrying" });
+        return;
+      }
+      this.pending.set(rid, { resolve, reject });
+      this.ws.send(JSON.stringify({ ...frame, rid }));
+    });
+  }
+
+  /** Fire and forget (likes). */
+  send(frame) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify(frame));
+      return true;
+    }
+    return false;
+  }
+
+  onFrame(f) {
+    switch (f.t) {
+      case "welcome": {
+        this.retryMs = 500;
+        // recovered: we keep our view and replay what we missed; otherwise start afresh
+        this.emit("welcome", f);
+        this.emit("status", { state: "live", recovered: f.recovered });
+        for (const e of f.events || []) this.applyEvent(e);
+        this.seq = f.seq;
+        break;
+      }
+      case "tick":
+      case "state": {
+        for (const e of f.events || []) this.applyEvent(e);
+        if (typeof f.seq === "number") this.seq = Math.max(this.seq ?? 0, f.seq);
+        const { t, seq, events, ...state } = f;
+        if (Object.keys(state).length) this.emit("state", state);
+        break;
+      }
+      case "ack":
+      case "error": {
+        const waiter = f.rid !== undefined ? this.pending.get(f.rid) : undefined;
+        if (waiter) {
+          this.pending.delete(f.rid);
+          f.t === "ack" ? waiter.resolve(f) : waiter.reject(f);
+        }
+        this.emit(f.t, f);
+        break;
+      }
+      default:
+        this.emit("frame", f);
+    }
+  }
+
+  applyEvent(e) {
+    if (this.seq !== null && e.seq <= this.seq) return; // already seen
+    this.seq = e.seq;
+    this.emit("event", e);
+  }
+
+  onClose(ev) {
+    for (const { reject } of this.pending.values()) {
+      reject({ t: "error", code: "disconnected", message: "connection closed" });
+    }
+    this.pending.clear();
+    if (ev.code === 4008) {
+      // slow consumer: the reason tells where to resume from
+      try {
+        const hint = JSON.parse(ev.reason);
+        if (typeof hint.since === "number") this.seq = hint.since;
+      } catch {}
+    }
+    const final = this.stopped || NO_RETRY.has(ev.code);
+    this.emit("status", { state: final ? "closed" : "reconnecting", code: ev.code, reason: ev.reason });
+    if (final) return;
+    const delay = this.retryMs + Math.random() * 250;
+    this.retryMs = Math.min(this.retryMs * 2, 8000);
+    setTimeout(() => this.connect(), delay);
+  }
+
+  emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
+
+/** Query parameters of the page: room and token. */
+export function pageParams() {
+  const q = new URLSearchParams(location.search);
+  return { room: q.get("room") || "demo", token: q.get("token") || "" };
+}
+
+/** Build an element: h("div", {class: "x", onclick: fn}, child, "text"). */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : String(c));
+  }
+  return el;
+}
+
+export function timeOf(ms) {
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
