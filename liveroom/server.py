@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 
 import uvicorn
 from starlette.applications import Starlette
@@ -11,10 +12,24 @@ from starlette.applications import Starlette
 from liveroom.settings import Settings
 
 log = logging.getLogger("liveroom")
+_SECRET_QUERY = re.compile(r"(token=)[^&\s\"]+")
+
+
+class RedactTokens(logging.Filter):
+    """Uvicorn logs each WebSocket's path with its query string: keep tokens out of the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(
+                _SECRET_QUERY.sub(r"\1<redacted>", a) if isinstance(a, str) else a
+                for a in (record.args if isinstance(record.args, tuple) else (record.args,))
+            )
+        return True
 
 
 def app_factory() -> Starlette:
     """Built per worker process, from the environment the parent set."""
+    logging.getLogger("uvicorn.error").addFilter(RedactTokens())
     from liveroom.app import create_app
 
     return create_app(Settings.from_env())

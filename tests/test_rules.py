@@ -59,7 +59,7 @@ def test_sampler_passes_quiet_rooms_whole() -> None:
 def test_sampler_holds_a_busy_room_to_the_readable_rate() -> None:
     s = Sampler(rate_per_s=20)
     kept = sum(len(s.pick(50, 0.05)) for _ in range(200))  # 1000 comments/s for 10 s
-    assert 190 <= kept <= 230
+    assert 200 <= kept <= 221  # 20/s for 10 s, plus the one second's worth it started with
     picks = s.pick(50, 0.05)
     assert picks == sorted(set(picks))
     assert all(0 <= i < 50 for i in picks)

@@ -1,7 +1,8 @@
 """Comment sampling for viewers when a room talks faster than people can read.
 
-A budget refills at the readable rate; each tick spends it on evenly spaced comments so
-the sample spreads over the whole tick rather than favouring its first comments.
+A budget refills at the readable rate and holds at most one second's worth, so a quiet
+room's bursts pass whole while a busy room is held to the rate. Each tick spends it on
+evenly spaced comments so the sample spreads over the tick rather than favouring its start.
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ from dataclasses import dataclass
 @dataclass
 class Sampler:
     rate_per_s: float
-    budget: float = 0.0
+    budget: float = -1.0  # starts full
+
+    def __post_init__(self) -> None:
+        if self.budget < 0:
+            self.budget = max(1.0, self.rate_per_s)
 
     def pick(self, count: int, tick_s: float) -> list[int]:
         """Indices (0..count-1) of the comments viewers get this tick."""
-        cap = max(1.0, self.rate_per_s * tick_s * 2)  # carry at most two ticks' worth
+        cap = max(1.0, self.rate_per_s)
         self.budget = min(cap, self.budget + self.rate_per_s * tick_s)
         if count <= self.budget:
             self.budget -= count
