@@ -1,0 +1,65 @@
+-- Helpers shared by every liveroom script; the engine prepends this file to each one.
+-- Times are Redis server time, so every process and host judges rates and mutes by one clock.
+
+local function now_s()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Lua numbers leave scripts truncated to integers; fractions go back as strings.
+local function fmt(x)
+  return string.format('%.17g', x)
+end
+
+-- The token bucket of liveroom/rules/ratelimit.py take(), same arithmetic:
+-- `stored` is "tokens stamp" or false; returns allowed and the bucket to store.
+local function take(stored, now, rate, burst)
+  local tokens = burst
+  if stored then
+    local t, stamp = string.match(stored, '^(%S+) (%S+)$')
+    tokens = math.min(burst, tonumber(t) + math.max(0, now - tonumber(stamp)) * rate)
+  end
+  if tokens >= 1 then
+    return true, fmt(tokens - 1) .. ' ' .. fmt(now)
+  end
+  return false, fmt(tokens) .. ' ' .. fmt(now)
+end
+
+-- liveroom/rules/ratelimit.py slow_mode_wait().
+local function slow_mode_wait(last, now, slow)
+  if slow <= 0 or not last then
+    return 0
+  end
+  return math.max(0, last + slow - now)
+end
+
+-- Give the event the room's next seq, keep it in the capped history stream (entry id
+-- "<seq>-0", fields t=type, i=id, d=msgpack payload without seq) and fan it out as
+-- "e<seq>:<payload>" on the room channel.
+local function append_event(seq_key, history_key, channel, maxlen, payload, etype, eid)
+  local seq = redis.call('INCR', seq_key)
+  redis.call('XADD', history_key, 'MAXLEN', maxlen, seq .. '-0',
+    't', etype, 'i', eid, 'd', payload)
+  redis.call('PUBLISH', channel, 'e' .. seq .. ':' .. payload)
+  return seq
+end
+
+-- Sum the viewer counts of processes whose report has not expired ("count expiry_ms").
+local function presence_sum(key, now, drop_expired)
+  local all = redis.call('HGETALL', key)
+  local sum = 0
+  for i = 1, #all, 2 do
+    local count, expiry = string.match(all[i + 1], '^(%S+) (%S+)$')
+    if tonumber(expiry) > now then
+      sum = sum + tonumber(count)
+    elseif drop_expired then
+      redis.call('HDEL', key, all[i])
+    end
+  end
+  return sum
+end

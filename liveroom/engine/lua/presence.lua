@@ -1,0 +1,16 @@
+-- Record this process's viewer count until now + ttl and return the sum over processes
+-- whose reports are still live; expired reports (a crashed process) are removed.
+-- KEYS: presence    ARGV: node_id, count, ttl_ms
+
+local now = now_ms()
+local ttl = tonumber(ARGV[3])
+if tonumber(ARGV[2]) > 0 then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. (now + ttl))
+else
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
+local sum = presence_sum(KEYS[1], now, true)
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return sum

@@ -1,0 +1,439 @@
+"""The Redis engine: room state shared by every process and host on one Redis.
+
+Each state change that must be atomic is one Lua script (liveroom/engine/lua, with
+lib.lua prepended so helpers live once), so the semantics match the memory engine, where
+each method runs on one event loop without awaiting in the middle. The contract suite
+(tests/contract) runs both engines through the same tests.
+
+Layout: every key of a room is `{prefix}:{room_id}:...` with the hash tag `{room_id}`
+(see keys.py), so a room's scripts touch one Redis Cluster slot. Events go out with plain
+PUBLISH on the room's channel; on a Redis Cluster you would switch the scripts to SPUBLISH
+and the subscriber to SSUBSCRIBE (sharded pub/sub), so a room's messages stay on the
+shard that owns its slot instead of being broadcast to every node.
+
+Messages on a room channel, decoded by the subscriber:
+- `e<seq>:<msgpack event without seq>` an event (the same bytes as in the history stream),
+- `l<total>` the new like total,
+- `s<msgpack dict>` latest-value state.
+
+Redis outages: every call raises EngineUnavailable promptly (short socket timeouts, one
+quick reconnect attempt) instead of hanging; the single subscriber connection reconnects
+with backoff and resubscribes every room it had.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+import msgpack
+import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
+from redis.backoff import ExponentialBackoff
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from liveroom.engine.base import (
+    ROOM_FIELDS,
+    CommentResult,
+    Engine,
+    EngineUnavailable,
+    Moderation,
+    Room,
+    Sink,
+    Snapshot,
+)
+from liveroom.engine.keys import RoomKeys
+from liveroom.rules import history
+
+log = logging.getLogger("liveroom.engine.redis")
+
+_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+@contextlib.contextmanager
+def _guard() -> Iterator[None]:
+    """Turn a lost Redis into EngineUnavailable, the one error callers handle."""
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        raise EngineUnavailable(f"redis unavailable: {exc}") from exc
+
+
+def _load_script(name: str) -> str:
+    lua = resources.files("liveroom.engine").joinpath("lua")
+    return lua.joinpath("lib.lua").read_text() + "\n" + lua.joinpath(f"{name}.lua").read_text()
+
+
+def _pack(obj: Any) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def _event(seq: int | bytes, payload: bytes) -> dict[str, Any]:
+    return {**msgpack.unpackb(payload, raw=False), "seq": int(seq)}
+
+
+# Room fields are stored as strings in a hash; these say how each goes in and out.
+def _encode_field(name: str, value: Any) -> str | None:
+    """The stored string, or None to delete the field (back to the default)."""
+    if value is None:
+        return None
+    if name == "allow_anonymous":
+        return "1" if value else "0"
+    if name == "keywords":
+        return json.dumps(list(value), ensure_ascii=False)
+    if name == "slow_mode":
+        return str(int(value))
+    return str(value)
+
+
+def _decode_room(room_id: str, flat: list[bytes], allow_anonymous: bool) -> Room:
+    room = Room(id=room_id, allow_anonymous=allow_anonymous)
+    for i in range(0, len(flat), 2):
+        name, raw = flat[i].decode(), flat[i + 1].decode()
+        if name == "allow_anonymous":
+            room.allow_anonymous = raw == "1"
+        elif name == "keywords":
+            room.keywords = json.loads(raw)
+        elif name == "slow_mode":
+            room.slow_mode = int(raw)
+        elif name in ("title", "status", "pinned"):
+            setattr(room, name, raw)
+    return room
+
+
+class RedisEngine(Engine):
+    name = "redis"
+    # Short timeouts: a live room would rather report "unavailable" than stall its viewers.
+    socket_timeout_s = 2.0
+    connect_timeout_s = 1.0
+    resubscribe_backoff_s = (0.05, 2.0)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # One quick retry heals pooled connections left dead by a Redis restart.
+        self.client: aioredis.Redis = aioredis.Redis.from_url(
+            self.settings.redis_url,
+            socket_timeout=self.socket_timeout_s,
+            socket_connect_timeout=self.connect_timeout_s,
+            retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
+        )
+        self._scripts: dict[str, AsyncScript] = {
+            name: self.client.register_script(_load_script(name))
+            for name in ("publish", "post_comment", "snapshot", "presence", "add_likes")
+        }
+        self._subscriber = _Subscriber(self.client, self.settings.key_prefix, self.settings.node_id)
+
+    def _keys(self, room_id: str) -> RoomKeys:
+        return RoomKeys(self.settings.key_prefix, room_id)
+
+    async def start(self) -> None:
+        with _guard():
+            await self.client.ping()
+            await self._subscriber.start()
+
+    async def close(self) -> None:
+        await self._subscriber.close()
+        await self.client.aclose()
+
+    # rooms ---------------------------------------------------------------------------
+    async def room(self, room_id: str) -> Room:
+        with _guard():
+            flat = await self.client.execute_command("HGETALL", self._keys(room_id).room)
+        return _decode_room(room_id, _flat(flat), self.settings.allow_anonymous)
+
+    async def snapshot(self, room_id: str, recent: int) -> Snapshot:
+        k = self._keys(room_id)
+        with _guard():
+            room_flat, seq, likes, viewers, entries, deleted = await self._scripts["snapshot"](
+                keys=[k.room, k.seq, k.likes, k.presence, k.history, k.deleted], args=[recent]
+            )
+        newest_first = [_event(entries[i], entries[i + 1]) for i in range(0, len(entries), 2)]
+        comments = history.recent_comments(newest_first, {d.decode() for d in deleted}, recent)
+        room = _decode_room(room_id, room_flat, self.settings.allow_anonymous)
+        return Snapshot(room, int(seq), int(likes), int(viewers), comments)
+
+    # events --------------------------------------------------------------------------
+    def _event_args(self, k: RoomKeys, event: dict[str, Any]) -> list[Any]:
+        """Script arguments shared by publish and post_comment: how to append an event."""
+        event_id = event.get("id")
+        return [
+            k.channel,
+            self.settings.history_size,
+            _pack(event),
+            str(event.get("type", "")),
+            event_id if isinstance(event_id, str) else "",
+        ]
+
+    async def publish(
+        self,
+        room_id: str,
+        event: dict[str, Any],
+        *,
+        room_changes: dict[str, Any] | None = None,
+        moderation: tuple[str, float | None] | None = None,
+    ) -> dict[str, Any]:
+        changes: list[str] = []
+        if room_changes:
+            unknown = set(room_changes) - set(ROOM_FIELDS)
+            if unknown:
+                raise ValueError(f"unknown room fields: {sorted(unknown)}")
+            for name, value in room_changes.items():
+                stored = _encode_field(name, value)
+                changes += [name, "d", ""] if stored is None else [name, "s", stored]
+        mod_uid, mod_until = "", ""
+        if moderation is not None:
+            mod_uid, until = moderation
+            mod_until = repr(float(until or 0))
+        k = self._keys(room_id)
+        with _guard():
+            seq = await self._scripts["publish"](
+                keys=[k.room, k.seq, k.history, k.moderation],
+                args=[*self._event_args(k, event), mod_uid, mod_until, *changes],
+            )
+        return {**event, "seq": int(seq)}
+
+    async def events_since(self, room_id: str, since: int) -> list[dict] | None:
+        k = self._keys(room_id)
+        start = f"({since}-0" if since >= 0 else "-"
+        with _guard():
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.get(k.seq)
+                pipe.xrange(k.history, "-", "+", count=1)
+                pipe.xrange(k.history, start, "+")
+                seq, oldest, entries = await pipe.execute()
+        current = int(seq or 0)
+        oldest_seq = _entry_seq(oldest[0][0]) if oldest else None
+        state = history.recovery(since, current, oldest_seq)
+        if state == "none":
+            return []
+        if state == "gap":
+            return None
+        return [_event(_entry_seq(eid), fields[b"d"]) for eid, fields in entries]
+
+    async def subscribe(self, room_id: str, sink: Sink) -> None:
+        """Start delivering; if Redis is down this raises but the subscription stands."""
+        with _guard():
+            await self._subscriber.add(room_id, self._keys(room_id).channel, sink)
+
+    async def unsubscribe(self, room_id: str) -> None:
+        await self._subscriber.remove(self._keys(room_id).channel)
+
+    # comments ------------------------------------------------------------------------
+    async def post_comment(
+        self, room_id: str, uid: str, event: dict[str, Any], client_id: str | None
+    ) -> CommentResult:
+        s = self.settings
+        k = self._keys(room_id)
+        with _guard():
+            reply = await self._scripts["post_comment"](
+                keys=[
+                    k.room,
+                    k.seq,
+                    k.history,
+                    k.moderation,
+                    k.buckets,
+                    k.last_comment,
+                    k.dedup(uid, client_id or ""),
+                ],
+                args=[
+                    *self._event_args(k, event),
+                    uid,
+                    "1" if client_id is not None else "",
+                    "1" if event.get("host") else "",
+                    repr(float(s.comment_rate)),
+                    s.comment_burst,
+                    int(s.dedup_ttl_s * 1000),
+                ],
+            )
+        outcome = reply[0].decode()
+        if outcome == "ok":
+            return CommentResult(event={**event, "seq": int(reply[1])})
+        if outcome == "dup":
+            seq, _, payload = reply[1].partition(b":")
+            return CommentResult(event=_event(seq, payload), duplicate=True)
+        if outcome == "banned":
+            return CommentResult(code="banned", message="you are banned from this room")
+        if outcome == "muted":
+            wait = round(float(reply[1]), 3)
+            return CommentResult(code="muted", message="you are muted", retry_after=wait)
+        if outcome == "slow_mode":
+            wait = float(reply[1])
+            return CommentResult(code="slow_mode", message="slow mode is on", retry_after=wait)
+        return CommentResult(
+            code="rate_limited", message="too many comments", retry_after=1.0 / s.comment_rate
+        )
+
+    async def comment_deleted(self, room_id: str, comment_id: str) -> bool:
+        with _guard():
+            added = await self.client.sadd(self._keys(room_id).deleted, comment_id)
+        return added == 1
+
+    async def moderation(self, room_id: str, uid: str) -> Moderation:
+        with _guard():
+            raw = await self.client.hget(self._keys(room_id).moderation, uid)
+        mod = float(raw) if raw is not None else 0.0
+        return Moderation(banned=mod == -1, muted_until=max(mod, 0.0))
+
+    async def publish_state(self, room_id: str, state: dict[str, Any]) -> None:
+        with _guard():
+            await self.client.publish(self._keys(room_id).channel, b"s" + _pack(state))
+
+    # likes and presence --------------------------------------------------------------
+    async def add_likes(self, room_id: str, n: int) -> int:
+        k = self._keys(room_id)
+        with _guard():
+            return int(await self._scripts["add_likes"](keys=[k.likes], args=[k.channel, n]))
+
+    async def report_presence(self, room_id: str, local_count: int) -> int:
+        s = self.settings
+        with _guard():
+            total = await self._scripts["presence"](
+                keys=[self._keys(room_id).presence],
+                args=[s.node_id, local_count, int(s.presence_ttl_s * 1000)],
+            )
+        return int(total)
+
+
+def _flat(reply: Any) -> list[bytes]:
+    """HGETALL as a flat list whatever the client's response callbacks made of it."""
+    if isinstance(reply, dict):
+        return [x for pair in reply.items() for x in pair]
+    return list(reply)
+
+
+def _entry_seq(entry_id: bytes) -> int:
+    return int(entry_id.split(b"-", 1)[0])
+
+
+class _Subscriber:
+    """One pub/sub connection per process for all its rooms.
+
+    A reader task decodes each message and calls the room's sink synchronously, in the
+    order Redis delivered them. When the connection drops (Redis restart, network), the
+    reader reconnects with backoff and resubscribes every room; events published during the
+    outage are not replayed here, clients catch up through `since` and the history.
+    """
+
+    def __init__(self, client: aioredis.Redis, prefix: str, node_id: str) -> None:
+        self.client = client
+        self._rooms: dict[bytes, tuple[str, Sink]] = {}  # channel -> (room id, sink)
+        self._pubsub: PubSub | None = None
+        self._task: asyncio.Task | None = None
+        # Subscribed from the start, so the connection exists even with no rooms yet.
+        self._home = f"{prefix}:node:{node_id}".encode()
+        self.connected = asyncio.Event()
+
+    async def start(self) -> None:
+        """Connect now, so a room subscribed right after start is live at once."""
+        if self._pubsub is None:
+            await self._connect()
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="redis-subscriber"
+            )
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._drop()
+
+    async def add(self, room_id: str, channel: str, sink: Sink) -> None:
+        key = channel.encode()
+        self._rooms[key] = (room_id, sink)
+        pubsub = self._pubsub
+        if pubsub is None:
+            raise RedisConnectionError("subscriber is reconnecting")
+        await pubsub.subscribe(key)
+
+    async def remove(self, channel: str) -> None:
+        key = channel.encode()
+        if self._rooms.pop(key, None) is None:
+            return
+        pubsub = self._pubsub
+        if pubsub is not None:
+            with contextlib.suppress(*_UNAVAILABLE):
+                await pubsub.unsubscribe(key)
+
+    async def _connect(self) -> None:
+        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        try:
+            subscribed: set[bytes] = set()
+            wanted = {self._home, *self._rooms}
+            while wanted - subscribed:  # rooms may be added while we subscribe
+                batch = wanted - subscribed
+                await pubsub.subscribe(*batch)
+                subscribed |= batch
+                wanted = {self._home, *self._rooms}
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+            raise
+        self._pubsub = pubsub
+        self.connected.set()
+
+    async def _drop(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        self.connected.clear()
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+
+    async def _run(self) -> None:
+        low, high = RedisEngine.resubscribe_backoff_s
+        backoff = low
+        failures = 0
+        while True:
+            try:
+                if self._pubsub is None:
+                    await self._connect()
+                    if failures:
+                        log.warning(
+                            "redis subscriber reconnected after %d attempts; %d rooms resubscribed",
+                            failures,
+                            len(self._rooms),
+                        )
+                    failures, backoff = 0, low
+                message = await self._pubsub.get_message(timeout=1.0)  # type: ignore[union-attr]
+                if message is not None and message.get("type") == "message":
+                    self._dispatch(message["channel"], message["data"])
+            except asyncio.CancelledError:
+                raise
+            except _UNAVAILABLE as exc:
+                failures += 1
+                if failures == 1 or failures % 20 == 0:
+                    log.warning("redis subscriber lost (%s); reconnecting", exc)
+                await self._drop()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, high)
+            except Exception:
+                log.exception("redis subscriber: unexpected error; reconnecting")
+                await self._drop()
+                await asyncio.sleep(backoff)
+
+    def _dispatch(self, channel: bytes, data: bytes) -> None:
+        target = self._rooms.get(channel)
+        if target is None or not data:
+            return
+        room_id, sink = target
+        kind = data[:1]
+        try:
+            if kind == b"e":
+                seq, _, payload = data[1:].partition(b":")
+                sink(room_id, "event", _event(seq, payload))
+            elif kind == b"l":
+                sink(room_id, "likes", int(data[1:]))
+            elif kind == b"s":
+                sink(room_id, "state", msgpack.unpackb(data[1:], raw=False))
+        except Exception:
+            log.exception("sink failed for room %s", room_id)
