@@ -1,0 +1,83 @@
+"""Draws in this process, for the memory engine.
+
+No method awaits in the middle of a change, so each is atomic on the one event loop,
+which is the same guarantee each Redis Lua script gives across processes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from liveroom.draws.store import Draw, DrawStore, EnterResult
+from liveroom.rules import draw as rules
+
+EVENTS_KEPT = 10_000
+
+
+class MemoryDrawStore(DrawStore):
+    def __init__(self) -> None:
+        self._draws: dict[tuple[str, str], Draw] = {}
+        self._entrants: dict[tuple[str, str], dict[str, str]] = {}
+        self._seen: dict[tuple[str, str], int] = {}
+        self._events: list[dict[str, Any]] = []
+
+    async def create(self, d: Draw) -> None:
+        key = (d.room_id, d.id)
+        if key in self._draws:
+            raise ValueError(f"draw {d.id} exists")
+        self._draws[key] = d
+        self._entrants[key] = {}
+
+    async def get(self, room_id: str, draw_id: str) -> Draw | None:
+        return self._draws.get((room_id, draw_id))
+
+    async def open_draws(self, room_id: str) -> list[Draw]:
+        return sorted(
+            (d for (r, _), d in self._draws.items() if r == room_id and d.state == rules.OPEN),
+            key=lambda d: d.id,
+        )
+
+    async def enter(
+        self, room_id: str, draw_id: str, uid: str, nick: str, now_ms: int
+    ) -> EnterResult:
+        key = (room_id, draw_id)
+        d = self._draws.get(key)
+        if d is None:
+            return EnterResult(code=rules.DRAW_NOT_FOUND, message="no such draw")
+        entrants = self._entrants[key]
+        refused = rules.entry_refusal(d.state, d.ends_at, now_ms)
+        if refused:
+            return EnterResult(len(entrants), code=refused[0], message=refused[1])
+        if uid in entrants:
+            return EnterResult(len(entrants), duplicate=True)
+        entrants[uid] = nick
+        return EnterResult(len(entrants))
+
+    async def count(self, room_id: str, draw_id: str) -> int:
+        return len(self._entrants.get((room_id, draw_id), ()))
+
+    async def entrants(self, room_id: str, draw_id: str) -> dict[str, str]:
+        return dict(self._entrants.get((room_id, draw_id), {}))
+
+    async def finish(self, room_id: str, draw_id: str, state: str, now_ms: int) -> Draw | None:
+        d = self._draws.get((room_id, draw_id))
+        if d is None or d.state != rules.OPEN:
+            return None
+        d = self._draws[(room_id, draw_id)] = d.with_state(state, now_ms)
+        return d
+
+    async def due(self, now_ms: int) -> list[tuple[str, str]]:
+        return [k for k, d in self._draws.items() if d.state == rules.OPEN and d.ends_at <= now_ms]
+
+    async def mark_seen(self, room_id: str, uid: str, now_ms: int) -> int:
+        return self._seen.setdefault((room_id, uid), now_ms)
+
+    async def first_seen(self, room_id: str, uid: str) -> int | None:
+        return self._seen.get((room_id, uid))
+
+    async def append_event(self, event: dict[str, Any]) -> None:
+        self._events.append(dict(event))
+        del self._events[:-EVENTS_KEPT]
+
+    async def events(self, count: int = 100) -> list[dict[str, Any]]:
+        return [dict(e) for e in self._events[-count:]]

@@ -1,0 +1,164 @@
+"""Draws in Redis, shared by every process: entries counted once across all of them,
+a draw finished exactly once, and a draw outliving the process that started it.
+
+Keys of a draw carry the room's hash tag, so each script touches one Cluster slot:
+  {prefix}:{room}:draw:{id}        hash: rec (JSON of the fixed fields), state, ends_at, closed_at
+  {prefix}:{room}:draw:{id}:in     set of entrant uids
+  {prefix}:{room}:draw:{id}:nick   hash uid -> nick, for announcing winners
+  {prefix}:{room}:draws:open       set of open draw ids
+  {prefix}:{room}:draws:seen       hash uid -> first-seen unix ms (watch-time eligibility)
+Outside any room:
+  {prefix}:draws:due               sorted set "room/draw" by ends_at: what the sweepers close
+  {prefix}:events                  stream of durable business events
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from liveroom.draws.store import Draw, DrawStore, EnterResult
+from liveroom.rules import draw as rules
+
+KEEP_FINISHED_S = 30 * 86400  # the public endpoint serves a finished draw this long
+SEEN_TTL_S = 2 * 86400
+EVENTS_MAXLEN = 1_000_000
+
+# The same test as rules.entry_refusal: only an OPEN draw before its end takes entries.
+_ENTER = """
+local st = redis.call('HMGET', KEYS[1], 'state', 'ends_at')
+if not st[1] then return {-1, 0} end
+if st[1] ~= 'open' or tonumber(ARGV[3]) >= tonumber(st[2]) then
+  return {-2, redis.call('SCARD', KEYS[2])}
+end
+local added = redis.call('SADD', KEYS[2], ARGV[1])
+if added == 1 then redis.call('HSET', KEYS[3], ARGV[1], ARGV[2]) end
+return {added, redis.call('SCARD', KEYS[2])}
+"""
+
+# Compare-and-set out of OPEN: whoever runs this first finishes the draw; the rest get 0.
+_FINISH = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'open' then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'closed_at', ARGV[2])
+redis.call('SREM', KEYS[4], ARGV[3])
+for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[4]) end
+return 1
+"""
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisDrawStore(DrawStore):
+    def __init__(self, client: Any, prefix: str) -> None:
+        self.redis = client
+        self.prefix = prefix
+        self._enter = client.register_script(_ENTER)
+        self._finish = client.register_script(_FINISH)
+
+    def _room(self, room_id: str, name: str) -> str:
+        return f"{self.prefix}:{{{room_id}}}:{name}"
+
+    def _keys(self, room_id: str, draw_id: str) -> tuple[str, str, str]:
+        base = self._room(room_id, f"draw:{draw_id}")
+        return base, f"{base}:in", f"{base}:nick"
+
+    @property
+    def _due(self) -> str:
+        return f"{self.prefix}:draws:due"
+
+    async def create(self, d: Draw) -> None:
+        rec, _, _ = self._keys(d.room_id, d.id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(rec, "rec", d.to_record())
+            pipe.hset(rec, mapping={"state": d.state, "ends_at": d.ends_at, "closed_at": 0})
+            pipe.sadd(self._room(d.room_id, "draws:open"), d.id)
+            created, *_ = await pipe.execute()
+        if not created:
+            raise ValueError(f"draw {d.id} exists")
+        await self.redis.zadd(self._due, {f"{d.room_id}/{d.id}": d.ends_at})
+
+    async def get(self, room_id: str, draw_id: str) -> Draw | None:
+        rec, state, closed_at = await self.redis.hmget(
+            self._keys(room_id, draw_id)[0], "rec", "state", "closed_at"
+        )
+        if rec is None:
+            return None
+        return Draw.from_record(_s(rec), _s(state), int(closed_at or 0))
+
+    async def open_draws(self, room_id: str) -> list[Draw]:
+        ids = sorted(_s(i) for i in await self.redis.smembers(self._room(room_id, "draws:open")))
+        draws = [await self.get(room_id, i) for i in ids]
+        return [d for d in draws if d is not None and d.state == rules.OPEN]
+
+    async def enter(
+        self, room_id: str, draw_id: str, uid: str, nick: str, now_ms: int
+    ) -> EnterResult:
+        added, count = await self._enter(
+            keys=list(self._keys(room_id, draw_id)), args=[uid, nick, now_ms]
+        )
+        added, count = int(added), int(count)
+        if added == -1:
+            return EnterResult(code=rules.DRAW_NOT_FOUND, message="no such draw")
+        if added == -2:
+            code, message = rules.entry_refusal(rules.CLOSED, 0, now_ms) or ("", "")
+            return EnterResult(count, code=code, message=message)
+        return EnterResult(count, duplicate=added == 0)
+
+    async def count(self, room_id: str, draw_id: str) -> int:
+        return int(await self.redis.scard(self._keys(room_id, draw_id)[1]))
+
+    async def entrants(self, room_id: str, draw_id: str) -> dict[str, str]:
+        _, members, nicks = self._keys(room_id, draw_id)
+        uids = [_s(u) for u in await self.redis.smembers(members)]
+        if not uids:
+            return {}
+        names = await self.redis.hmget(nicks, uids)
+        return {u: _s(n) if n is not None else "" for u, n in zip(uids, names, strict=True)}
+
+    async def finish(self, room_id: str, draw_id: str, state: str, now_ms: int) -> Draw | None:
+        keys = [*self._keys(room_id, draw_id), self._room(room_id, "draws:open")]
+        won = await self._finish(keys=keys, args=[state, now_ms, draw_id, KEEP_FINISHED_S])
+        await self.redis.zrem(self._due, f"{room_id}/{draw_id}")
+        if not int(won):
+            return None
+        return await self.get(room_id, draw_id)
+
+    async def due(self, now_ms: int) -> list[tuple[str, str]]:
+        members = await self.redis.zrangebyscore(self._due, "-inf", now_ms, start=0, num=100)
+        out = []
+        for m in members:
+            room_id, _, draw_id = _s(m).partition("/")
+            out.append((room_id, draw_id))
+        return out
+
+    async def mark_seen(self, room_id: str, uid: str, now_ms: int) -> int:
+        key = self._room(room_id, "draws:seen")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(key, uid, now_ms)
+            pipe.hget(key, uid)
+            pipe.expire(key, SEEN_TTL_S)
+            _, first, _ = await pipe.execute()
+        return int(first)
+
+    async def first_seen(self, room_id: str, uid: str) -> int | None:
+        value = await self.redis.hget(self._room(room_id, "draws:seen"), uid)
+        return None if value is None else int(value)
+
+    async def append_event(self, event: dict[str, Any]) -> None:
+        fields = {
+            "type": event["type"],
+            "data": json.dumps(event, separators=(",", ":"), ensure_ascii=False),
+        }
+        await self.redis.xadd(
+            f"{self.prefix}:events", fields, maxlen=EVENTS_MAXLEN, approximate=True
+        )
+
+    async def events(self, count: int = 100) -> list[dict[str, Any]]:
+        entries = await self.redis.xrevrange(f"{self.prefix}:events", count=count)
+        out = []
+        for _, fields in reversed(entries):
+            data = fields.get(b"data", fields.get("data"))
+            out.append(json.loads(_s(data)))
+        return out

@@ -1,0 +1,172 @@
+"""Where draws live: the record, its entrants, and the steps that must happen exactly once.
+
+Two implementations (memory, Redis) behind one interface; the contract suite in
+tests/draws runs against both. The decisions (who may enter, who wins) are in
+`liveroom.rules.draw`; a store only keeps state and makes each step atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from liveroom.rules import draw as rules
+
+
+def new_draw_id() -> str:
+    # time-ordered prefix sorts draws in logs; the random tail keeps ids unguessable
+    return f"{int(time.time() * 1000):x}{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class Prize:
+    title: str
+    image: str = ""
+    # Mini-program page where a winner claims the prize; the claim ticket is added to it.
+    claim_path: str = ""
+
+
+@dataclass(frozen=True)
+class Draw:
+    id: str
+    room_id: str
+    prize: Prize
+    winners_count: int
+    created_at: int  # unix ms
+    ends_at: int  # unix ms: entries stop here and the draw closes itself
+    mode: str  # rules.BUTTON or rules.PHRASE
+    seed: str  # secret until the draw leaves OPEN
+    commitment: str
+    phrase: str = ""
+    eligibility: rules.Eligibility = field(default_factory=rules.Eligibility)
+    by: str = ""  # the host who started it
+    state: str = rules.OPEN
+    closed_at: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.state != rules.OPEN
+
+    def announcement(self) -> dict[str, Any]:
+        """What the room sees while the draw is open: never the seed."""
+        out: dict[str, Any] = {
+            "draw_id": self.id,
+            "prize": asdict(self.prize),
+            "winners_count": self.winners_count,
+            "ends_at": self.ends_at,
+            "commitment": self.commitment,
+            "mode": self.mode,
+            "eligibility": self.eligibility.public(),
+            "state": self.state,
+        }
+        if self.mode == rules.PHRASE:
+            out["phrase"] = self.phrase
+        return out
+
+    # One flat JSON document for the fields that never change, so both stores keep the
+    # same shape and the Redis Lua scripts only ever look at `state` and `ends_at`.
+    def to_record(self) -> str:
+        rec = asdict(self)
+        for moving in ("state", "closed_at"):
+            rec.pop(moving)
+        return json.dumps(rec, separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_record(cls, record: str, state: str, closed_at: int) -> Draw:
+        rec = json.loads(record)
+        rec["prize"] = Prize(**rec["prize"])
+        elig = rec["eligibility"]
+        rec["eligibility"] = rules.Eligibility(
+            elig["members_only"], tuple(elig["tiers"]), elig["min_watch_s"]
+        )
+        return cls(**rec, state=state, closed_at=closed_at)
+
+    def with_state(self, state: str, closed_at: int) -> Draw:
+        return replace(self, state=state, closed_at=closed_at)
+
+
+@dataclass(frozen=True)
+class EnterResult:
+    """`code` empty when entered (or already in: `duplicate`); `entrants` is the count."""
+
+    entrants: int = 0
+    duplicate: bool = False
+    code: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class DrawResult:
+    """A finished draw with everything a verifier needs."""
+
+    draw: Draw
+    entrants: list[str]  # sorted, unique
+    winners: list[dict[str, str]]  # [{uid, nick}] in draw order
+
+
+class DrawStore(ABC):
+    @abstractmethod
+    async def create(self, d: Draw) -> None:
+        """Store a new open draw and schedule it for closing at `ends_at`."""
+
+    @abstractmethod
+    async def get(self, room_id: str, draw_id: str) -> Draw | None: ...
+
+    @abstractmethod
+    async def open_draws(self, room_id: str) -> list[Draw]: ...
+
+    @abstractmethod
+    async def enter(
+        self, room_id: str, draw_id: str, uid: str, nick: str, now_ms: int
+    ) -> EnterResult:
+        """Add uid if the draw is open and not past its end, in one atomic step."""
+
+    @abstractmethod
+    async def count(self, room_id: str, draw_id: str) -> int: ...
+
+    @abstractmethod
+    async def entrants(self, room_id: str, draw_id: str) -> dict[str, str]:
+        """uid -> nick of everyone who entered."""
+
+    @abstractmethod
+    async def finish(self, room_id: str, draw_id: str, state: str, now_ms: int) -> Draw | None:
+        """Move an OPEN draw to `state` (closed or cancelled). Exactly one caller, across
+        every process, gets the finished draw back; everyone else gets None."""
+
+    @abstractmethod
+    async def due(self, now_ms: int) -> list[tuple[str, str]]:
+        """(room_id, draw_id) of open draws whose end has passed, in any room."""
+
+    @abstractmethod
+    async def mark_seen(self, room_id: str, uid: str, now_ms: int) -> int:
+        """Remember when uid first joined the room (kept if already set); return it."""
+
+    @abstractmethod
+    async def first_seen(self, room_id: str, uid: str) -> int | None: ...
+
+    @abstractmethod
+    async def append_event(self, event: dict[str, Any]) -> None:
+        """Durable business event (draw results) for the merchant's data side."""
+
+    @abstractmethod
+    async def events(self, count: int = 100) -> list[dict[str, Any]]:
+        """The latest `count` durable events, oldest first."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    async def result(self, room_id: str, draw_id: str) -> DrawResult | None:
+        """The finished draw recomputed from its seed and entrants (None while open)."""
+        d = await self.get(room_id, draw_id)
+        if d is None or not d.finished:
+            return None
+        entrants = await self.entrants(room_id, draw_id)
+        uids = rules.sorted_entrants(entrants)
+        if d.state != rules.CLOSED:
+            return DrawResult(d, uids, [])
+        picked = rules.pick_winners(d.seed, uids, d.winners_count)
+        return DrawResult(d, uids, [{"uid": u, "nick": entrants.get(u, "")} for u in picked])

@@ -1,0 +1,183 @@
+"""The draw store contract, run on both engines through the `engine` fixture."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from liveroom.draws import create_store
+from liveroom.draws.store import Draw, DrawStore, Prize, new_draw_id
+from liveroom.engine import create_engine
+from liveroom.engine.base import Engine, now_ms
+from liveroom.rules import draw as rules
+
+
+def make_draw(room: str = "r1", ends_in_ms: int = 60_000, **kw: object) -> Draw:
+    seed = rules.new_seed()
+    now = now_ms()
+    fields: dict = {
+        "id": new_draw_id(),
+        "room_id": room,
+        "prize": Prize("Lipstick", "https://img/x.png", "/pages/claim/index"),
+        "winners_count": 2,
+        "created_at": now,
+        "ends_at": now + ends_in_ms,
+        "mode": rules.BUTTON,
+        "seed": seed,
+        "commitment": rules.commitment(seed),
+        "eligibility": rules.Eligibility(members_only=True, tiers=("vip",), min_watch_s=60),
+    }
+    fields.update(kw)
+    return Draw(**fields)
+
+
+@pytest.fixture
+async def store(engine: Engine) -> AsyncIterator[DrawStore]:
+    s = create_store(engine)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+async def other_store(engine: Engine, store: DrawStore) -> AsyncIterator[DrawStore]:
+    """The same draws as seen by a second process (its own engine and connection)."""
+    if engine.name == "memory":
+        yield store  # one process is all the memory engine has
+        return
+    second = create_engine(engine.settings)
+    await second.start()
+    try:
+        yield create_store(second)
+    finally:
+        await second.close()
+
+
+async def test_a_draw_reads_back_as_created(store: DrawStore) -> None:
+    d = make_draw(mode=rules.PHRASE, phrase="好物666")
+    await store.create(d)
+    got = await store.get("r1", d.id)
+    assert got == d
+    assert await store.get("r1", "nope") is None
+    assert [o.id for o in await store.open_draws("r1")] == [d.id]
+    assert await store.open_draws("other-room") == []
+    with pytest.raises(ValueError):
+        await store.create(d)
+
+
+async def test_the_announcement_never_carries_the_seed(store: DrawStore) -> None:
+    d = make_draw()
+    text = repr(d.announcement())
+    assert d.seed not in text and d.commitment in text
+
+
+async def test_entries_count_each_user_once(store: DrawStore, other_store: DrawStore) -> None:
+    d = make_draw()
+    await store.create(d)
+    first = await store.enter("r1", d.id, "u1", "Ann", now_ms())
+    assert (first.code, first.entrants, first.duplicate) == ("", 1, False)
+    again = await other_store.enter("r1", d.id, "u1", "Ann", now_ms())
+    assert (again.code, again.entrants, again.duplicate) == ("", 1, True)
+    await other_store.enter("r1", d.id, "u2", "Bob", now_ms())
+    assert await store.count("r1", d.id) == 2
+    assert await store.entrants("r1", d.id) == {"u1": "Ann", "u2": "Bob"}
+
+
+async def test_concurrent_entries_from_two_processes(
+    store: DrawStore, other_store: DrawStore
+) -> None:
+    d = make_draw()
+    await store.create(d)
+    uids = [f"u{i}" for i in range(150)]
+    calls = [
+        s.enter("r1", d.id, uid, uid.upper(), now_ms())
+        for uid in uids
+        for s in (store, other_store)
+    ]
+    results = await asyncio.gather(*calls)
+    assert all(r.code == "" for r in results)
+    assert sum(not r.duplicate for r in results) == len(uids)
+    assert await store.count("r1", d.id) == len(uids)
+
+
+async def test_entries_refused_when_unknown_past_end_or_finished(store: DrawStore) -> None:
+    assert (await store.enter("r1", "missing", "u1", "", now_ms())).code == "draw_not_found"
+    d = make_draw(ends_in_ms=1_000)
+    await store.create(d)
+    late = await store.enter("r1", d.id, "u1", "", d.ends_at)
+    assert late.code == "draw_closed"
+    await store.enter("r1", d.id, "u2", "", d.ends_at - 1)
+    assert await store.finish("r1", d.id, rules.CLOSED, now_ms()) is not None
+    after = await store.enter("r1", d.id, "u3", "", d.ends_at - 1)
+    assert (after.code, after.entrants) == ("draw_closed", 1)
+
+
+async def test_a_draw_finishes_exactly_once(store: DrawStore, other_store: DrawStore) -> None:
+    d = make_draw()
+    await store.create(d)
+    attempts = [
+        s.finish("r1", d.id, state, now_ms())
+        for s in (store, other_store)
+        for state in (rules.CLOSED, rules.CANCELLED)
+        for _ in range(5)
+    ]
+    finished = [r for r in await asyncio.gather(*attempts) if r is not None]
+    assert len(finished) == 1
+    stored = await store.get("r1", d.id)
+    assert stored is not None and stored.state == finished[0].state
+    assert await store.open_draws("r1") == []
+    assert await store.finish("r1", "missing", rules.CLOSED, now_ms()) is None
+
+
+async def test_result_is_recomputable_from_seed_and_entrants(store: DrawStore) -> None:
+    d = make_draw(winners_count=3)
+    await store.create(d)
+    for i in range(12):
+        await store.enter("r1", d.id, f"u{i:02d}", f"nick{i}", now_ms())
+    assert await store.result("r1", d.id) is None  # nothing to reveal while open
+    await store.finish("r1", d.id, rules.CLOSED, now_ms())
+    res = await store.result("r1", d.id)
+    assert res is not None
+    assert res.entrants == sorted(f"u{i:02d}" for i in range(12))
+    expected = rules.pick_winners(d.seed, res.entrants, 3)
+    assert [w["uid"] for w in res.winners] == expected
+    assert all(w["nick"] == "nick" + str(int(w["uid"][1:])) for w in res.winners)
+
+
+async def test_a_cancelled_draw_has_no_winners(store: DrawStore) -> None:
+    d = make_draw()
+    await store.create(d)
+    await store.enter("r1", d.id, "u1", "", now_ms())
+    cancelled = await store.finish("r1", d.id, rules.CANCELLED, now_ms())
+    assert cancelled is not None and cancelled.state == rules.CANCELLED
+    res = await store.result("r1", d.id)
+    assert res is not None and res.winners == [] and res.entrants == ["u1"]
+    assert await store.finish("r1", d.id, rules.CLOSED, now_ms()) is None
+
+
+async def test_due_lists_open_draws_past_their_end(store: DrawStore) -> None:
+    past = make_draw(room="ra", ends_in_ms=-1)
+    future = make_draw(room="rb", ends_in_ms=60_000)
+    await store.create(past)
+    await store.create(future)
+    due = await store.due(now_ms())
+    assert ("ra", past.id) in due and ("rb", future.id) not in due
+    await store.finish("ra", past.id, rules.CLOSED, now_ms())
+    assert ("ra", past.id) not in await store.due(now_ms())
+
+
+async def test_first_seen_is_kept(store: DrawStore) -> None:
+    assert await store.first_seen("r1", "u1") is None
+    assert await store.mark_seen("r1", "u1", 1_000) == 1_000
+    assert await store.mark_seen("r1", "u1", 5_000) == 1_000
+    assert await store.first_seen("r1", "u1") == 1_000
+    assert await store.first_seen("r2", "u1") is None
+
+
+async def test_events_are_kept_in_order(store: DrawStore) -> None:
+    await store.append_event({"type": "draw_closed", "draw_id": "a", "winners": ["x"]})
+    await store.append_event({"type": "draw_cancelled", "draw_id": "b"})
+    events = await store.events(10)
+    assert [e["draw_id"] for e in events[-2:]] == ["a", "b"]
+    assert events[-2]["winners"] == ["x"]
