@@ -14,8 +14,11 @@ Outside any room:
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from liveroom.draws.store import Draw, DrawStore, EnterResult
 from liveroom.rules import draw as rules
@@ -46,6 +49,22 @@ return 1
 """
 
 
+# The engine's client uses redis-py's default pool, which raises (not waits) past 100
+# connections in use; a burst of entries must queue here instead of failing.
+MAX_IN_FLIGHT = 48
+
+T = TypeVar("T")
+
+
+def _gated(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    @functools.wraps(fn)
+    async def run(self: RedisDrawStore, *args: Any, **kwargs: Any) -> T:
+        async with self._gate:
+            return await fn(self, *args, **kwargs)
+
+    return run
+
+
 def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -56,6 +75,7 @@ class RedisDrawStore(DrawStore):
         self.prefix = prefix
         self._enter = client.register_script(_ENTER)
         self._finish = client.register_script(_FINISH)
+        self._gate = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     def _room(self, room_id: str, name: str) -> str:
         return f"{self.prefix}:{{{room_id}}}:{name}"
@@ -68,6 +88,7 @@ class RedisDrawStore(DrawStore):
     def _due(self) -> str:
         return f"{self.prefix}:draws:due"
 
+    @_gated
     async def create(self, d: Draw) -> None:
         rec, _, _ = self._keys(d.room_id, d.id)
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -79,7 +100,11 @@ class RedisDrawStore(DrawStore):
             raise ValueError(f"draw {d.id} exists")
         await self.redis.zadd(self._due, {f"{d.room_id}/{d.id}": d.ends_at})
 
+    @_gated
     async def get(self, room_id: str, draw_id: str) -> Draw | None:
+        return await self._read(room_id, draw_id)
+
+    async def _read(self, room_id: str, draw_id: str) -> Draw | None:
         rec, state, closed_at = await self.redis.hmget(
             self._keys(room_id, draw_id)[0], "rec", "state", "closed_at"
         )
@@ -92,6 +117,7 @@ class RedisDrawStore(DrawStore):
         draws = [await self.get(room_id, i) for i in ids]
         return [d for d in draws if d is not None and d.state == rules.OPEN]
 
+    @_gated
     async def enter(
         self, room_id: str, draw_id: str, uid: str, nick: str, now_ms: int
     ) -> EnterResult:
@@ -106,9 +132,11 @@ class RedisDrawStore(DrawStore):
             return EnterResult(count, code=code, message=message)
         return EnterResult(count, duplicate=added == 0)
 
+    @_gated
     async def count(self, room_id: str, draw_id: str) -> int:
         return int(await self.redis.scard(self._keys(room_id, draw_id)[1]))
 
+    @_gated
     async def entrants(self, room_id: str, draw_id: str) -> dict[str, str]:
         _, members, nicks = self._keys(room_id, draw_id)
         uids = [_s(u) for u in await self.redis.smembers(members)]
@@ -117,14 +145,16 @@ class RedisDrawStore(DrawStore):
         names = await self.redis.hmget(nicks, uids)
         return {u: _s(n) if n is not None else "" for u, n in zip(uids, names, strict=True)}
 
+    @_gated
     async def finish(self, room_id: str, draw_id: str, state: str, now_ms: int) -> Draw | None:
         keys = [*self._keys(room_id, draw_id), self._room(room_id, "draws:open")]
         won = await self._finish(keys=keys, args=[state, now_ms, draw_id, KEEP_FINISHED_S])
         await self.redis.zrem(self._due, f"{room_id}/{draw_id}")
         if not int(won):
             return None
-        return await self.get(room_id, draw_id)
+        return await self._read(room_id, draw_id)
 
+    @_gated
     async def due(self, now_ms: int) -> list[tuple[str, str]]:
         members = await self.redis.zrangebyscore(self._due, "-inf", now_ms, start=0, num=100)
         out = []
@@ -133,6 +163,7 @@ class RedisDrawStore(DrawStore):
             out.append((room_id, draw_id))
         return out
 
+    @_gated
     async def mark_seen(self, room_id: str, uid: str, now_ms: int) -> int:
         key = self._room(room_id, "draws:seen")
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -142,10 +173,12 @@ class RedisDrawStore(DrawStore):
             _, first, _ = await pipe.execute()
         return int(first)
 
+    @_gated
     async def first_seen(self, room_id: str, uid: str) -> int | None:
         value = await self.redis.hget(self._room(room_id, "draws:seen"), uid)
         return None if value is None else int(value)
 
+    @_gated
     async def append_event(self, event: dict[str, Any]) -> None:
         fields = {
             "type": event["type"],
@@ -155,6 +188,7 @@ class RedisDrawStore(DrawStore):
             f"{self.prefix}:events", fields, maxlen=EVENTS_MAXLEN, approximate=True
         )
 
+    @_gated
     async def events(self, count: int = 100) -> list[dict[str, Any]]:
         entries = await self.redis.xrevrange(f"{self.prefix}:events", count=count)
         out = []
