@@ -1,0 +1,195 @@
+"""The sale store interface: products, the room's shopping bag, sales, holds, events.
+
+Two implementations: `memory_store` (one process) and `redis_store` (one Lua script per
+state change). Decisions live in `liveroom.rules.sale`; a store only keeps state and makes
+each operation atomic. One contract suite (tests/sales/test_store_contract.py) runs both.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from abc import ABC, abstractmethod
+from typing import Any
+
+from liveroom.rules.sale import (
+    CheckoutOutcome,
+    GrabOutcome,
+    Hold,
+    Product,
+    Sale,
+    SaleConfig,
+    SweepResult,
+)
+
+# Commerce event types in the durable stream.
+SALE_CREATED = "sale_created"
+SALE_STARTED = "sale_started"
+SALE_ENDED = "sale_ended"
+HOLD_CREATED = "hold_created"
+HOLD_PAID = "hold_paid"
+HOLD_CANCELLED = "hold_cancelled"
+HOLD_EXPIRED = "hold_expired"
+
+# Stream fields that are numbers (streams store strings; both stores hand out ints).
+_INT_FIELDS = frozenset({"qty", "price_fen", "ts", "stock", "expires_at", "starts_at", "ends_at"})
+
+
+class StoreUnavailable(Exception):
+    """The backing store cannot be reached: the caller may retry the same request id."""
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def new_id(kind: str) -> str:
+    return f"{kind}_{secrets.token_hex(8)}"
+
+
+def normalize_event(event_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": event_id}
+    for k, v in fields.items():
+        out[k] = int(v) if k in _INT_FIELDS and v not in ("", None) else v
+    return out
+
+
+def sale_event_fields(sale_type: str, cfg: SaleConfig, ts: int) -> dict[str, str]:
+    return {
+        "type": sale_type,
+        "room_id": cfg.room_id,
+        "sale_id": cfg.sale_id,
+        "sku": cfg.sku,
+        "stock": str(cfg.stock),
+        "price_fen": str(cfg.price_fen),
+        "starts_at": str(cfg.starts_at),
+        "ts": str(ts),
+    }
+
+
+def hold_event_fields(hold_type: str, hold: Hold, ts: int) -> dict[str, str]:
+    return {
+        "type": hold_type,
+        "room_id": hold.room_id,
+        "sale_id": hold.sale_id,
+        "hold_id": hold.hold_id,
+        "uid": hold.uid,
+        "sku": hold.sku,
+        "qty": str(hold.qty),
+        "price_fen": str(hold.price_fen),
+        "order_id": hold.order_id,
+        "ts": str(ts),
+    }
+
+
+class SaleStore(ABC):
+    name = "store"
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    # products and the shopping bag ---------------------------------------------------------
+    @abstractmethod
+    async def put_product(self, product: Product) -> None: ...
+
+    @abstractmethod
+    async def get_product(self, sku: str) -> Product | None: ...
+
+    @abstractmethod
+    async def list_products(self) -> list[Product]: ...
+
+    @abstractmethod
+    async def delete_product(self, sku: str) -> bool: ...
+
+    @abstractmethod
+    async def pin(self, room_id: str, sku: str) -> list[str]:
+        """Add to the room's shopping bag (idempotent); return the bag in pin order."""
+
+    @abstractmethod
+    async def unpin(self, room_id: str, sku: str) -> list[str]: ...
+
+    @abstractmethod
+    async def bag(self, room_id: str) -> list[str]: ...
+
+    @abstractmethod
+    async def count_click(self, room_id: str, sku: str) -> int: ...
+
+    @abstractmethod
+    async def clicks(self, room_id: str) -> dict[str, int]: ...
+
+    # sales ---------------------------------------------------------------------------------
+    @abstractmethod
+    async def create_sale(self, cfg: SaleConfig) -> Sale:
+        """Store the sale with all its stock available; emit sale_created (and sale_started
+        when it starts at once)."""
+
+    @abstractmethod
+    async def get_sale(self, room_id: str, sale_id: str) -> Sale | None: ...
+
+    @abstractmethod
+    async def list_sales(self, room_id: str) -> list[Sale]: ...
+
+    @abstractmethod
+    async def end_sale(self, room_id: str, sale_id: str, now: int) -> Sale | None:
+        """Stop new grabs (holds may still be paid); sale_ended is emitted once."""
+
+    @abstractmethod
+    async def grab(
+        self,
+        room_id: str,
+        sale_id: str,
+        uid: str,
+        tier: str,
+        qty: int,
+        request_id: str,
+        now: int,
+    ) -> GrabOutcome:
+        """Reserve `qty` units as one atomic decision; the same (uid, request id) gets the
+        same answer for as long as the answer is kept (at least the hold's lifetime)."""
+
+    @abstractmethod
+    async def get_hold(self, room_id: str, hold_id: str) -> Hold | None: ...
+
+    @abstractmethod
+    async def confirm(self, room_id: str, hold_id: str, order_id: str, now: int) -> CheckoutOutcome:
+        """Mark the hold paid by `order_id`; the same order again is a duplicate, not a sale."""
+
+    @abstractmethod
+    async def cancel(self, room_id: str, hold_id: str, now: int) -> CheckoutOutcome:
+        """End an unpaid hold; its stock returns once."""
+
+    @abstractmethod
+    async def sweep(self, room_id: str, now: int, limit: int = 200) -> SweepResult:
+        """Expire due holds (stock returns exactly once, whichever process sweeps first) and
+        emit due sale_started / sale_ended events."""
+
+    @abstractmethod
+    async def rooms_with_sales(self) -> list[str]: ...
+
+    # inspection (invariant checks, the merchant API) ----------------------------------------
+    @abstractmethod
+    async def takens(self, room_id: str, sale_id: str) -> dict[str, int]:
+        """Units held or sold per user."""
+
+    @abstractmethod
+    async def holds(self, room_id: str, sale_id: str) -> list[Hold]: ...
+
+    @abstractmethod
+    async def events(self, room_id: str, after: str = "0-0", count: int = 100) -> list[dict]:
+        """Commerce events after the id `after`, oldest first, each with its `id`."""
+
+    async def expire_due(self, now: int) -> SweepResult:
+        """One sweep over every room that has sales."""
+        total = SweepResult()
+        for room_id in await self.rooms_with_sales():
+            while True:
+                result = await self.sweep(room_id, now)
+                total.expired += result.expired
+                total.started += result.started
+                total.ended += result.ended
+                if len(result.expired) < 200:
+                    break
+        return total

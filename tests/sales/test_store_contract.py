@@ -1,0 +1,251 @@
+"""The sale store contract: both stores give the same answers for the same calls."""
+
+from __future__ import annotations
+
+from liveroom.rules import sale as rules
+from liveroom.sales.store import SaleStore
+from tests.sales.conftest import PRODUCT, T0, assert_invariants, make_sale
+
+
+async def test_products_crud(sale_store: SaleStore) -> None:
+    assert await sale_store.get_product("tea-01") is None
+    await sale_store.put_product(PRODUCT)
+    assert await sale_store.get_product("tea-01") == PRODUCT
+    other = rules.build_product({"sku": "cup-2", "title": "Cup", "price_fen": 100})
+    await sale_store.put_product(other)
+    assert [p.sku for p in await sale_store.list_products()] == ["cup-2", "tea-01"]
+    assert await sale_store.delete_product("cup-2") is True
+    assert await sale_store.delete_product("cup-2") is False
+    assert [p.sku for p in await sale_store.list_products()] == ["tea-01"]
+
+
+async def test_bag_pins_in_order_and_clicks_count(sale_store: SaleStore) -> None:
+    assert await sale_store.pin("r1", "a") == ["a"]
+    assert await sale_store.pin("r1", "b") == ["a", "b"]
+    assert await sale_store.pin("r1", "a") == ["b", "a"]  # re-pin moves to the end, once
+    assert await sale_store.unpin("r1", "b") == ["a"]
+    assert await sale_store.unpin("r1", "zzz") == ["a"]
+    assert await sale_store.bag("r2") == []
+    assert await sale_store.count_click("r1", "a") == 1
+    assert await sale_store.count_click("r1", "a") == 2
+    assert await sale_store.clicks("r1") == {"a": 2}
+
+
+async def test_create_sale_emits_created_and_started(sale_store: SaleStore) -> None:
+    sale = await sale_store.create_sale(make_sale())
+    assert sale.counters() == {"stock": 10, "available": 10, "held": 0, "sold": 0}
+    assert sale.status(T0) == "live"
+    events = await sale_store.events("r1")
+    assert [e["type"] for e in events] == ["sale_created", "sale_started"]
+    assert events[0]["stock"] == 10 and events[0]["sale_id"] == "s1"
+    assert await sale_store.rooms_with_sales() == ["r1"]
+    assert [s.config.sale_id for s in await sale_store.list_sales("r1")] == ["s1"]
+
+
+async def test_duplicate_sale_id_refused(sale_store: SaleStore) -> None:
+    await sale_store.create_sale(make_sale())
+    try:
+        await sale_store.create_sale(make_sale())
+    except rules.SaleError as err:
+        assert err.code == "sale_exists"
+    else:
+        raise AssertionError("a second sale with the same id was accepted")
+
+
+async def test_grab_holds_and_retry_gets_same_answer(sale_store: SaleStore) -> None:
+    await sale_store.create_sale(make_sale())
+    first = await sale_store.grab("r1", "s1", "u1", "", 2, "req-1", T0 + 5)
+    assert first.hold is not None and first.refusal is None and not first.duplicate
+    hold = first.hold
+    assert (hold.qty, hold.uid, hold.price_fen, hold.status) == (2, "u1", 9900, "held")
+    assert hold.expires_at == T0 + 5 + 60_000
+    again = await sale_store.grab("r1", "s1", "u1", "", 2, "req-1", T0 + 6)
+    assert again.duplicate and again.hold is not None and again.hold.hold_id == hold.hold_id
+    sale = await assert_invariants(sale_store, "r1", "s1")
+    assert (sale.available, sale.held) == (8, 2)
+    # the same request id from another user is another request
+    other = await sale_store.grab("r1", "s1", "u2", "", 1, "req-1", T0 + 7)
+    assert other.hold is not None and other.hold.hold_id != hold.hold_id
+    assert await sale_store.get_hold("r1", hold.hold_id) == hold
+
+
+async def test_over_limit_counts_held_and_sold(sale_store: SaleStore) -> None:
+    await sale_store.create_sale(make_sale())
+    h = (await sale_store.grab("r1", "s1", "u1", "", 1, "a", T0)).hold
+    assert h is not None
+    await sale_store.confirm("r1", h.hold_id, "order-1", T0 + 1)
+    assert (await sale_store.grab("r1", "s1", "u1", "", 1, "b", T0 + 2)).hold is not None
+    refused = await sale_store.grab("r1", "s1", "u1", "", 1, "c", T0 + 3)
+    assert refused.refusal == rules.Refusal(rules.OVER_LIMIT, limit_left=0)
+    refused = await sale_store.grab("r1", "s1", "u2", "", 3, "d", T0 + 3)
+    assert refused.refusal == rules.Refusal(rules.OVER_LIMIT, limit_left=2)
+    await assert_invariants(sale_store, "r1", "s1")
+
+
+async def test_sold_out_tells_what_is_left(sale_store: SaleStore) -> None:
+    await sale_store.create_sale(make_sale(stock=3))
+    assert (await sale_store.grab("r1", "s1", "u1", "", 2, "a", T0)).hold is not None
+    refused = await sale_store.grab("r1", "s1", "u2", "", 2, "a", T0)
+    assert refused.refusal == rules.Refusal(rules.SOLD_OUT, available=1)
+    assert (await sale_store.grab("r1", "s1", "u2", "", 1, "b", T0)).hold is not None
+    refused = await sale_store.grab("r1", "s1", "u3", "", 1, "a", T0)
+    assert refused.refusal == rules.Refusal(rules.SOLD_OUT, available=0)
+    sale = await assert_invariants(sale_store, "r1", "s1")
+    assert sale.available == 0
+
+
+async def test_not_started_and_member_early_access(sale_store: SaleStore) -> None:
+    starts = T0 + 60_000
+    await sale_store.create_sale(make_sale(starts_at=starts, early_access_s=30))
+    assert (await sale_store.get_sale("r1", "s1")).status(T0) == "scheduled"  # type: ignore[union-attr]
+    early = await sale_store.grab("r1", "s1", "m1", "member", 1, "a", T0)
+    assert early.refusal == rules.Refusal(rules.NOT_STARTED, starts_at=starts)
+    in_window = starts - 10_000
+    plain = await sale_store.grab("r1", "s1", "u1", "", 1, "a", in_window)
+    assert plain.refusal == rules.Refusal(rules.MEMBERS_ONLY, starts_at=starts)
+    member = await sale_store.grab("r1", "s1", "m1", "vip", 1, "b", in_window)
+    assert member.hold is not None
+    # once open, everyone may grab (with a fresh request id: answers are kept per id)
+    assert (await sale_store.grab("r1", "s1", "u1", "", 1, "b", starts)).hold is not None
+    # a retried request id keeps its first answer
+    kept = await sale_store.grab("r1", "s1", "u1", "", 1, "a", starts)
+    assert kept.duplicate and kept.refusal is not None
+    assert kept.refusal.code == rules.MEMBERS_ONLY
+    await assert_invariants(sale_store, "r1", "s1")
+
+
+async def test_unknown_sale_is_not_kept(sale_store: SaleStore) -> None:
+    missing = await sale_store.grab("r1", "nope", "u1", "", 1, "a", T0)
+    assert missing.refusal is not None and missing.refusal.code == rules.NO_SUCH_SALE
+
+
+async def test_end_sale_stops_grabs_but_not_payment(sale_store: SaleStore) -> None:
+    await sale_store.create_sale(make_sale())
+    h = (await sale_store.grab("r1", "s1", "u1", "", 1, "a", T0)).hold
+    assert h is not None
+    ended = await sale_store.end_sale("r1", "s1", T0 + 10)
+    assert ended is not None and ended.status(T0 + 10) == "ended"
+    assert await sale_store.end_sale("r1", "nope", T0) is None
+    await sale_store.end_sale("r1", "s1", T0 + 20)  # a second end changes nothing
+    refused = await sale_store.grab("r1", "s1", "u2", "", 1, "a", T0 + 11)
+    assert refused.refusal == rules.Refusal(rules.ENDED)
+    paid = await sale_store.confirm("r1", h.hold_id, "o1", T0 + 12)
+    assert paid.error == "" and paid.hold is not None and paid.hold.status == "paid"
+    types = [e["type"] for e in await sale_store.events("r1")]
+    assert types.count("sale_ended") == 1
+    await assert_invariants(sale_store, "r1", "s1")
+
+
+async def test_confirm_is_idempotent_by_order_id(sale_store: SaleStore) -> None:
+    await sale_store.create_sale(make_sale())
+    h1 = (await sale_store.grab("r1", "s1", "u1", "", 1, "a", T0)).hold
+    h2 = (await sale_store.grab("r1", "s1", "u2", "", 1, "a", T0)).hold
+    assert h1 and h2
+    first = await sale_store.confirm("r1", h1.hold_id, "o1", T0 + 1)
+    assert first.error == "" and not first.duplicate and first.hold is not None
+    assert first.hold.order_id == "o1" and first.hold.status == "paid"
+    again = await sale_store.confirm("r1", h1.hold_id, "o1", T0 + 2)
+    assert again.duplicate and again.error == ""
+    other_order = await sale_store.confirm("r1", h1.hold_id, "o2", T0 + 2)
+    assert other_order.error == rules.ALREADY_PAID
+    reused = await sale_store.confirm("r1", h2.hold_id, "o1", T0 + 2)
+    assert reused.error == rules.ORDER_CONFLICT
+    sale = await assert_invariants(sale_store, "r1", "s1")
+    assert (sale.sold, sale.held, sale.available) == (1, 1, 8)
+    assert [e["type"] for e in await sale_store.events("r1")].count("hold_paid") == 1
+    missing = await sale_store.confirm("r1", "h_nope", "o9", T0)
+    assert missing.error == rules.NO_SUCH_HOLD and missing.hold is None
+
+
+async def test_cancel_returns_stock_once(sale_store: SaleStore) -> None:
+    await sale_store.create_sale(make_sale())
+    h = (await sale_store.grab("r1", "s1", "u1", "", 2, "a", T0)).hold
+    assert h
+    done = await sale_store.cancel("r1", h.hold_id, T0 + 1)
+    assert done.error == "" and done.hold is not None and done.hold.status == "cancelled"
+    twice = await sale_store.cancel("r1", h.hold_id, T0 + 2)
+    assert twice.duplicate and twice.error == ""
+    late_pay = await sale_store.confirm("r1", h.hold_id, "o1", T0 + 3)
+    assert late_pay.error == rules.HOLD_CANCELLED
+    sale = await assert_invariants(sale_store, "r1", "s1")
+    assert sale.available == 10
+    # the limit frees up with the returned units
+    assert (await sale_store.grab("r1", "s1", "u1", "", 2, "b", T0 + 4)).hold is not None
+
+
+async def test_cancel_after_confirm_refused(sale_store: SaleStore) -> None:
+    await sale_store.create_sale(make_sale())
+    h = (await sale_store.grab("r1", "s1", "u1", "", 1, "a", T0)).hold
+    assert h
+    await sale_store.confirm("r1", h.hold_id, "o1", T0 + 1)
+    refused = await sale_store.cancel("r1", h.hold_id, T0 + 2)
+    assert refused.error == rules.ALREADY_PAID and refused.hold is not None
+    assert refused.hold.status == "paid"
+    sale = await assert_invariants(sale_store, "r1", "s1")
+    assert sale.sold == 1
+
+
+async def test_expiry_returns_stock_exactly_once(sale_store: SaleStore) -> None:
+    await sale_store.create_sale(make_sale(hold_s=10))
+    h = (await sale_store.grab("r1", "s1", "u1", "", 2, "a", T0)).hold
+    assert h
+    assert (await sale_store.sweep("r1", T0 + 9_999)).expired == []
+    swept = await sale_store.sweep("r1", T0 + 10_000)
+    assert [x.hold_id for x in swept.expired] == [h.hold_id]
+    assert swept.expired[0].status == "expired"
+    assert (await sale_store.sweep("r1", T0 + 20_000)).expired == []
+    assert (await sale_store.expire_due(T0 + 30_000)).expired == []
+    sale = await assert_invariants(sale_store, "r1", "s1")
+    assert sale.available == 10
+    types = [e["type"] for e in await sale_store.events("r1")]
+    assert types.count("hold_expired") == 1
+
+
+async def test_confirm_after_expiry_is_refused_and_expires_it(sale_store: SaleStore) -> None:
+    await sale_store.create_sale(make_sale(hold_s=10))
+    h = (await sale_store.grab("r1", "s1", "u1", "", 1, "a", T0)).hold
+    assert h
+    late = await sale_store.confirm("r1", h.hold_id, "o1", T0 + 10_000)
+    assert late.error == rules.HOLD_EXPIRED and late.hold is not None
+    assert late.hold.status == "expired"
+    sale = await assert_invariants(sale_store, "r1", "s1")
+    assert (sale.available, sale.sold) == (10, 0)
+    # the sweeper finds nothing left to return; a cancel gets the same clear answer
+    assert (await sale_store.sweep("r1", T0 + 11_000)).expired == []
+    assert (await sale_store.cancel("r1", h.hold_id, T0 + 12_000)).error == rules.HOLD_EXPIRED
+    assert (await sale_store.confirm("r1", h.hold_id, "o1", T0)).error == rules.HOLD_EXPIRED
+    await assert_invariants(sale_store, "r1", "s1")
+
+
+async def test_scheduled_sale_starts_and_ends_once(sale_store: SaleStore) -> None:
+    await sale_store.create_sale(make_sale(starts_in_s=10, duration_s=20))
+    assert [e["type"] for e in await sale_store.events("r1")] == ["sale_created"]
+    assert (await sale_store.sweep("r1", T0 + 5_000)).started == []
+    assert (await sale_store.sweep("r1", T0 + 10_000)).started == ["s1"]
+    assert (await sale_store.sweep("r1", T0 + 11_000)).started == []
+    done = await sale_store.sweep("r1", T0 + 30_000)
+    assert done.ended == ["s1"]
+    assert (await sale_store.sweep("r1", T0 + 40_000)).ended == []
+    events = await sale_store.events("r1")
+    assert [e["type"] for e in events] == ["sale_created", "sale_started", "sale_ended"]
+    after = await sale_store.events("r1", after=events[0]["id"])
+    assert [e["type"] for e in after] == ["sale_started", "sale_ended"]
+    refused = await sale_store.grab("r1", "s1", "u1", "", 1, "a", T0 + 30_000)
+    assert refused.refusal == rules.Refusal(rules.ENDED)
+
+
+async def test_hold_events_carry_the_hold(sale_store: SaleStore) -> None:
+    await sale_store.create_sale(make_sale())
+    h = (await sale_store.grab("r1", "s1", "u1", "", 2, "a", T0)).hold
+    assert h
+    await sale_store.confirm("r1", h.hold_id, "o-77", T0 + 1)
+    events = [e for e in await sale_store.events("r1") if e["type"].startswith("hold_")]
+    assert [e["type"] for e in events] == ["hold_created", "hold_paid"]
+    paid = events[1]
+    assert (paid["hold_id"], paid["uid"], paid["qty"], paid["order_id"]) == (
+        h.hold_id,
+        "u1",
+        2,
+        "o-77",
+    )
+    assert paid["price_fen"] == 9900 and paid["sku"] == "tea-01"
