@@ -114,17 +114,22 @@ class RedisEngine(Engine):
     # Short timeouts: a live room would rather report "unavailable" than stall its viewers.
     socket_timeout_s = 2.0
     connect_timeout_s = 1.0
+    max_connections = 64
     resubscribe_backoff_s = (0.05, 2.0)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # One quick retry heals pooled connections left dead by a Redis restart.
-        self.client: aioredis.Redis = aioredis.Redis.from_url(
+        # A bounded pool that queues callers (briefly) rather than failing a burst; one quick
+        # retry heals pooled connections left dead by a Redis restart.
+        pool = aioredis.BlockingConnectionPool.from_url(
             self.settings.redis_url,
+            max_connections=self.max_connections,
+            timeout=self.socket_timeout_s,
             socket_timeout=self.socket_timeout_s,
             socket_connect_timeout=self.connect_timeout_s,
             retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
         )
+        self.client: aioredis.Redis = aioredis.Redis.from_pool(pool)
         self._scripts: dict[str, AsyncScript] = {
             name: self.client.register_script(_load_script(name))
             for name in ("publish", "post_comment", "snapshot", "presence", "add_likes")

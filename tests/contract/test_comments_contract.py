@@ -1,0 +1,176 @@
+"""Comments: ban, mute, slow mode, rate limit, duplicate client ids, deletes, snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from liveroom.engine.base import Engine, new_event
+from tests.contract.conftest import MakeEngine
+
+_n = 0
+
+
+def comment(uid: str = "amy", text: str = "hi", host: bool = False) -> dict[str, Any]:
+    global _n
+    _n += 1
+    event = new_event("comment", id=f"c{_n}", uid=uid, nick=uid.title(), text=text)
+    if host:
+        event["host"] = True
+    return event
+
+
+async def test_an_accepted_comment_is_published_and_kept(engine: Engine) -> None:
+    event = comment()
+    result = await engine.post_comment("r", "amy", event, "m1")
+    assert result.code == "" and not result.duplicate
+    assert result.event == {**event, "seq": 1}
+    assert await engine.events_since("r", 0) == [result.event]
+
+
+async def test_a_retried_client_id_gets_the_original_comment(engine: Engine, peer: Engine) -> None:
+    first = await engine.post_comment("r", "amy", comment(text="first"), "m1")
+    again = await peer.post_comment("r", "amy", comment(text="retry"), "m1")
+    assert again.duplicate and again.event == first.event
+    # the same id from another user, or no id at all, is a new comment
+    other = await engine.post_comment("r", "bob", comment("bob"), "m1")
+    plain = await engine.post_comment("r", "amy", comment(), None)
+    assert not other.duplicate and not plain.duplicate
+    assert [e["seq"] for e in await engine.events_since("r", 0)] == [1, 2, 3]
+
+
+async def test_a_retry_still_gets_its_comment_after_a_ban(engine: Engine) -> None:
+    first = await engine.post_comment("r", "amy", comment(), "m1")
+    await engine.publish("r", new_event("ban", uid="amy"), moderation=("amy", -1))
+    again = await engine.post_comment("r", "amy", comment(), "m1")
+    assert again.duplicate and again.event == first.event
+
+
+async def test_client_ids_are_forgotten_after_the_dedup_ttl(make_engine: MakeEngine) -> None:
+    eng = await make_engine(dedup_ttl_s=0.3)
+    first = await eng.post_comment("r", "amy", comment(), "m1")
+    await asyncio.sleep(0.45)
+    later = await eng.post_comment("r", "amy", comment(), "m1")
+    assert not later.duplicate and later.event["seq"] == first.event["seq"] + 1
+
+
+async def test_banned_users_are_refused_until_unbanned(engine: Engine, peer: Engine) -> None:
+    await engine.publish("r", new_event("ban", uid="amy"), moderation=("amy", -1))
+    refused = await peer.post_comment("r", "amy", comment(), "m1")
+    assert refused.event is None and refused.code == "banned" and refused.message
+    assert (await engine.post_comment("r", "bob", comment("bob"), None)).event is not None
+    await engine.publish("r", new_event("unban", uid="amy"), moderation=("amy", 0))
+    assert (await peer.post_comment("r", "amy", comment(), "m1")).event is not None
+    assert [e["type"] for e in await engine.events_since("r", 0)] == [
+        "ban",
+        "comment",
+        "unban",
+        "comment",
+    ]
+
+
+async def test_a_mute_holds_until_it_expires(engine: Engine, peer: Engine) -> None:
+    until = time.time() + 0.8
+    await engine.publish("r", new_event("mute", uid="amy"), moderation=("amy", until))
+    refused = await peer.post_comment("r", "amy", comment(), None)
+    assert refused.code == "muted" and 0 < refused.retry_after <= 0.8
+    await asyncio.sleep(max(0.0, until - time.time()) + 0.05)
+    assert (await peer.post_comment("r", "amy", comment(), None)).event is not None
+
+
+async def test_slow_mode_spaces_each_users_comments(make_engine: MakeEngine) -> None:
+    eng = await make_engine(comment_burst=10)
+    await eng.publish("r", new_event("slow"), room_changes={"slow_mode": 1})
+    assert (await eng.post_comment("r", "amy", comment(), None)).event is not None
+    refused = await eng.post_comment("r", "amy", comment(), None)
+    assert refused.code == "slow_mode" and 0 < refused.retry_after <= 1
+    # others are not held back by amy, and the host is never held back
+    assert (await eng.post_comment("r", "bob", comment("bob"), None)).event is not None
+    for _ in range(3):
+        assert (await eng.post_comment("r", "h", comment("h", host=True), None)).event
+    await asyncio.sleep(refused.retry_after + 0.05)
+    assert (await eng.post_comment("r", "amy", comment(), None)).event is not None
+
+
+async def test_slow_mode_off_lets_comments_through(make_engine: MakeEngine) -> None:
+    eng = await make_engine(comment_burst=10)
+    await eng.publish("r", new_event("slow"), room_changes={"slow_mode": 30})
+    await eng.post_comment("r", "amy", comment(), None)
+    await eng.publish("r", new_event("slow"), room_changes={"slow_mode": 0})
+    assert (await eng.post_comment("r", "amy", comment(), None)).event is not None
+
+
+async def test_rate_limit_allows_a_burst_then_refills(make_engine: MakeEngine) -> None:
+    eng = await make_engine(comment_rate=2.0, comment_burst=3)
+    for _ in range(3):
+        assert (await eng.post_comment("r", "amy", comment(), None)).event is not None
+    refused = await eng.post_comment("r", "amy", comment(), None)
+    assert refused.code == "rate_limited" and refused.retry_after == 0.5
+    assert (await eng.post_comment("r", "bob", comment("bob"), None)).event is not None
+    await asyncio.sleep(0.55)  # one token back at 2/s
+    assert (await eng.post_comment("r", "amy", comment(), None)).event is not None
+    assert (await eng.post_comment("r", "amy", comment(), None)).code == "rate_limited"
+    assert [e["uid"] for e in await eng.events_since("r", 0)] == ["amy"] * 3 + ["bob", "amy"]
+
+
+async def test_rate_limit_holds_across_processes_under_concurrency(
+    make_engine: MakeEngine, engine_kind: str
+) -> None:
+    a = await make_engine(comment_rate=0.01, comment_burst=5)
+    b = a if engine_kind == "memory" else await make_engine(comment_rate=0.01, comment_burst=5)
+    results = await asyncio.gather(
+        *((a, b)[i % 2].post_comment("r", "amy", comment(), None) for i in range(40))
+    )
+    assert sum(r.event is not None for r in results) == 5
+    assert {r.code for r in results if r.event is None} == {"rate_limited"}
+
+
+async def test_the_host_bypasses_the_rate_limit(make_engine: MakeEngine) -> None:
+    eng = await make_engine(comment_rate=0.01, comment_burst=2)
+    for _ in range(6):
+        assert (await eng.post_comment("r", "h", comment("h", host=True), None)).event
+
+
+async def test_refused_comments_take_no_seq(make_engine: MakeEngine) -> None:
+    eng = await make_engine(comment_rate=0.01, comment_burst=1)
+    await eng.post_comment("r", "amy", comment(), None)
+    await eng.post_comment("r", "amy", comment(), None)
+    assert (await eng.post_comment("r", "bob", comment("bob"), None)).event["seq"] == 2
+
+
+async def test_deleting_a_comment_happens_once(engine: Engine, peer: Engine) -> None:
+    posted = await engine.post_comment("r", "amy", comment(), None)
+    assert await engine.comment_deleted("r", posted.event["id"]) is True
+    assert await peer.comment_deleted("r", posted.event["id"]) is False
+    # history is what happened; the delete is the host's separate event
+    assert await engine.events_since("r", 0) == [posted.event]
+
+
+async def test_snapshot_holds_the_last_standing_comments(make_engine: MakeEngine) -> None:
+    eng = await make_engine(comment_burst=100)
+    posted = []
+    for i in range(8):
+        posted.append((await eng.post_comment("r", "amy", comment(text=f"m{i}"), None)).event)
+        await eng.publish("r", new_event("announce", text=f"a{i}"))
+    await eng.comment_deleted("r", posted[6]["id"])
+    await eng.add_likes("r", 9)
+    await eng.report_presence("r", 4)
+    snap = await eng.snapshot("r", 3)
+    assert snap.comments == [posted[4], posted[5], posted[7]]
+    assert (snap.seq, snap.likes, snap.viewers) == (16, 9, 4)
+    assert snap.room.id == "r"
+    assert (await eng.snapshot("r", 30)).comments == posted[:6] + posted[7:]
+
+
+async def test_snapshot_finds_comments_behind_many_other_events(make_engine: MakeEngine) -> None:
+    eng = await make_engine(history_size=1000)
+    old = (await eng.post_comment("r", "amy", comment(), None)).event
+    for i in range(400):
+        await eng.publish("r", new_event("announce", n=i))
+    assert (await eng.snapshot("r", 5)).comments == [old]
+
+
+async def test_snapshot_of_a_fresh_room(engine: Engine) -> None:
+    snap = await engine.snapshot("fresh", 30)
+    assert (snap.seq, snap.likes, snap.viewers, snap.comments) == (0, 0, 0, [])
