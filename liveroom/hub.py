@@ -281,7 +281,11 @@ class Hub:
             await self.report_presence()
 
     async def report_presence(self) -> None:
+        now = time.monotonic()
         for room_id, channel in list(self.rooms.items()):
+            # a degraded client in a room gone quiet still has to be closed or released
+            for conn in [c for c in channel.conns if c.degraded_at is not None and not c.closing]:
+                self._slow(conn, conn.buffered(), now, {})
             try:
                 channel.viewers = await self.engine.report_presence(room_id, len(channel.conns))
             except Exception:
