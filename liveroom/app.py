@@ -16,6 +16,8 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from liveroom import commands
+from liveroom.draws.http import draw_record
+from liveroom.draws.service import DrawService
 from liveroom.engine import create_engine
 from liveroom.engine.base import Engine
 from liveroom.hub import Hub
@@ -76,16 +78,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
     commands.load_all()
     engine = create_engine(settings)
     lr = LiveroomApp(settings, engine, Hub(engine))
+    draws = DrawService.install(lr)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await engine.start()
         await lr.hub.start()
+        await draws.start()
         lr.ready = True
         try:
             yield
         finally:
             lr.ready = False
+            await draws.stop()
             await lr.hub.stop()
             await engine.close()
 
@@ -94,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
+        Route("/api/draws/{room_id}/{draw_id}", draw_record),
     ]
     if (STATIC / "panel.html").exists():
         routes.append(Route("/panel", _page("panel.html")))

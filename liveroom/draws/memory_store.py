@@ -19,6 +19,7 @@ class MemoryDrawStore(DrawStore):
         self._draws: dict[tuple[str, str], Draw] = {}
         self._entrants: dict[tuple[str, str], dict[str, str]] = {}
         self._seen: dict[tuple[str, str], int] = {}
+        self._due: set[tuple[str, str]] = set()
         self._events: list[dict[str, Any]] = []
 
     async def create(self, d: Draw) -> None:
@@ -27,6 +28,7 @@ class MemoryDrawStore(DrawStore):
             raise ValueError(f"draw {d.id} exists")
         self._draws[key] = d
         self._entrants[key] = {}
+        self._due.add(key)
 
     async def get(self, room_id: str, draw_id: str) -> Draw | None:
         return self._draws.get((room_id, draw_id))
@@ -67,7 +69,10 @@ class MemoryDrawStore(DrawStore):
         return d
 
     async def due(self, now_ms: int) -> list[tuple[str, str]]:
-        return [k for k, d in self._draws.items() if d.state == rules.OPEN and d.ends_at <= now_ms]
+        return sorted(k for k in self._due if self._draws[k].ends_at <= now_ms)
+
+    async def done(self, room_id: str, draw_id: str) -> None:
+        self._due.discard((room_id, draw_id))
 
     async def mark_seen(self, room_id: str, uid: str, now_ms: int) -> int:
         return self._seen.setdefault((room_id, uid), now_ms)

@@ -8,7 +8,8 @@ Keys of a draw carry the room's hash tag, so each script touches one Cluster slo
   {prefix}:{room}:draws:open       set of open draw ids
   {prefix}:{room}:draws:seen       hash uid -> first-seen unix ms (watch-time eligibility)
 Outside any room:
-  {prefix}:draws:due               sorted set "room/draw" by ends_at: what the sweepers close
+  {prefix}:draws:due               sorted set "room/draw" by ends_at, until announced:
+                                   what the sweepers close (or announce, if the closer died)
   {prefix}:events                  stream of durable business events
 """
 
@@ -149,7 +150,6 @@ class RedisDrawStore(DrawStore):
     async def finish(self, room_id: str, draw_id: str, state: str, now_ms: int) -> Draw | None:
         keys = [*self._keys(room_id, draw_id), self._room(room_id, "draws:open")]
         won = await self._finish(keys=keys, args=[state, now_ms, draw_id, KEEP_FINISHED_S])
-        await self.redis.zrem(self._due, f"{room_id}/{draw_id}")
         if not int(won):
             return None
         return await self._read(room_id, draw_id)
@@ -162,6 +162,10 @@ class RedisDrawStore(DrawStore):
             room_id, _, draw_id = _s(m).partition("/")
             out.append((room_id, draw_id))
         return out
+
+    @_gated
+    async def done(self, room_id: str, draw_id: str) -> None:
+        await self.redis.zrem(self._due, f"{room_id}/{draw_id}")
 
     @_gated
     async def mark_seen(self, room_id: str, uid: str, now_ms: int) -> int:

@@ -139,7 +139,12 @@ class DrawStore(ABC):
 
     @abstractmethod
     async def due(self, now_ms: int) -> list[tuple[str, str]]:
-        """(room_id, draw_id) of open draws whose end has passed, in any room."""
+        """(room_id, draw_id) of draws past their end and not yet `done`, in any room: the
+        open ones must be closed, the finished ones announced (their closer died)."""
+
+    @abstractmethod
+    async def done(self, room_id: str, draw_id: str) -> None:
+        """The draw's outcome has been announced; sweepers may forget it."""
 
     @abstractmethod
     async def mark_seen(self, room_id: str, uid: str, now_ms: int) -> int:

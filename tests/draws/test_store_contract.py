@@ -164,6 +164,8 @@ async def test_due_lists_open_draws_past_their_end(store: DrawStore) -> None:
     due = await store.due(now_ms())
     assert ("ra", past.id) in due and ("rb", future.id) not in due
     await store.finish("ra", past.id, rules.CLOSED, now_ms())
+    assert ("ra", past.id) in await store.due(now_ms())  # closed but not yet announced
+    await store.done("ra", past.id)
     assert ("ra", past.id) not in await store.due(now_ms())
 
 

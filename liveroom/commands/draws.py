@@ -1,0 +1,98 @@
+"""Draw frames: the host's start_draw / close_draw / cancel_draw, a viewer's enter_draw.
+
+Entering by pass phrase needs no frame: it is an ordinary comment (see DrawService.on_comment).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from liveroom import protocol
+from liveroom.commands import handles
+from liveroom.draws.service import (
+    MAX_DURATION_S,
+    MAX_WINNERS,
+    MIN_DURATION_S,
+    DrawRefused,
+    DrawService,
+)
+from liveroom.protocol import Command, Field, ProtocolError, Spec
+from liveroom.rules import draw as rules
+from liveroom.session import Session
+
+_DRAW_ID = Field(str, max_len=64)
+
+protocol.register(
+    "start_draw",
+    Spec(
+        {
+            "prize": Field(dict),
+            "winners": Field(int, min_value=1, max_value=MAX_WINNERS),
+            "duration_s": Field(int, min_value=MIN_DURATION_S, max_value=MAX_DURATION_S),
+            "mode": Field(str, required=False, max_len=16),
+            "phrase": Field(str, required=False, max_len=50),
+            "eligibility": Field(dict, required=False),
+        },
+        host_only=True,
+    ),
+)
+protocol.register("close_draw", Spec({"draw_id": _DRAW_ID}, host_only=True))
+protocol.register("cancel_draw", Spec({"draw_id": _DRAW_ID}, host_only=True))
+protocol.register("enter_draw", Spec({"draw_id": _DRAW_ID}))
+
+
+def _service(session: Session, rid: Any) -> DrawService:
+    svc = session.services.get("draws")
+    if svc is None:
+        raise ProtocolError("unavailable", "draws are not enabled on this server", rid)
+    return svc
+
+
+def _refused(err: DrawRefused, rid: Any) -> ProtocolError:
+    out = ProtocolError(err.code, err.message, rid)
+    out.extra.update(err.extra)
+    return out
+
+
+@handles("start_draw")
+async def start_draw(session: Session, cmd: Command) -> dict[str, Any]:
+    svc = _service(session, cmd.rid)
+    try:
+        d = await svc.start_draw(session.room_id, session.ident.uid, cmd.args)
+    except DrawRefused as err:
+        raise _refused(err, cmd.rid) from None
+    return {"draw_id": d.id, "commitment": d.commitment, "ends_at": d.ends_at}
+
+
+@handles("close_draw", "cancel_draw")
+async def finish_draw(session: Session, cmd: Command) -> dict[str, Any]:
+    svc = _service(session, cmd.rid)
+    draw_id = cmd.args["draw_id"]
+    if cmd.type == "close_draw":
+        outcome = await svc.close(session.room_id, draw_id, by=session.ident.uid)
+    else:
+        outcome = await svc.cancel(session.room_id, draw_id, by=session.ident.uid)
+    if outcome is None:
+        d = await svc.store.get(session.room_id, draw_id)
+        if d is None:
+            raise ProtocolError(rules.DRAW_NOT_FOUND, "no such draw in this room", cmd.rid)
+        err = ProtocolError(rules.DRAW_CLOSED, f"this draw is already {d.state}", cmd.rid)
+        err.extra["state"] = d.state
+        raise err
+    return outcome
+
+
+@handles("enter_draw")
+async def enter_draw(session: Session, cmd: Command) -> dict[str, Any]:
+    svc = _service(session, cmd.rid)
+    draw_id = cmd.args["draw_id"]
+    try:
+        result = await svc.enter(session.room_id, session.ident, draw_id, rules.BUTTON)
+    except DrawRefused as err:
+        raise _refused(err, cmd.rid) from None
+    return {
+        "draw_id": draw_id,
+        "entered": True,
+        "entrants": result.entrants,
+        "duplicate": result.duplicate,
+    }

@@ -1,0 +1,39 @@
+"""`GET /api/draws/{room_id}/{draw_id}`: the public record anyone can verify a draw with.
+
+No authentication on purpose: the point of commit-reveal is that a viewer who distrusts
+the merchant can fetch the seed and the entrants and rerun `liveroom verify-draw`.
+While the draw is open it shows only the commitment and the entrant count.
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from liveroom.draws.service import DrawService, public_result
+
+_ROOM_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_DRAW_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return JSONResponse({"error": code, "message": message}, status_code=status)
+
+
+async def draw_record(request: Request) -> Response:
+    svc: DrawService | None = request.app.state.liveroom.services.get("draws")
+    if svc is None:
+        return _error(503, "unavailable", "draws are not enabled on this server")
+    room_id = request.path_params["room_id"]
+    draw_id = request.path_params["draw_id"]
+    if not _ROOM_ID.match(room_id) or not _DRAW_ID.match(draw_id):
+        return _error(400, "bad_request", "malformed room or draw id")
+    d = await svc.store.get(room_id, draw_id)
+    if d is None:
+        return _error(404, "draw_not_found", "no such draw in this room")
+    res = await svc.store.result(room_id, draw_id)
+    count = len(res.entrants) if res is not None else await svc.store.count(room_id, draw_id)
+    headers = {"Cache-Control": "public, max-age=60" if res is not None else "no-store"}
+    return JSONResponse(public_result(d, res, count), headers=headers)

@@ -1,0 +1,399 @@
+"""Lucky draws in the room: start, enter (button or pass-phrase comment), close, cancel.
+
+One DrawService per process. Whatever must happen once (an entry, the close) is decided
+by the store; everything a process does locally is safe to do on every process:
+- each process that has viewers in the room arms a timer for the draw's end, and a
+  sweeper closes draws whose end passed while no process watched (or after a restart);
+  the store's compare-and-set lets exactly one of them close it and announce it;
+- each process hands the `draw_won` frame (with a claim ticket minted here) to the
+  winners connected to it, when the `draw_closed` event reaches it;
+- each process keeps a cache of the room's open phrase draws, so a comment is matched
+  against pass phrases without a Redis round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from liveroom.draws import claim, create_store
+from liveroom.draws.store import Draw, DrawResult, DrawStore, EnterResult, Prize, new_draw_id
+from liveroom.engine.base import Engine, new_event, now_ms
+from liveroom.rules import draw as rules
+from liveroom.settings import Settings
+from liveroom.tokens import Identity
+
+if TYPE_CHECKING:
+    from liveroom.hub import Hub, RoomChannel
+
+log = logging.getLogger("liveroom.draws")
+
+SWEEP_INTERVAL_S = 1.0
+COUNT_INTERVAL_S = 0.1
+# A finished draw still in the due index this long after it finished lost its closer.
+ANNOUNCE_GRACE_MS = 10_000
+MAX_WINNERS = 1000
+MIN_DURATION_S = 1
+MAX_DURATION_S = 86400
+ALGORITHM = "sha256-commit+hmac-sha256-fisher-yates/v1"
+
+
+class DrawRefused(Exception):
+    """A host or viewer request the draw cannot honour; `code` is what the client sees."""
+
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What a process must know of an open draw to take entries for it."""
+
+    id: str
+    mode: str
+    phrase: str
+    ends_at: int
+    eligibility: rules.Eligibility
+
+    @classmethod
+    def of(cls, d: Draw) -> Listing:
+        return cls(d.id, d.mode, d.phrase, d.ends_at, d.eligibility)
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> Listing:
+        elig = rules.Eligibility.from_dict(event["eligibility"])
+        return cls(event["draw_id"], event["mode"], event.get("phrase", ""), event["ends_at"], elig)
+
+
+def parse_start(args: dict[str, Any]) -> dict[str, Any]:
+    """Validate a host's start_draw fields; raise DrawRefused("bad_field") on bad input."""
+    prize = args["prize"]
+    title = prize.get("title")
+    if not isinstance(title, str) or not title.strip() or len(title) > 100:
+        raise DrawRefused("bad_field", "prize.title must be 1..100 characters")
+    extra = set(prize) - {"title", "image", "claim_path"}
+    if extra:
+        raise DrawRefused("bad_field", f"unknown prize fields: {sorted(extra)}")
+    for name in ("image", "claim_path"):
+        value = prize.get(name, "")
+        if not isinstance(value, str) or len(value) > 500 or any(c.isspace() for c in value):
+            raise DrawRefused("bad_field", f"prize.{name} must be a URL or path up to 500 chars")
+    mode = args.get("mode", rules.BUTTON)
+    if mode not in rules.ENTRY_MODES:
+        raise DrawRefused("bad_field", f"mode must be one of {list(rules.ENTRY_MODES)}")
+    try:
+        phrase = rules.check_phrase(args.get("phrase", "")) if mode == rules.PHRASE else ""
+        elig = rules.Eligibility.from_dict(args.get("eligibility"))
+    except rules.DrawRuleError as err:
+        raise DrawRefused(err.code, err.message) from None
+    return {
+        "prize": Prize(title.strip(), prize.get("image", ""), prize.get("claim_path", "")),
+        "winners_count": args["winners"],
+        "duration_s": args["duration_s"],
+        "mode": mode,
+        "phrase": phrase,
+        "eligibility": elig,
+    }
+
+
+def public_result(d: Draw, res: DrawResult | None, entrants_count: int) -> dict[str, Any]:
+    """The verifiable record served over HTTP: the seed and entrants only once finished."""
+    out = {"room_id": d.room_id, **d.announcement(), "entrants_count": entrants_count}
+    out["algorithm"] = ALGORITHM
+    if res is not None:
+        out.update(
+            seed=d.seed,
+            closed_at=d.closed_at,
+            entrants=res.entrants,
+            winners=res.winners,
+            entrants_count=len(res.entrants),
+        )
+    return out
+
+
+class DrawService:
+    def __init__(self, settings: Settings, engine: Engine, hub: Hub, store: DrawStore) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.hub = hub
+        self.store = store
+        self._open: dict[str, dict[str, Listing]] = {}  # room -> draw id -> listing
+        self._gone: set[str] = set()  # draw ids known finished, so a stale read cannot revive
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._dirty: set[tuple[str, str]] = set()  # entrant counts to publish
+        self._tasks: list[asyncio.Task] = []
+        self._running: set[asyncio.Task] = set()
+
+    @classmethod
+    def install(cls, lr: Any) -> DrawService:
+        """Create the service for a LiveroomApp and hook it into the room's life."""
+        svc = cls(lr.settings, lr.engine, lr.hub, create_store(lr.engine))
+        lr.services["draws"] = svc
+        lr.welcome_hooks.append(svc.on_welcome)
+        lr.comment_hooks.append(svc.on_comment)
+        lr.hub.event_hooks.append(svc.on_event)
+        return svc
+
+    # lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._every(SWEEP_INTERVAL_S, self.sweep), name="draw-sweeper"),
+            loop.create_task(self._every(COUNT_INTERVAL_S, self.publish_counts), name="draw-n"),
+        ]
+
+    async def stop(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        for task in [*self._tasks, *self._running]:
+            task.cancel()
+        for task in [*self._tasks, *self._running]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.store.close()
+
+    async def _every(self, interval: float, job: Any) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await job()
+            except Exception:
+                log.warning("draw job %s failed", job.__name__, exc_info=True)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    # host side -----------------------------------------------------------------------
+    async def start_draw(self, room_id: str, host: str, args: dict[str, Any]) -> Draw:
+        spec = parse_start(args)
+        seed = rules.new_seed()
+        now = now_ms()
+        d = Draw(
+            id=new_draw_id(),
+            room_id=room_id,
+            prize=spec["prize"],
+            winners_count=spec["winners_count"],
+            created_at=now,
+            ends_at=now + spec["duration_s"] * 1000,
+            mode=spec["mode"],
+            seed=seed,
+            commitment=rules.commitment(seed),
+            phrase=spec["phrase"],
+            eligibility=spec["eligibility"],
+            by=host,
+        )
+        await self.store.create(d)
+        stored = await self.engine.publish(room_id, new_event("draw_started", **d.announcement()))
+        self._remember(room_id, Listing.of(d))
+        await self.store.append_event(
+            {"type": "draw_started", "room_id": room_id, "by": host, "seq": stored["seq"]}
+            | d.announcement()
+        )
+        return d
+
+    async def close(self, room_id: str, draw_id: str, by: str = "") -> dict[str, Any] | None:
+        """Close and announce; None when someone else (another process, the timer) did."""
+        d = await self.store.finish(room_id, draw_id, rules.CLOSED, now_ms())
+        if d is None:
+            return None
+        return await self._announce(d, by)
+
+    async def cancel(self, room_id: str, draw_id: str, by: str) -> dict[str, Any] | None:
+        d = await self.store.finish(room_id, draw_id, rules.CANCELLED, now_ms())
+        if d is None:
+            return None
+        return await self._announce(d, by)
+
+    async def _announce(self, d: Draw, by: str) -> dict[str, Any]:
+        """Publish the outcome; it goes out at least once (the sweeper retries a lost one)."""
+        res = await self.store.result(d.room_id, d.id)
+        assert res is not None
+        fields: dict[str, Any] = {
+            "draw_id": d.id,
+            "prize": asdict(d.prize),
+            "commitment": d.commitment,
+            "seed": d.seed,
+            "entrants_count": len(res.entrants),
+        }
+        if by:
+            fields["by"] = by
+        if d.state == rules.CLOSED:
+            fields["winners"] = res.winners
+            fields["winners_count"] = d.winners_count
+        etype = "draw_closed" if d.state == rules.CLOSED else "draw_cancelled"
+        stored = await self.engine.publish(d.room_id, new_event(etype, **fields))
+        await self.store.append_event(
+            {"type": etype, "room_id": d.room_id, "seq": stored["seq"], "ts": stored["ts"]} | fields
+        )
+        await self.store.done(d.room_id, d.id)
+        self._forget(d.room_id, d.id)
+        return {**fields, "seq": stored["seq"]}
+
+    async def sweep(self) -> None:
+        """Close what is due; announce what a dead process closed but never announced."""
+        now = now_ms()
+        for room_id, draw_id in await self.store.due(now):
+            d = await self.store.get(room_id, draw_id)
+            if d is None:
+                await self.store.done(room_id, draw_id)
+            elif d.state == rules.OPEN:
+                await self.close(room_id, draw_id)
+            elif now - d.closed_at > ANNOUNCE_GRACE_MS:
+                log.warning("announcing draw %s/%s whose closer never did", room_id, draw_id)
+                await self._announce(d, "")
+
+    # viewer side ---------------------------------------------------------------------
+    async def enter(
+        self, room_id: str, ident: Identity, draw_id: str, via: str, listing: Listing | None = None
+    ) -> EnterResult:
+        """Enter ident in the draw, or raise DrawRefused with the reason."""
+        if ident.is_anonymous:
+            raise DrawRefused("login_required", "anonymous viewers cannot enter draws")
+        if ident.is_host:
+            raise DrawRefused("forbidden", "hosts cannot enter draws")
+        if listing is None:
+            d = await self.store.get(room_id, draw_id)
+            if d is None:
+                raise DrawRefused(rules.DRAW_NOT_FOUND, "no such draw in this room")
+            listing = Listing.of(d)
+            if d.finished:
+                raise DrawRefused(rules.DRAW_CLOSED, "this draw is no longer taking entries")
+        if listing.mode != via:
+            raise DrawRefused(
+                rules.WRONG_ENTRY_MODE, "enter this draw by commenting its pass phrase"
+            )
+        now = now_ms()
+        elig = listing.eligibility
+        first = await self.store.first_seen(room_id, ident.uid) if elig.min_watch_s else None
+        refused = rules.refusal(elig, tier=ident.tier, first_seen_ms=first, now_ms=now)
+        if refused:
+            raise DrawRefused(*refused)
+        result = await self.store.enter(room_id, draw_id, ident.uid, ident.nick, now)
+        if result.code:
+            raise DrawRefused(result.code, result.message)
+        if not result.duplicate:
+            self._dirty.add((room_id, draw_id))
+        return result
+
+    async def on_comment(self, session: Any, event: dict[str, Any]) -> None:
+        """A comment carrying an open draw's pass phrase enters its author."""
+        listings = self._open.get(session.room_id)
+        if not listings or event.get("host"):
+            return
+        now = now_ms()
+        for listing in list(listings.values()):
+            if listing.mode != rules.PHRASE or listing.ends_at <= now:
+                continue
+            if not rules.phrase_matches(event.get("text", ""), listing.phrase):
+                continue
+            frame: dict[str, Any] = {"t": "draw_entry", "draw_id": listing.id}
+            try:
+                result = await self.enter(
+                    session.room_id, session.ident, listing.id, rules.PHRASE, listing
+                )
+            except DrawRefused as err:
+                frame.update(entered=False, code=err.code, message=err.message)
+            except Exception:
+                log.warning("phrase entry failed in %s", session.room_id, exc_info=True)
+                frame.update(entered=False, code="unavailable", message="try again")
+            else:
+                frame.update(entered=True, entrants=result.entrants, duplicate=result.duplicate)
+            session.conn.send(frame)
+
+    async def on_welcome(self, welcome: dict[str, Any], room_id: str, ident: Identity) -> None:
+        """Start the watch clock, and show a joining viewer the draws under way."""
+        if not ident.is_anonymous and not ident.is_host:
+            await self.store.mark_seen(room_id, ident.uid, now_ms())
+        draws = await self.store.open_draws(room_id)
+        shown = []
+        for d in draws:
+            self._remember(room_id, Listing.of(d))
+            shown.append({**d.announcement(), "entrants": await self.store.count(room_id, d.id)})
+        welcome["draws"] = shown
+
+    async def publish_counts(self) -> None:
+        """Entrant counts as latest-value state, at most once per interval per draw."""
+        dirty, self._dirty = self._dirty, set()
+        by_room: dict[str, dict[str, int]] = {}
+        for room_id, draw_id in dirty:
+            by_room.setdefault(room_id, {})[draw_id] = await self.store.count(room_id, draw_id)
+        for room_id, counts in by_room.items():
+            await self.engine.publish_state(room_id, {"draw": counts})
+
+    # events from every process -------------------------------------------------------
+    def on_event(self, channel: RoomChannel, event: dict[str, Any]) -> None:
+        etype = event.get("type")
+        if etype == "draw_started":
+            self._remember(channel.id, Listing.from_event(event))
+        elif etype in ("draw_closed", "draw_cancelled"):
+            self._forget(channel.id, event["draw_id"])
+            if etype == "draw_closed":
+                self._hand_prizes(channel.id, event)
+
+    def _remember(self, room_id: str, listing: Listing) -> None:
+        if listing.id in self._gone:
+            return
+        self._open.setdefault(room_id, {})[listing.id] = listing
+        if listing.id not in self._timers:
+            delay = max(0.0, (listing.ends_at - now_ms()) / 1000)
+            self._timers[listing.id] = asyncio.get_running_loop().call_later(
+                delay, self._spawn_close, room_id, listing.id
+            )
+
+    def _spawn_close(self, room_id: str, draw_id: str) -> None:
+        self._timers.pop(draw_id, None)
+        self._spawn(self._close_quietly(room_id, draw_id))
+
+    async def _close_quietly(self, room_id: str, draw_id: str) -> None:
+        try:
+            await self.close(room_id, draw_id)
+        except Exception:
+            log.warning("closing draw %s/%s failed; the sweeper retries", room_id, draw_id)
+
+    def _forget(self, room_id: str, draw_id: str) -> None:
+        self._gone.add(draw_id)
+        if len(self._gone) > 10_000:
+            self._gone = {draw_id}
+        listings = self._open.get(room_id)
+        if listings is not None:
+            listings.pop(draw_id, None)
+            if not listings:
+                del self._open[room_id]
+        handle = self._timers.pop(draw_id, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _hand_prizes(self, room_id: str, event: dict[str, Any]) -> None:
+        """Each winner connected here gets a private frame with a signed claim ticket."""
+        for winner in event.get("winners", []):
+            conns = self.hub.connections_of(room_id, winner["uid"])
+            if not conns:
+                continue
+            ticket, exp = claim.mint_claim(
+                self.settings.merchant_key,
+                room_id=room_id,
+                draw_id=event["draw_id"],
+                uid=winner["uid"],
+            )
+            prize = event.get("prize", {})
+            frame = {
+                "t": "draw_won",
+                "draw_id": event["draw_id"],
+                "prize": prize,
+                "claim": {
+                    "ticket": ticket,
+                    "expires_at": exp,
+                    "path": claim.claim_path(prize.get("claim_path", ""), ticket),
+                },
+            }
+            for conn in conns:
+                conn.send(frame)
