@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
     tok.add_argument("--secret", default="", help="signing secret (LIVEROOM_SECRET)")
     tok.set_defaults(func=_token)
+
+    from liveroom.draws.verify_cli import add_verify_parser
+
+    add_verify_parser(sub)
     return parser
 
 
