@@ -18,6 +18,7 @@ import json
 import multiprocessing as mp
 import os
 import resource
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -169,18 +170,24 @@ class Worker:
         self.done = asyncio.get_running_loop().create_future()
 
     async def run(self) -> None:
+        # A thread blocks on the pipe: the loop's add_reader would make the pipe non-blocking,
+        # and a large command (thousands of tokens) then arrives in pieces recv() cannot take.
         loop = asyncio.get_running_loop()
-        loop.add_reader(self.pipe.fileno(), self._on_pipe)
+        threading.Thread(target=self._pipe_reader, args=(loop,), daemon=True).start()
         await self.done
 
-    def _on_pipe(self) -> None:
-        try:
-            msg = self.pipe.recv()
-        except EOFError:
-            if not self.done.done():
-                self.done.set_result(None)
-            return
-        asyncio.get_running_loop().create_task(self._handle(msg))
+    def _pipe_reader(self, loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            try:
+                msg = self.pipe.recv()
+            except (EOFError, OSError):
+                loop.call_soon_threadsafe(self._finish)
+                return
+            loop.call_soon_threadsafe(lambda m=msg: loop.create_task(self._handle(m)))
+
+    def _finish(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
 
     async def _handle(self, msg: dict) -> None:
         try:
@@ -347,7 +354,7 @@ class Worker:
         for c in self.clients + self.senders:
             c.close()
         await asyncio.sleep(0.2)
-        self.done.set_result(None)
+        self._finish()
         return {"ok": True}
 
 
