@@ -5,6 +5,7 @@
 // (likes, viewers and other latest values), `ack`, `error` and `status` (connection).
 
 const NO_RETRY = new Set([4001, 4002, 4003, 4004, 4010]); // auth, room ended, banned
+const KEEPALIVE_MS = 25000; // under the ~55 s idle cut of common proxies and PaaS routers
 
 export class RoomClient extends EventTarget {
   constructor(room, token) {
@@ -17,6 +18,7 @@ export class RoomClient extends EventTarget {
     this.pending = new Map(); // rid -> {resolve, reject}
     this.retryMs = 500;
     this.stopped = false;
+    setInterval(() => this.send({ t: "ping" }), KEEPALIVE_MS);
   }
 
   url() {
@@ -67,6 +69,11 @@ export class RoomClient extends EventTarget {
     switch (f.t) {
       case "welcome": {
         this.retryMs = 500;
+        // A room behind our `since` was reset (e.g. a memory-engine restart): start afresh.
+        if (f.recovered === true && this.seq !== null && f.seq < this.seq) {
+          f = { ...f, recovered: false, events: [] };
+          this.seq = null;
+        }
         // recovered: we keep our view and replay what we missed; otherwise start afresh
         this.emit("welcome", f);
         this.emit("status", { state: "live", recovered: f.recovered });

@@ -7,6 +7,8 @@ from playwright.sync_api import expect
 from websockets.exceptions import ConnectionClosed
 
 from liveroom import protocol
+from tests.browser.pages import Pages, port_in_range
+from tests.support.server import LiveServer
 
 
 def test_panel_connects_and_counts_viewers(pages):
@@ -162,3 +164,28 @@ def test_panel_reconnects_with_since_and_replays_what_it_missed(pages, viewer):
     for i in range(3):
         expect(panel.locator("#feed li.comment", has_text=f"missed {i}")).to_have_count(1)
     expect(panel.locator("#feed li.comment", has_text="before the drop")).to_have_count(1)
+
+
+def test_panel_survives_a_server_restart(browser, room):
+    """The memory engine forgets everything on restart: the panel must notice and start afresh."""
+    port = port_in_range()
+    first = LiveServer(port=port).start()
+    pages = Pages(browser, first, room)
+    try:
+        panel = pages.panel()
+        panel.fill("#announce-form input", "before the restart")
+        panel.click("#announce-form button")
+        expect(panel.locator("#feed li.system", has_text="before the restart")).to_be_visible()
+        first.stop()
+        expect(panel.locator("#conn")).to_have_text("reconnecting…")
+        with LiveServer(port=port):
+            expect(panel.locator("#conn")).to_have_text("connected", timeout=20_000)
+            expect(panel.locator("#log li.ok", has_text="fresh snapshot")).to_be_visible()
+            expect(panel.locator("#feed li", has_text="before the restart")).to_have_count(0)
+            panel.fill("#announce-form input", "after the restart")
+            panel.click("#announce-form button")
+            expect(panel.locator("#feed li.system", has_text="after the restart")).to_be_visible()
+    finally:
+        first.stop()
+        pages.close()
+    assert not pages.page_errors

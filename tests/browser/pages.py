@@ -1,0 +1,106 @@
+"""Helpers for the browser tests: the panel and watch pages, a raw viewer, ports."""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import expect
+from websockets.sync.client import ClientConnection
+
+from liveroom import tokens
+from tests.support.server import LiveServer
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PORTS = range(18400, 18500)  # this suite's share of loopback ports
+
+
+def port_in_range() -> int:
+    for port in random.sample(PORTS, len(PORTS)):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 18400-18499")
+
+
+class Pages:
+    """Opens the panel and watch pages, each in its own browser context (its own user)."""
+
+    def __init__(self, browser: Any, server: LiveServer, room: str) -> None:
+        self.browser = browser
+        self.server = server
+        self.room = room
+        self.contexts: list[Any] = []
+        self.page_errors: list[str] = []
+
+    def token(self, uid: str, *, host: bool = False, nick: str = "", tier: str = "") -> str:
+        role = "host" if host else "viewer"
+        return tokens.mint_for(
+            self.server.secret, uid, room=self.room, role=role, nick=nick or uid, tier=tier
+        )
+
+    def _open(self, path: str, token: str, **context_args: Any) -> Any:
+        ctx = self.browser.new_context(**context_args)
+        ctx.set_default_timeout(10_000)
+        self.contexts.append(ctx)
+        page = ctx.new_page()
+        page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
+        page.on("dialog", lambda dialog: dialog.accept())
+        query = f"room={self.room}" + (f"&token={token}" if token else "")
+        page.goto(f"{self.server.url}{path}?{query}")
+        return page
+
+    def panel(self, token: str | None = None) -> Any:
+        page = self._open("/panel", token or self.token("host", host=True, nick="Host"))
+        expect(page.locator("#conn")).to_have_text("connected")
+        return page
+
+    def watch(self, token: str = "") -> Any:
+        mobile = {"viewport": {"width": 390, "height": 780}, "is_mobile": True, "has_touch": True}
+        page = self._open("/watch", token, **mobile)
+        expect(page.locator("#title")).not_to_have_text("…")
+        return page
+
+    def close(self) -> None:
+        for ctx in self.contexts:
+            ctx.close()
+
+
+class Viewer:
+    """A viewer that is not a page: a raw JSON WebSocket client."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.welcome = self.until(lambda f: f["t"] == "welcome")
+
+    def send(self, frame: dict[str, Any]) -> None:
+        self.ws.send(json.dumps(frame))
+
+    def until(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 10) -> dict:
+        while True:
+            frame = json.loads(self.ws.recv(timeout=timeout))
+            if pred(frame):
+                return frame
+
+    def event(self, event_type: str) -> dict[str, Any]:
+        """The next room event of this type, from whichever tick carries it."""
+        while True:
+            tick = self.until(lambda f: f["t"] in ("tick", "welcome"))
+            for event in tick["events"]:
+                if event["type"] == event_type:
+                    return event
