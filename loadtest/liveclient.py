@@ -44,6 +44,12 @@ EXPECTED_ERRORS = frozenset(
         "slow_mode",
         "duplicate",
         "muted",
+        "over_limit",
+        "ended",
+        "not_eligible_member",
+        "not_eligible_watch_time",
+        "no_such_product",
+        "draw_not_found",
     }
 )
 
@@ -85,6 +91,7 @@ class RoomSocket:
             self._fire("WS", "join", t0, exception=exc)
             raise
         self.welcome = frame
+        self._track_welcome(frame)
         self._fire("WS", "join", t0, length=len(data))
         self._fire_recv("welcome", data)
         self.ws.settimeout(None)
@@ -171,6 +178,8 @@ class RoomSocket:
         if rid is not None and rid in self._waiting:
             waiter, _, _ = self._waiting.pop(rid)
             waiter.set(frame)
+        if "stock" in frame:
+            self._track_stock(frame["stock"])
         if t == "tick":
             now = time.time() * 1000
             sampled = 0
@@ -190,17 +199,36 @@ class RoomSocket:
 
     def _track(self, event: dict[str, Any]) -> None:
         """Keep the open sales and draws a viewer could act on, from the room's events."""
-        etype = str(event.get("type", ""))
-        if "sale_id" in event and "sale" in etype:
-            if any(w in etype for w in ("end", "sold_out", "closed", "cancel")):
-                self.sales.pop(event["sale_id"], None)
-            elif any(w in etype for w in ("start", "live", "open")) or etype == "sale":
-                self.sales[event["sale_id"]] = event
-        if "draw_id" in event and "draw" in etype:
-            if any(w in etype for w in ("close", "result", "end", "winner", "cancel")):
-                self.draws.pop(event["draw_id"], None)
-            elif any(w in etype for w in ("start", "open")) or etype == "draw":
-                self.draws[event["draw_id"]] = event
+        etype = event.get("type")
+        if etype == "sale":  # a new sale: its terms ride in the event
+            sale = event.get("sale") or {}
+            if sale.get("status") == "live" and sale.get("available", 1) > 0:
+                self.sales[sale["sale_id"]] = sale
+        elif etype == "sale_started" and "sale_id" in event:
+            self.sales[event["sale_id"]] = event
+        elif etype == "sale_ended":
+            self.sales.pop(event.get("sale_id"), None)
+        elif etype == "draw_started" and "draw_id" in event:
+            self.draws[event["draw_id"]] = event
+        elif etype in ("draw_closed", "draw_cancelled"):
+            self.draws.pop(event.get("draw_id"), None)
+
+    def _track_welcome(self, welcome: dict[str, Any]) -> None:
+        for sale in welcome.get("sales") or ():
+            if sale.get("status") == "live" and sale.get("available", 0) > 0:
+                self.sales[sale["sale_id"]] = sale
+        for draw in welcome.get("draws") or ():
+            if "draw_id" in draw:
+                self.draws[draw["draw_id"]] = draw
+
+    def _track_stock(self, stock: Any) -> None:
+        """Stock rides in ticks as latest values; a sold-out sale is not worth a grab."""
+        if isinstance(stock, dict):
+            for sale_id, left in stock.items():
+                if isinstance(left, dict):
+                    left = left.get("available", 1)
+                if left == 0:
+                    self.sales.pop(sale_id, None)
 
     # metrics -------------------------------------------------------------------------
     def _fire(

@@ -47,6 +47,7 @@ COMMENTS = [
     "会员价是多少",
 ]
 PRODUCTS = ["tea set", "silk scarf", "rice cooker", "face cream", "running shoes"]
+SKUS = {name: "lt-" + name.replace(" ", "-") for name in PRODUCTS}
 TIERS = ["", "", "", "member", "vip"]
 SOURCES = ["wecom_group", "moments", "share", "official_account"]
 
@@ -179,20 +180,22 @@ class Host(_RoomUser):
     @task(2)
     def start_sale(self) -> None:
         if "start_sale" not in self.sock.unsupported:
-            frame = {"t": "start_sale", **sale_terms()}
-            self.sock.request("start_sale", frame)
+            answer = self.sock.request("start_sale", {"t": "start_sale", **sale_terms()})
+            if answer is not None and answer.get("code") == "no_such_product":
+                # products come from the merchant API; without them there is no sale to run
+                self.sock.unsupported.add("start_sale")
 
     @task(1)
     def start_draw(self) -> None:
         if "start_draw" not in self.sock.unsupported:
-            frame = {"t": "start_draw", **draw_terms()}
-            self.sock.request("start_draw", frame)
+            self.sock.request("start_draw", {"t": "start_draw", **draw_terms()})
 
 
 def sale_terms() -> dict[str, Any]:
     """A short flash sale of a few units: most viewers who grab will find it sold out."""
-    return {"sku": random.choice(PRODUCTS), "stock": 20, "price_fen": 990, "limit_per_user": 1}
+    sku = SKUS[random.choice(PRODUCTS)]
+    return {"sku": sku, "stock": 20, "limit_per_user": 1, "duration_s": 60}
 
 
 def draw_terms() -> dict[str, Any]:
-    return {"prize": "coupon 50 yuan", "winners": 3, "seconds": 10}
+    return {"prize": {"title": "50 yuan coupon"}, "winners": 3, "duration_s": 10}
