@@ -34,7 +34,7 @@ from typing import Any
 import msgpack
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
-from redis.backoff import ExponentialBackoff
+from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -119,15 +119,17 @@ class RedisEngine(Engine):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # A bounded pool that queues callers (briefly) rather than failing a burst; one quick
-        # retry heals pooled connections left dead by a Redis restart.
+        # A bounded pool that queues callers (briefly) rather than failing a burst. No
+        # retries: a script whose reply was lost may have run, and running it again would
+        # publish twice or count likes twice. (Connections left dead by a Redis restart
+        # are detected and replaced when taken from the pool.)
         pool = aioredis.BlockingConnectionPool.from_url(
             self.settings.redis_url,
             max_connections=self.max_connections,
             timeout=self.socket_timeout_s,
             socket_timeout=self.socket_timeout_s,
             socket_connect_timeout=self.connect_timeout_s,
-            retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
+            retry=Retry(NoBackoff(), 0),
         )
         self.client: aioredis.Redis = aioredis.Redis.from_pool(pool)
         self._scripts: dict[str, AsyncScript] = {

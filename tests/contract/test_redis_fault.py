@@ -1,0 +1,166 @@
+"""Redis faults: a killed or stalled Redis makes calls fail fast; a restart heals the engine.
+
+Runs its own redis-server (port 6391) so killing it touches nobody else's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+import redis as redis_sync
+
+from liveroom.engine.base import EngineUnavailable, new_event
+from liveroom.engine.redis import RedisEngine
+from liveroom.settings import Settings
+from tests.contract.conftest import Recorder
+
+PORT = 6391
+URL = f"redis://127.0.0.1:{PORT}/0"
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
+
+
+class RedisProcess:
+    """A throwaway redis-server without persistence, started and killed by the test."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--daemonize", "no"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis_sync.Redis(port=self.port, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis_sync.ConnectionError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"redis-server on port {self.port} did not start") from None
+                time.sleep(0.05)
+        client.close()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # in case a test left it stopped
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+
+@pytest.fixture
+def redis_proc() -> Iterator[RedisProcess]:
+    proc = RedisProcess(PORT)
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.kill()
+
+
+@pytest.fixture
+async def fault_engine(redis_proc: RedisProcess) -> AsyncIterator[RedisEngine]:
+    eng = RedisEngine(Settings(redis_url=URL, key_prefix="lrfault"))
+    await eng.start()
+    try:
+        yield eng
+    finally:
+        await eng.close()
+
+
+CALLS: dict[str, Callable[[RedisEngine, Recorder], Awaitable[Any]]] = {
+    "room": lambda e, _: e.room("r"),
+    "snapshot": lambda e, _: e.snapshot("r", 10),
+    "publish": lambda e, _: e.publish("r", new_event("x")),
+    "events_since": lambda e, _: e.events_since("r", 0),
+    "post_comment": lambda e, _: e.post_comment("r", "amy", new_event("comment", id="c"), None),
+    "comment_deleted": lambda e, _: e.comment_deleted("r", "c"),
+    "moderation": lambda e, _: e.moderation("r", "amy"),
+    "publish_state": lambda e, _: e.publish_state("r", {"stock": 1}),
+    "add_likes": lambda e, _: e.add_likes("r", 1),
+    "report_presence": lambda e, _: e.report_presence("r", 1),
+    "subscribe": lambda e, sink: e.subscribe("r2", sink),
+}
+
+
+async def every_call_is_unavailable(eng: RedisEngine, sink: Recorder) -> None:
+    for call in CALLS.values():
+        # the guard only stops a hang from stalling the suite; a hang fails the test
+        with pytest.raises(EngineUnavailable):
+            await asyncio.wait_for(call(eng, sink), 15)
+
+
+async def publish_until_delivered(eng: RedisEngine, recorder: Recorder, room: str) -> dict:
+    """After a restart the subscriber comes back on its own; poll until an event flows."""
+    async with asyncio.timeout(20):
+        while True:
+            try:
+                stored = await eng.publish(room, new_event("after", room=room))
+            except EngineUnavailable:
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                await recorder.until(lambda r, e=stored: e in r.of("event", room), timeout=0.5)
+                return stored
+            except TimeoutError:
+                continue  # published before the subscriber was back: try again
+
+
+async def test_killed_redis_fails_fast_and_a_restart_heals(
+    redis_proc: RedisProcess, fault_engine: RedisEngine
+) -> None:
+    recorder = Recorder()
+    await fault_engine.subscribe("r", recorder)
+    before = await fault_engine.publish("r", new_event("before"))
+    await recorder.until(lambda r: before in r.of("event"))
+
+    redis_proc.kill()
+    await every_call_is_unavailable(fault_engine, recorder)
+
+    redis_proc.start()
+    # "r" was subscribed before the outage, "r2" was asked for during it: both come back
+    for room in ("r", "r2"):
+        stored = await publish_until_delivered(fault_engine, recorder, room)
+        assert stored["type"] == "after"
+    later = [await fault_engine.publish("r", new_event("later", n=i)) for i in range(5)]
+    await recorder.until(lambda r: later[-1] in r.of("event", "r"))
+    assert recorder.of("event", "r")[-5:] == later
+    assert await fault_engine.add_likes("r", 2) == 2
+
+
+async def test_a_stalled_redis_times_out_instead_of_hanging(
+    redis_proc: RedisProcess, fault_engine: RedisEngine
+) -> None:
+    await fault_engine.publish("r", new_event("before"))
+    redis_proc.signal(signal.SIGSTOP)
+    try:
+        with pytest.raises(EngineUnavailable):
+            await asyncio.wait_for(fault_engine.publish("r", new_event("stalled")), 15)
+    finally:
+        redis_proc.signal(signal.SIGCONT)
+    async with asyncio.timeout(20):
+        while True:
+            try:
+                assert (await fault_engine.snapshot("r", 0)).seq >= 1
+                break
+            except EngineUnavailable:
+                await asyncio.sleep(0.1)
