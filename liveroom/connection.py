@@ -26,11 +26,16 @@ class Connection:
         self.fmt = fmt
         self.group = "host" if ident.is_host else "viewer"
         self.raw: RawSocket | None = ws.scope.get("extensions", {}).get(RAW_KEY)
+        # the asyncio transport the fan-out writes to directly (None: through ASGI)
+        self.transport = self.raw.transport if self.raw is not None else None
+        self.kind = (self.group, fmt)  # which pre-encoded tick frame this client takes
         self.last_seq = 0  # last seq this client has been sent (what `since` should be)
         self.joining = True  # between hub join and welcome: ticks wait in `backlog`
         self.backlog: list[tuple[list[dict], dict[str, Any]]] = []
         self.degraded_at: float | None = None
         self.closing = False
+        # welcomed, not closing, not degraded: the hub's fast path may write to it
+        self.steady = False
         self._queue: asyncio.Queue[bytes | str] | None = None
         self._queued_bytes = 0
         self._writer: asyncio.Task | None = None
@@ -65,6 +70,10 @@ class Connection:
     def send(self, frame: dict[str, Any]) -> None:
         self.send_encoded(codec.encode(self.fmt, frame))
 
+    def mark_closing(self) -> None:
+        self.closing = True
+        self.steady = False
+
     async def _write_loop(self) -> None:
         assert self._queue is not None
         try:
@@ -76,12 +85,12 @@ class Connection:
                 else:
                     await self.ws.send_bytes(item)
         except Exception:  # the socket went away; the read loop notices and cleans up
-            self.closing = True
+            self.mark_closing()
 
     async def close(self, code: int, reason: str | dict[str, Any] = "") -> None:
         if self.closing:
             return
-        self.closing = True
+        self.mark_closing()
         if isinstance(reason, dict):
             reason = json.dumps(reason, separators=(",", ":"))
         if self._queue is not None:

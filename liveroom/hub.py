@@ -213,28 +213,25 @@ class Hub:
         frames = _FrameCache(channel.last_seq, state)
         frames.add_group("host", events, 0)
         frames.add_group("viewer", viewer_events, skipped)
-        settings = self.settings
-        now = time.monotonic()
-        first_seq = events[0]["seq"] if events else None
+        seq = channel.last_seq
+        first_seq = events[0]["seq"] if events else seq + 1
+        soft = self.settings.slow_soft_bytes
+        wires = frames.wires()
         sent = 0
+        # The hot loop: one buffer check and one write of shared bytes per healthy client.
         for conn in channel.conns:
-            if conn.joining:
-                conn.backlog.append((events if conn.group == "host" else viewer_events, state))
-                continue
-            if conn.closing:
-                continue
-            backlog = conn.buffered()
-            if backlog > settings.slow_soft_bytes or conn.degraded_at is not None:
-                self._slow(conn, backlog, now, state)
-                continue
-            if first_seq is not None and conn.last_seq >= first_seq:
-                # joined mid-tick: its welcome already held some of these events
-                conn.send(frames.after(conn.group, conn.last_seq))
-            else:
-                payload, wire = frames.get(conn.group, conn.fmt, conn.raw is not None)
-                conn.send_encoded(payload, wire)
-            conn.last_seq = channel.last_seq
-            sent += 1
+            transport = conn.transport
+            if (
+                transport is not None
+                and conn.steady
+                and conn.last_seq < first_seq
+                and transport.get_write_buffer_size() <= soft
+            ):
+                transport.write(wires[conn.kind])
+                conn.last_seq = seq
+                sent += 1
+            elif self._deliver_special(conn, frames, first_seq, state, events, viewer_events):
+                sent += 1
         METRICS.frames_out += sent
         METRICS.deliveries += sent * len(viewer_events)
         if channel.ending:
@@ -244,11 +241,40 @@ class Hub:
                     conn.close(protocol.CLOSE_ROOM_ENDED, "room ended")
                 )
 
+    def _deliver_special(
+        self,
+        conn: Connection,
+        frames: _FrameCache,
+        first_seq: int,
+        state: dict[str, Any],
+        events: list[dict],
+        viewer_events: list[dict],
+    ) -> bool:
+        """Everything off the hot path: joining, closing, slow, or an ASGI-only socket."""
+        if conn.joining:
+            conn.backlog.append((events if conn.group == "host" else viewer_events, state))
+            return False
+        if conn.closing:
+            return False
+        backlog = conn.buffered()
+        if backlog > self.settings.slow_soft_bytes or conn.degraded_at is not None:
+            self._slow(conn, backlog, time.monotonic(), state)
+            return False
+        if conn.last_seq >= first_seq:
+            # joined mid-tick: its welcome already held some of these events
+            conn.send(frames.after(conn.group, conn.last_seq))
+        else:
+            payload, wire = frames.get(conn.group, conn.fmt, conn.raw is not None)
+            conn.send_encoded(payload, wire)
+        conn.last_seq = frames.seq
+        return True
+
     def _slow(self, conn: Connection, backlog: int, now: float, state: dict) -> None:
         """Past the soft bound: state only. Past the hard bound or grace: close with a hint."""
         s = self.settings
         if conn.degraded_at is None:
             conn.degraded_at = now
+            conn.steady = False
             METRICS.slow_degraded += 1
         drained = backlog < s.slow_soft_bytes // 4
         if backlog > s.slow_hard_bytes or drained or now - conn.degraded_at > s.slow_grace_s:
@@ -273,6 +299,7 @@ class Hub:
         conn.last_seq = after_seq
         conn.backlog = []
         conn.joining = False
+        conn.steady = not conn.closing
 
     # presence ------------------------------------------------------------------------
     async def _presence_loop(self) -> None:
@@ -317,6 +344,9 @@ class _FrameCache:
         frame = self.groups[group]
         return {**frame, "events": [e for e in frame["events"] if e["seq"] > seq]}
 
+    def wires(self) -> _Wires:
+        return _Wires(self)
+
     def get(self, group: str, fmt: str, raw: bool) -> tuple[bytes | str, bytes | None]:
         key = (group, fmt)
         hit = self.cache.get(key)
@@ -325,3 +355,17 @@ class _FrameCache:
             hit = (payload, wire_frame(payload) if raw else None)
             self.cache[key] = hit
         return hit
+
+
+class _Wires(dict):
+    """(group, format) -> full WebSocket frame bytes, encoded on first use."""
+
+    def __init__(self, cache: _FrameCache) -> None:
+        super().__init__()
+        self._cache = cache
+
+    def __missing__(self, kind: tuple[str, str]) -> bytes:
+        wire = self._cache.get(kind[0], kind[1], True)[1]
+        assert wire is not None
+        self[kind] = wire
+        return wire

@@ -35,6 +35,10 @@ class RawSocket:
             and not p.transport.is_closing()
         )
 
+    @property
+    def transport(self) -> Any:
+        return self._proto.transport
+
     def write(self, data: bytes) -> None:
         self._proto.transport.write(data)
 

@@ -120,7 +120,7 @@ async def room_socket(ws: WebSocket) -> None:
         pass
     finally:
         hub.leave(room_id, conn)
-        conn.closing = True
+        conn.mark_closing()
 
 
 async def _read_loop(ws: WebSocket, session: Session) -> None:
