@@ -21,7 +21,9 @@ from liveroom.draws.service import DrawService
 from liveroom.engine import create_engine
 from liveroom.engine.base import Engine
 from liveroom.hub import Hub
+from liveroom.merchant.routes import merchant_routes
 from liveroom.metrics import METRICS
+from liveroom.sales.service import SalesService
 from liveroom.settings import Settings
 from liveroom.ws import room_socket
 
@@ -79,17 +81,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
     engine = create_engine(settings)
     lr = LiveroomApp(settings, engine, Hub(engine))
     draws = DrawService.install(lr)
+    sales = SalesService.install(lr)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await engine.start()
         await lr.hub.start()
         await draws.start()
+        await sales.start()
         lr.ready = True
         try:
             yield
         finally:
             lr.ready = False
+            await sales.stop()
             await draws.stop()
             await lr.hub.stop()
             await engine.close()
@@ -101,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/metrics", metrics),
         Route("/api/draws/{room_id}/{draw_id}", draw_record),
     ]
+    routes += merchant_routes()
     if (STATIC / "panel.html").exists():
         routes.append(Route("/panel", _page("panel.html")))
     if (STATIC / "watch.html").exists():

@@ -254,9 +254,17 @@ class RedisSaleStore(SaleStore):
         now: int,
     ) -> GrabOutcome:
         kept, raw = await self._run(
-            "grab", room_id, sale_id, uid, tier, qty, request_id, now, new_id("h"),
+            "grab",
+            room_id,
+            sale_id,
+            uid,
+            tier,
+            qty,
+            request_id,
+            now,
+            new_id("h"),
             self.answer_ttl_s,
-        )  # fmt: skip
+        )
         answer = json.loads(raw)
         if "hold" in answer:
             return GrabOutcome(hold=_hold(answer["hold"]), duplicate=bool(kept))

@@ -12,6 +12,7 @@ import time
 from abc import ABC, abstractmethod
 from typing import Any
 
+from liveroom.engine.base import EngineUnavailable
 from liveroom.rules.sale import (
     CheckoutOutcome,
     GrabOutcome,
@@ -35,7 +36,7 @@ HOLD_EXPIRED = "hold_expired"
 _INT_FIELDS = frozenset({"qty", "price_fen", "ts", "stock", "expires_at", "starts_at", "ends_at"})
 
 
-class StoreUnavailable(Exception):
+class StoreUnavailable(EngineUnavailable):
     """The backing store cannot be reached: the caller may retry the same request id."""
 
 

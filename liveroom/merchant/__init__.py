@@ -1,0 +1,1 @@
+"""The merchant's signed server-to-server API: products, rooms, sales, checkout, events."""

@@ -1,0 +1,304 @@
+"""The OpenAPI 3 description of the merchant API, served at /api/openapi.json.
+
+Hand-written (the routes are few and the signing scheme needs prose a generator would not
+write); tests/sales/test_merchant_api.py checks that every served route is described.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {"content": {"application/json": {"schema": schema}}}
+    if description:
+        out["description"] = description
+    return out
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    words = {
+        400: "invalid request (code: bad_request, bad_json, bad_product, bad_sale, bad_ticket,"
+        " bad_room)",
+        401: "signature refused (missing_signature, bad_signature, bad_timestamp, bad_nonce,"
+        " stale_request, replayed_request)",
+        404: "unknown id (no_such_product, no_such_sale, no_such_hold)",
+        409: "state forbids it (hold_expired, hold_cancelled, already_paid, order_conflict);"
+        " the body also carries the hold as it is",
+        503: "store unavailable (retry): send the same call again after Retry-After",
+    }
+    return {str(c): _json(_ref("Error"), words[c]) for c in (401, 503, *codes)}
+
+
+def _op(
+    summary: str,
+    ok: dict[str, Any],
+    *errors: int,
+    body: str | None = None,
+    status: int = 200,
+    params: list[dict] | None = None,
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "security": [{"signature": [], "timestamp": [], "nonce": []}],
+        "responses": {str(status): _json(ok, "OK"), **_errors(*errors)},
+    }
+    if body:
+        op["requestBody"] = {"required": True, **_json(_ref(body))}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        out["required"] = required
+    return out
+
+
+_S = {"type": "string"}
+_I = {"type": "integer"}
+_B = {"type": "boolean"}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": _obj(
+        {
+            "error": _obj({"code": _S, "message": _S}, ["code", "message"]),
+            "hold": _ref("Hold"),
+        },
+        ["error"],
+    ),
+    "Product": _obj(
+        {
+            "sku": {**_S, "pattern": "^[A-Za-z0-9_.-]{1,64}$"},
+            "title": _S,
+            "price_fen": {**_I, "description": "price in fen (1/100 yuan)"},
+            "image": _S,
+            "appid": {**_S, "description": "mini-program appid that takes the order"},
+            "page": {**_S, "description": "checkout page path; the ticket is added as ?ticket="},
+        },
+        ["sku", "title", "price_fen"],
+    ),
+    "RoomChanges": _obj(
+        {"title": _S, "allow_anonymous": _B, "keywords": {"type": "array", "items": _S}}
+    ),
+    "SaleRequest": _obj(
+        {
+            "sku": _S,
+            "stock": {**_I, "minimum": 1},
+            "price_fen": {**_I, "description": "sale price; defaults to the product's"},
+            "limit_per_user": {**_I, "minimum": 1, "default": 1},
+            "starts_at": {**_I, "description": "unix ms; or starts_in_s"},
+            "starts_in_s": {**_I, "default": 0},
+            "duration_s": _I,
+            "ends_at": {**_I, "description": "unix ms; or duration_s; none = until ended"},
+            "early_access_s": {**_I, "description": "member tiers may grab this early"},
+            "member_tiers": {"type": "array", "items": _S, "default": ["member", "vip"]},
+            "hold_s": {**_I, "default": 300, "description": "unpaid holds expire after this"},
+        },
+        ["sku", "stock"],
+    ),
+    "Sale": _obj(
+        {
+            "sale_id": _S,
+            "sku": _S,
+            "title": _S,
+            "price_fen": _I,
+            "stock": _I,
+            "available": _I,
+            "held": _I,
+            "sold": _I,
+            "limit_per_user": _I,
+            "starts_at": _I,
+            "ends_at": _I,
+            "early_access_s": _I,
+            "member_tiers": {"type": "array", "items": _S},
+            "hold_s": _I,
+            "status": {"type": "string", "enum": ["scheduled", "live", "ended"]},
+        }
+    ),
+    "Hold": _obj(
+        {
+            "hold_id": _S,
+            "room_id": _S,
+            "sale_id": _S,
+            "uid": _S,
+            "sku": _S,
+            "qty": _I,
+            "price_fen": _I,
+            "total_fen": _I,
+            "created_at": _I,
+            "expires_at": _I,
+            "status": {"type": "string", "enum": ["held", "paid", "cancelled", "expired"]},
+            "order_id": _S,
+            "ended_at": _I,
+        }
+    ),
+    "HoldRef": _obj(
+        {
+            "ticket": {**_S, "description": "the checkout ticket; or room_id + hold_id"},
+            "room_id": _S,
+            "hold_id": _S,
+        }
+    ),
+    "Confirm": {
+        "allOf": [_ref("HoldRef"), _obj({"order_id": _S}, ["order_id"])],
+    },
+    "Redeem": _obj({"ticket": _S}, ["ticket"]),
+    "Event": _obj(
+        {
+            "id": {**_S, "description": "stream id <ms>-<n>; pass as ?after= to page"},
+            "type": {
+                "type": "string",
+                "enum": [
+                    "sale_created",
+                    "sale_started",
+                    "sale_ended",
+                    "hold_created",
+                    "hold_paid",
+                    "hold_cancelled",
+                    "hold_expired",
+                ],
+            },
+            "room_id": _S,
+            "sale_id": _S,
+            "hold_id": _S,
+            "uid": _S,
+            "sku": _S,
+            "qty": _I,
+            "price_fen": _I,
+            "order_id": _S,
+            "ts": _I,
+        }
+    ),
+}
+
+_ROOM = _path_param("room_id")
+_SALE = _path_param("sale_id")
+_SKU = _path_param("sku")
+_HOLD_OUT = _obj({"hold": _ref("Hold"), "duplicate": _B})
+_SALE_OUT = _obj({"sale": _ref("Sale")})
+_PRODUCT_OUT = _obj({"product": _ref("Product")})
+
+PATHS: dict[str, Any] = {
+    "/api/products": {
+        "get": _op(
+            "List products", _obj({"products": {"type": "array", "items": _ref("Product")}})
+        ),
+        "post": _op("Create or replace a product", _PRODUCT_OUT, 400, body="Product", status=201),
+    },
+    "/api/products/{sku}": {
+        "get": _op("Get a product", _PRODUCT_OUT, 404, params=[_SKU]),
+        "put": _op("Create or replace a product", _PRODUCT_OUT, 400, body="Product", params=[_SKU]),
+        "delete": _op("Delete a product", _obj({"deleted": _S}), 404, params=[_SKU]),
+    },
+    "/api/rooms/{room_id}": {
+        "get": _op(
+            "Room settings, shopping bag and product clicks",
+            _obj({"room": _obj({}), "bag": {"type": "array", "items": _S}, "clicks": _obj({})}),
+            params=[_ROOM],
+        ),
+        "put": _op(
+            "Change title, anonymous access or blocked keywords (the room sees it live)",
+            _obj({"room": _obj({}), "seq": _I}),
+            400,
+            body="RoomChanges",
+            params=[_ROOM],
+        ),
+    },
+    "/api/rooms/{room_id}/sales": {
+        "get": _op(
+            "The room's sales",
+            _obj({"sales": {"type": "array", "items": _ref("Sale")}}),
+            params=[_ROOM],
+        ),
+        "post": _op(
+            "Create a flash sale on a product",
+            _SALE_OUT,
+            400,
+            404,
+            body="SaleRequest",
+            status=201,
+            params=[_ROOM],
+        ),
+    },
+    "/api/rooms/{room_id}/sales/{sale_id}": {
+        "get": _op("A sale with its counters", _SALE_OUT, 404, params=[_ROOM, _SALE]),
+    },
+    "/api/rooms/{room_id}/sales/{sale_id}/end": {
+        "post": _op(
+            "End a sale now (holds may still be paid)", _SALE_OUT, 404, params=[_ROOM, _SALE]
+        ),
+    },
+    "/api/rooms/{room_id}/events": {
+        "get": _op(
+            "Commerce events after an id (the same entries as the Redis stream)",
+            _obj({"events": {"type": "array", "items": _ref("Event")}, "next": _S}),
+            400,
+            params=[
+                _ROOM,
+                {"name": "after", "in": "query", "schema": {**_S, "default": "0-0"}},
+                {"name": "count", "in": "query", "schema": {**_I, "default": 100}},
+            ],
+        ),
+    },
+    "/api/checkout/redeem": {
+        "post": _op(
+            "What a checkout ticket is for",
+            _obj({"hold": _ref("Hold"), "product": _obj({})}),
+            400,
+            404,
+            409,
+            body="Redeem",
+        ),
+    },
+    "/api/checkout/confirm": {
+        "post": _op(
+            "Payment done (idempotent by order_id)", _HOLD_OUT, 400, 404, 409, body="Confirm"
+        ),
+    },
+    "/api/checkout/cancel": {
+        "post": _op(
+            "Cancel an unpaid hold; its stock returns", _HOLD_OUT, 400, 404, 409, body="HoldRef"
+        ),
+    },
+}
+
+_SIGNING = (
+    "Every call is signed with the merchant key: X-Liveroom-Signature = hex HMAC-SHA256 of "
+    "METHOD\\nPATH[?QUERY]\\nTIMESTAMP\\nNONCE\\nhex(SHA256(BODY)). Timestamps more than 300 s"
+    " off and nonces seen before are refused. See docs/merchant-api.md."
+)
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {
+        "title": "liveroom merchant API",
+        "version": "1",
+        "description": "Products, rooms, flash sales, checkout hand-off and commerce events. "
+        + _SIGNING,
+    },
+    "paths": PATHS,
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {
+            "signature": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-Liveroom-Signature",
+                "description": _SIGNING,
+            },
+            "timestamp": {"type": "apiKey", "in": "header", "name": "X-Liveroom-Timestamp"},
+            "nonce": {"type": "apiKey", "in": "header", "name": "X-Liveroom-Nonce"},
+        },
+    },
+}

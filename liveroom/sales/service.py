@@ -1,0 +1,275 @@
+"""Flash sales in the room: the shopping bag, sales, grabs, checkout, and the sweeper.
+
+One SalesService per process; the room socket's handlers and the merchant API both go
+through it. What must happen once (a hold, a payment, an expiry, a sale's start or end)
+is decided by the store; this layer turns outcomes into room events and stock updates:
+- pins, new sales, and sale starts/ends are high-lane room events (engine.publish);
+- stock is latest-value state: any change marks the room dirty, and at most once per
+  tick the process re-reads the room's counters and publishes them all (re-reading,
+  rather than sending the value an operation returned, means that whichever process
+  publishes last publishes a fresh value);
+- a sweeper on every process expires due holds and starts/ends scheduled sales; the Lua
+  scripts make sure each happens once, so the room events follow exactly once too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from liveroom.engine.base import Engine, EngineUnavailable, new_event
+from liveroom.rules import sale as rules
+from liveroom.rules.sale import CheckoutOutcome, Hold, Product, Sale, SaleConfig
+from liveroom.sales import create_store, ticket
+from liveroom.sales.store import SaleStore, new_id, now_ms
+from liveroom.settings import Settings
+from liveroom.tokens import Identity
+
+log = logging.getLogger("liveroom.sales")
+
+SWEEP_INTERVAL_S = 0.5
+MAX_BAG = 50
+STOCK_SALES_MAX = 20  # stock state carries the room's most recent sales only
+
+
+class SaleRefused(Exception):
+    """A request the sale cannot honour; `code` and `extra` are what the client sees."""
+
+    def __init__(self, code: str, message: str = "", **extra: Any) -> None:
+        super().__init__(message or rules.MESSAGES.get(code, code))
+        self.code = code
+        self.message = message or rules.MESSAGES.get(code, code)
+        self.extra = extra
+
+
+@dataclass
+class GrabReply:
+    hold: Hold
+    config: SaleConfig
+    duplicate: bool
+    ticket: str = ""
+
+    def public(self) -> dict[str, Any]:
+        h = self.hold
+        return {
+            "hold": {
+                "hold_id": h.hold_id,
+                "sale_id": h.sale_id,
+                "sku": h.sku,
+                "qty": h.qty,
+                "price_fen": h.price_fen,
+                "expires_at": h.expires_at,
+            },
+            "checkout": {
+                "appid": self.config.appid,
+                "path": ticket.checkout_path(self.config.page, self.ticket),
+                "ticket": self.ticket,
+            },
+            "duplicate": self.duplicate,
+        }
+
+
+@dataclass
+class SalesService:
+    settings: Settings
+    engine: Engine
+    store: SaleStore
+    _configs: dict[tuple[str, str], SaleConfig] = field(default_factory=dict)
+    _dirty: set[str] = field(default_factory=set)
+    _tasks: list[asyncio.Task] = field(default_factory=list)
+    _sweep_failing: bool = False
+
+    @classmethod
+    def install(cls, lr: Any) -> SalesService:
+        """Create the service for a LiveroomApp and hook it into the room's life."""
+        svc = cls(lr.settings, lr.engine, create_store(lr.engine))
+        lr.services["sales"] = svc
+        lr.welcome_hooks.append(svc.on_welcome)
+        return svc
+
+    # lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.store.start()
+        loop = asyncio.get_running_loop()
+        tick_s = self.settings.tick_ms / 1000
+        self._tasks = [
+            loop.create_task(self._every(SWEEP_INTERVAL_S, self.sweep), name="sale-sweeper"),
+            loop.create_task(self._every(tick_s, self.flush_stock), name="sale-stock"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.store.close()
+
+    async def _every(self, interval: float, job: Any) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await job()
+            except EngineUnavailable as exc:
+                log.warning("sale job %s: store unavailable (%s)", job.__name__, exc)
+            except Exception:
+                log.exception("sale job %s failed", job.__name__)
+
+    # products and the bag ------------------------------------------------------------------
+    async def put_product(self, raw: dict[str, Any], sku: str | None = None) -> Product:
+        try:
+            product = rules.build_product(raw, sku)
+        except rules.SaleError as err:
+            raise SaleRefused(err.code, err.message) from None
+        await self.store.put_product(product)
+        return product
+
+    async def product(self, sku: str) -> Product:
+        product = await self.store.get_product(sku)
+        if product is None:
+            raise SaleRefused("no_such_product", f"no product with sku {sku!r}")
+        return product
+
+    async def pin(self, room_id: str, sku: str, by: str) -> dict[str, Any]:
+        product = await self.product(sku)
+        bag = await self.store.bag(room_id)
+        if sku not in bag and len(bag) >= MAX_BAG:
+            raise SaleRefused("bag_full", f"at most {MAX_BAG} products in the bag")
+        bag = await self.store.pin(room_id, sku)
+        event = new_event("product_pinned", by=by, product=product.public(), bag=bag)
+        stored = await self.engine.publish(room_id, event)
+        return {"seq": stored["seq"], "bag": bag}
+
+    async def unpin(self, room_id: str, sku: str, by: str) -> dict[str, Any]:
+        bag = await self.store.unpin(room_id, sku)
+        stored = await self.engine.publish(
+            room_id, new_event("product_unpinned", by=by, sku=sku, bag=bag)
+        )
+        return {"seq": stored["seq"], "bag": bag}
+
+    async def click(self, room_id: str, sku: str) -> int:
+        return await self.store.count_click(room_id, sku)
+
+    # sales ---------------------------------------------------------------------------------
+    async def create_sale(self, room_id: str, raw: dict[str, Any], by: str) -> Sale:
+        sku = raw.get("sku")
+        if not isinstance(sku, str):
+            raise SaleRefused("bad_sale", "'sku' is required")
+        product = await self.product(sku)
+        terms = {k: v for k, v in raw.items() if k != "sku"}
+        try:
+            sale_id = new_id("s")
+            cfg = rules.build_sale(terms, product, sale_id=sale_id, room_id=room_id, now=now_ms())
+        except rules.SaleError as err:
+            raise SaleRefused(err.code, err.message) from None
+        sale = await self.store.create_sale(cfg)
+        self._configs[(room_id, cfg.sale_id)] = cfg
+        await self.engine.publish(room_id, new_event("sale", by=by, sale=sale.public(now_ms())))
+        self._dirty.add(room_id)
+        return sale
+
+    async def sale(self, room_id: str, sale_id: str) -> Sale:
+        sale = await self.store.get_sale(room_id, sale_id)
+        if sale is None:
+            raise SaleRefused(rules.NO_SUCH_SALE)
+        return sale
+
+    async def end_sale(self, room_id: str, sale_id: str, by: str) -> Sale:
+        before = await self.sale(room_id, sale_id)
+        now = now_ms()
+        sale = await self.store.end_sale(room_id, sale_id, now)
+        if sale is None:
+            raise SaleRefused(rules.NO_SUCH_SALE)
+        if not rules.is_ended(before.config, before.ended_at, now):
+            await self.engine.publish(room_id, new_event("sale_ended", by=by, sale_id=sale_id))
+        return sale
+
+    async def _config(self, room_id: str, sale_id: str) -> SaleConfig:
+        cfg = self._configs.get((room_id, sale_id))
+        if cfg is None:
+            cfg = (await self.sale(room_id, sale_id)).config
+            self._configs[(room_id, sale_id)] = cfg
+        return cfg
+
+    async def grab(
+        self, room_id: str, ident: Identity, sale_id: str, qty: int, request_id: str
+    ) -> GrabReply:
+        outcome = await self.store.grab(
+            room_id, sale_id, ident.uid, ident.tier, qty, request_id, now_ms()
+        )
+        if outcome.refusal is not None:
+            r = outcome.refusal.public()
+            raise SaleRefused(r.pop("code"), r.pop("message"), sale_id=sale_id, **r)
+        assert outcome.hold is not None
+        if not outcome.duplicate:
+            self._dirty.add(room_id)
+        cfg = await self._config(room_id, sale_id)
+        reply = GrabReply(outcome.hold, cfg, outcome.duplicate)
+        reply.ticket = ticket.mint(self.settings.merchant_key, outcome.hold)
+        return reply
+
+    # checkout --------------------------------------------------------------------------------
+    def read_ticket(self, text: Any) -> ticket.Ticket:
+        try:
+            return ticket.verify(self.settings.merchant_key, text)
+        except ticket.TicketError as err:
+            raise SaleRefused("bad_ticket", str(err)) from None
+
+    async def hold(self, room_id: str, hold_id: str) -> Hold:
+        hold = await self.store.get_hold(room_id, hold_id)
+        if hold is None:
+            raise SaleRefused(rules.NO_SUCH_HOLD)
+        return hold
+
+    async def confirm(self, room_id: str, hold_id: str, order_id: str) -> CheckoutOutcome:
+        outcome = await self.store.confirm(room_id, hold_id, order_id, now_ms())
+        self._dirty.add(room_id)  # a payment or an on-the-spot expiry changes counters
+        return outcome
+
+    async def cancel(self, room_id: str, hold_id: str) -> CheckoutOutcome:
+        outcome = await self.store.cancel(room_id, hold_id, now_ms())
+        self._dirty.add(room_id)
+        return outcome
+
+    # background ----------------------------------------------------------------------------
+    async def sweep(self) -> None:
+        for room_id in await self.store.rooms_with_sales():
+            while True:
+                result = await self.store.sweep(room_id, now_ms())
+                if result.expired:
+                    self._dirty.add(room_id)
+                for sale_id in result.started:
+                    await self.engine.publish(room_id, new_event("sale_started", sale_id=sale_id))
+                    self._dirty.add(room_id)
+                for sale_id in result.ended:
+                    await self.engine.publish(room_id, new_event("sale_ended", sale_id=sale_id))
+                if len(result.expired) < 200:
+                    break
+
+    async def stock(self, room_id: str) -> dict[str, int]:
+        sales = await self.store.list_sales(room_id)
+        return {s.config.sale_id: s.available for s in sales[-STOCK_SALES_MAX:]}
+
+    async def flush_stock(self) -> None:
+        rooms, self._dirty = self._dirty, set()
+        for room_id in rooms:
+            try:
+                await self.engine.publish_state(room_id, {"stock": await self.stock(room_id)})
+            except Exception:
+                self._dirty.add(room_id)  # try again next tick
+                raise
+
+    async def on_welcome(self, welcome: dict[str, Any], room_id: str, ident: Any) -> None:
+        """A joining client gets the bag, the sales and their stock with its welcome."""
+        try:
+            skus = await self.store.bag(room_id)
+            products = [await self.store.get_product(sku) for sku in skus]
+            sales = await self.store.list_sales(room_id)
+        except EngineUnavailable:
+            return  # the room still works; the shop fills in with the next events
+        now = now_ms()
+        welcome["bag"] = [p.public() for p in products if p is not None]
+        welcome["sales"] = [s.public(now) for s in sales[-STOCK_SALES_MAX:]]
