@@ -30,8 +30,10 @@ def server() -> Iterator[LiveServer]:
         yield srv
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Module scope, not session: sync Playwright keeps an event loop running in this thread
+    # while it is open, which would break every pytest-asyncio test collected after it.
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield b
