@@ -91,6 +91,8 @@ class Client(WSClient):
         self.welcomed = asyncio.get_running_loop().create_future()
         self.pending: dict[Any, float] = {}  # rid -> send time (ms), for grabs
         self.answers: list[dict] = []
+        # frames to send again when the server answers `retry` (same request id: idempotent)
+        self.retryable: dict[Any, dict] = {}
 
     def on_message(self, opcode: int, payload: bytes) -> None:
         st = self.worker.stats
@@ -117,7 +119,14 @@ class Client(WSClient):
                     st.probe_events += 1
         if self.pending and RID_KEY in payload and TICK_HEAD not in payload[:12]:
             frame = msgpack.unpackb(payload, raw=False)
-            sent = self.pending.pop(frame.get("rid"), None)
+            rid = frame.get("rid")
+            if frame.get("code") == "retry" and rid in self.retryable and rid in self.pending:
+                self.worker.retries += 1
+                delay = float(frame.get("retry_after") or 1.0)
+                asyncio.get_running_loop().call_later(delay, self.send_frame, self.retryable[rid])
+                return
+            sent = self.pending.pop(rid, None)
+            self.retryable.pop(rid, None)
             if sent is not None:
                 frame["_ms"] = now_ms() - sent
                 frame["_at"] = now_ms()
@@ -166,6 +175,7 @@ class Worker:
         self.clients: list[Client] = []
         self.senders: list[Client] = []
         self.sender_mode = False
+        self.retries = 0
         self.t0 = time.monotonic()
         self.done = asyncio.get_running_loop().create_future()
 
@@ -305,9 +315,16 @@ class Worker:
             await asyncio.sleep(0.01)
         return {"error": "timeout"}
 
-    async def cmd_grab(self, at: float, frame: dict, timeout: float = 20.0) -> dict:
-        """Every viewer socket sends `frame` (with its own rid/request_id) at wall time `at`."""
+    async def cmd_grab(
+        self, at: float, frame: dict, timeout: float = 20.0, retry: bool = True
+    ) -> dict:
+        """Every viewer socket sends `frame` (with its own rid/request_id) at wall time `at`.
+
+        A `retry` answer (store briefly unavailable) is followed, as a real client would, by
+        the same request after `retry_after`; the answer time runs from the first send.
+        """
         loop = asyncio.get_running_loop()
+        self.retries = 0
         await asyncio.sleep(max(0.0, at - time.time()))
         first = now_ms()
         for i, c in enumerate(self.clients):
@@ -316,6 +333,8 @@ class Worker:
             if "request_id" in f:
                 f["request_id"] = rid
             c.pending[rid] = now_ms()
+            if retry:
+                c.retryable[rid] = f
             c.send_frame(f)
         sent_done = now_ms()
         deadline = loop.time() + timeout
@@ -339,6 +358,7 @@ class Worker:
         unanswered = sum(len(c.pending) for c in self.clients)
         for c in self.clients:
             c.pending.clear()
+            c.retryable.clear()
         return {
             "sent": len(self.clients),
             "first_send_ms": first,
@@ -348,6 +368,7 @@ class Worker:
             "held_qty": held_qty,
             "last_held_ms": max(held_at) if held_at else None,
             "unanswered": unanswered,
+            "retries": self.retries,
         }
 
     async def cmd_close(self) -> dict:

@@ -42,6 +42,10 @@ def percentiles(hist: Counter, qs: Iterable[float] = (0.5, 0.99, 0.999)) -> dict
 def fmt(value: Any, digits: int = 1) -> str:
     if value is None:
         return "-"
+    if isinstance(value, bool):
+        return "YES" if value else "no"
+    if isinstance(value, float) and abs(value) < 1:
+        return f"{value:.3f}"
     if isinstance(value, float):
         if abs(value) >= 10_000:
             return f"{value:,.0f}"

@@ -1,0 +1,168 @@
+"""Flash-sale benchmark: N viewers grab M units at the same instant.
+
+Every viewer socket is open and welcomed before the sale; the host starts the sale, then all
+load generator processes send their grabs at one agreed wall-clock instant (each process
+writes its sockets' grabs in one burst; the spread is reported). Reports: units held (must be
+exactly M when N >= M, never more), answers by outcome, grab answer latency percentiles, time
+to sell out (grab instant to the last successful answer) and the sale's own counters read
+back from a fresh welcome.
+
+    .venv/bin/python scripts/bench_flashsale.py --viewers 10000 --stock 1000
+    .venv/bin/python scripts/bench_flashsale.py --viewers 10000 --stock 1000 --redis
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
+
+from bench_fanout import make_server, sender_paths, viewer_paths  # noqa: E402
+from benchlib import servers  # noqa: E402
+from benchlib.loadgen import Fleet  # noqa: E402
+from benchlib.report import Verdict, merge_hist, percentiles, save_json, table  # noqa: E402
+from benchlib.shop import create_product, read_welcome  # noqa: E402
+
+TARGET_VIEWERS = 10_000
+TARGET_STOCK = 1_000
+TARGET_SELLOUT_S = 1.0
+TARGET_P99_MS = 250.0
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    secret = os.environ.get("LIVEROOM_SECRET", servers.DEV_SECRET)
+    fleet = Fleet(args.workers + 1)
+    host_w = args.workers
+    srv = make_server("liveroom", args.port, args).start()
+    try:
+        sku = f"bench-{os.getpid()}"
+        create_product(srv, sku, secret)
+        per = [
+            args.viewers // args.workers + (1 if i < args.viewers % args.workers else 0)
+            for i in range(args.workers)
+        ]
+        calls = []
+        offset = 0
+        for i, n in enumerate(per):
+            paths = viewer_paths("liveroom", n, secret, offset)
+            offset += n
+            calls.append((i, "connect", {"port": args.port, "dialect": "liveroom", "paths": paths,
+                                         "rate": args.connect_rate / args.workers}))  # fmt: skip
+        host_paths = sender_paths("liveroom", 1, secret, "host")
+        calls.append((host_w, "connect", {"port": args.port, "dialect": "liveroom",
+                                          "senders": True, "paths": host_paths}))  # fmt: skip
+        replies = fleet.gather(calls, timeout=max(60.0, args.viewers / 200))
+        connected = sum(r["ok"] for r in replies[:-1])
+        terms = {"t": "start_sale", "sku": sku, "stock": args.stock,
+                 "limit_per_user": args.limit, "duration_s": 600}  # fmt: skip
+        ack = fleet.call(host_w, "send", frame=terms, rid="sale")
+        if ack.get("t") != "ack":
+            raise RuntimeError(f"start_sale refused: {ack}")
+        sale_id = ack["sale"]["sale_id"]
+        time.sleep(0.5)
+        srv.mark()
+        at = time.time() + 1.0
+        grab = {"t": "grab", "sale_id": sale_id, "qty": args.qty, "request_id": "x"}
+        results = fleet.gather(
+            [(i, "grab", {"at": at, "frame": grab, "timeout": args.timeout})
+             for i in range(args.workers)],
+            timeout=args.timeout + 30,
+        )  # fmt: skip
+        usage = srv.usage()
+        time.sleep(0.3)
+        welcome = read_welcome(args.port, secret)
+    finally:
+        fleet.close()
+        srv.stop()
+    hist = merge_hist(r["latency"] for r in results)
+    pct = percentiles(hist)
+    outcomes: dict[str, int] = {}
+    for r in results:
+        for k, v in r["outcomes"].items():
+            outcomes[k] = outcomes.get(k, 0) + v
+    held = sum(r["held_qty"] for r in results)
+    last = [r["last_held_ms"] for r in results if r["last_held_ms"]]
+    sellout_s = (max(last) - at * 1000) / 1000 if last else None
+    sale = next((s for s in welcome.get("sales", []) if s.get("sale_id") == sale_id), {})
+    expected = min(args.stock, connected * min(args.qty, args.limit))
+    return {
+        "server": srv.name,
+        "viewers": args.viewers,
+        "connected": connected,
+        "stock": args.stock,
+        "held_units": held,
+        "expected_units": expected,
+        "oversold": held > args.stock,
+        "outcomes": outcomes,
+        "unanswered": sum(r["unanswered"] for r in results),
+        "retries": sum(r["retries"] for r in results),
+        "send_spread_ms": max(r["send_spread_ms"] for r in results),
+        "sellout_s": sellout_s,
+        "p50_ms": pct["p50"],
+        "p99_ms": pct["p99"],
+        "p999_ms": pct["p999"],
+        "max_ms": pct["max"],
+        "server_available_after": sale.get("available"),
+        "server_cores": usage.cores,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--viewers", "-n", type=int, default=TARGET_VIEWERS)
+    p.add_argument("--stock", "-m", type=int, default=TARGET_STOCK)
+    p.add_argument("--qty", type=int, default=1, help="units per grab")
+    p.add_argument("--limit", type=int, default=1, help="per-user limit of the sale")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--connect-rate", type=float, default=3000.0)
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for answers")
+    p.add_argument("--redis", action="store_true")
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    p.add_argument("--port", type=int, default=18580)
+    p.add_argument("--json", default="")
+    args = p.parse_args(argv)
+    print(f"# flash sale: {args.viewers} viewers, {args.stock} units, "
+          f"load avg {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)  # fmt: skip
+    row = run(args)
+    cols = ["server", "viewers", "connected", "stock", "held_units", "oversold", "sellout_s",
+            "p50_ms", "p99_ms", "p999_ms", "send_spread_ms", "unanswered", "retries",
+            "server_cores"]  # fmt: skip
+    print(table([row], cols))
+    print("outcomes:", row["outcomes"], " server says available after:",
+          row["server_available_after"])  # fmt: skip
+    v = Verdict()
+    v.check("nothing oversold", not row["oversold"], f"{row['held_units']} held of {args.stock}")
+    v.check(
+        f"exactly {row['expected_units']} units held",
+        row["held_units"] == row["expected_units"],
+        f"{row['held_units']} held",
+    )
+    if args.viewers >= TARGET_VIEWERS and args.stock >= TARGET_STOCK:
+        v.check(
+            f"sold out within {TARGET_SELLOUT_S:g} s",
+            row["sellout_s"] is not None and row["sellout_s"] <= TARGET_SELLOUT_S,
+            f"{row['sellout_s']} s",
+        )
+        v.check(
+            f"p99 grab answer < {TARGET_P99_MS:g} ms",
+            row["p99_ms"] is not None and row["p99_ms"] < TARGET_P99_MS,
+            f"p99 {row['p99_ms']} ms",
+        )
+    else:
+        v.check("10,000 viewers grab 1,000 units", None, "smaller run; timing targets not judged")
+    print()
+    print(v.render())
+    result = {"args": vars(args), "row": row, "verdict": v.checks}
+    save_json(args.json, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
