@@ -71,6 +71,7 @@ SPECS: dict[str, Spec] = {
     "unban": Spec({"uid": _UID}, host_only=True),
     "slow_mode": Spec({"seconds": Field(int, min_value=0, max_value=3600)}, host_only=True),
     "set_title": Spec({"title": Field(str, max_len=200)}, host_only=True),
+    "set_keywords": Spec({"keywords": Field(list, max_len=500)}, host_only=True),
     "end": Spec(host_only=True),
 }
 

@@ -132,6 +132,21 @@ async def test_host_moderation(live_server: LiveServer) -> None:
 
 
 async def test_keyword_filter_and_anonymous_watch_only(live_server: LiveServer) -> None:
+    async with (
+        await Client.connect(host(live_server)) as h,
+        await Client.connect(viewer(live_server, "amy")) as a,
+    ):
+        bad = await a.request({"t": "set_keywords", "keywords": ["vx"]})
+        assert bad["code"] == "forbidden"
+        err = await h.request({"t": "set_keywords", "keywords": [1]})
+        assert err["code"] == "bad_field"
+        await h.request({"t": "set_keywords", "keywords": ["vx", "加微信"]})
+        changed = await a.events(lambda e: e["type"] == "room")
+        assert changed["keywords"] == 2  # a count: the words themselves stay private
+        await asyncio.sleep(0.2)  # every process refreshes its copy of the room
+        refused = await a.request({"t": "comment", "text": "加 Ｖ Ｘ 领券"})
+        assert refused["code"] == "blocked_word"
+        assert (await a.request({"t": "comment", "text": "how much?"}))["t"] == "ack"
     async with await Client.connect(live_server.ws_url(ROOM)) as anon:
         assert anon.welcome["you"]["anonymous"] is True
         err = await anon.request({"t": "comment", "text": "hi"})

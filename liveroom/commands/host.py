@@ -71,3 +71,13 @@ async def set_title(session: Session, cmd: Command) -> dict[str, Any]:
 @handles("end")
 async def end(session: Session, cmd: Command) -> dict[str, Any]:
     return await _publish(session, "room", status=ENDED, room_changes={"status": ENDED})
+
+
+@handles("set_keywords")
+async def set_keywords(session: Session, cmd: Command) -> dict[str, Any]:
+    """Replace the room's blocked words; viewers learn only that the filter changed."""
+    words = cmd.args["keywords"]
+    if not all(isinstance(w, str) and 0 < len(w) <= 50 for w in words):
+        raise ProtocolError("bad_field", "keywords must be strings of 1 to 50 characters", cmd.rid)
+    unique = sorted(set(words))
+    return await _publish(session, "room", keywords=len(unique), room_changes={"keywords": unique})
