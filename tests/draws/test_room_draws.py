@@ -1,0 +1,308 @@
+"""Lucky draws end to end: real `liveroom serve` processes, real sockets, real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from liveroom import tokens
+from liveroom.draws import claim
+from liveroom.rules import draw as rules
+from tests.support.client import Client
+from tests.support.server import ROOT, LiveServer
+
+ROOM = "drawroom"
+PRIZE = {"title": "Silk scarf", "image": "https://cdn.example/scarf.png", "claim_path": "/p/claim"}
+
+
+def port_in_my_range() -> int:
+    """This suite's servers listen on 18300-18399 (the ports given to the draws work)."""
+    for port in range(18300, 18400):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 18300-18399")
+
+
+@pytest.fixture
+def two_servers(redis_url: str, key_prefix: str) -> Iterator[tuple[LiveServer, LiveServer]]:
+    env = {"LIVEROOM_REDIS_URL": redis_url, "LIVEROOM_KEY_PREFIX": key_prefix}
+    with LiveServer(env=env, port=port_in_my_range()) as a:
+        with LiveServer(env=env, port=port_in_my_range()) as b:
+            yield a, b
+
+
+@pytest.fixture
+def memory_server(key_prefix: str) -> Iterator[LiveServer]:
+    env = {"LIVEROOM_REDIS_URL": "", "LIVEROOM_KEY_PREFIX": key_prefix}
+    with LiveServer(env=env, port=port_in_my_range()) as srv:
+        yield srv
+
+
+async def join(srv: LiveServer, uid: str, *, tier: str = "", host: bool = False) -> Client:
+    token = tokens.mint_for(
+        srv.secret, uid, room=ROOM, role="host" if host else "viewer", tier=tier, nick=f"N-{uid}"
+    )
+    return await Client.connect(srv.ws_url(ROOM, token))
+
+
+def fetch(srv: LiveServer, draw_id: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{srv.url}/api/draws/{ROOM}/{draw_id}", timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def verify_with_cli(srv: LiveServer, draw_id: str) -> tuple[int, dict[str, Any]]:
+    url = f"{srv.url}/api/draws/{ROOM}/{draw_id}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "liveroom", "verify-draw", "--url", url, "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def is_draw(etype: str, draw_id: str | None = None) -> Any:
+    return lambda e: e.get("type") == etype and draw_id in (None, e.get("draw_id"))
+
+
+async def event(client: Client, etype: str, draw_id: str, timeout: float = 10) -> dict:
+    """The room event, whether it already came in a frame skipped while awaiting a reply."""
+    match = is_draw(etype, draw_id)
+    for frame in client.seen:
+        for e in frame.get("events", []) if frame.get("t") == "tick" else []:
+            if match(e):
+                return e
+    return await client.events(match, timeout)
+
+
+async def comment_entry(client: Client, text: str) -> dict[str, Any]:
+    """Comment, and return the private draw_entry frame it caused (it may beat the ack)."""
+    before = len(client.seen)
+    sent = await client.request({"t": "comment", "text": text})
+    assert sent["t"] == "ack"  # the comment itself is an ordinary comment
+    for frame in client.seen[before:]:
+        if frame.get("t") == "draw_entry":
+            return frame
+    return await client.expect("draw_entry")
+
+
+async def close_all(*clients: Client) -> None:
+    await asyncio.gather(*(c.close() for c in clients))
+
+
+async def test_button_draw_across_two_processes_is_verifiable(
+    two_servers: tuple[LiveServer, LiveServer],
+) -> None:
+    a, b = two_servers
+    host = await join(a, "host", host=True)
+    viewers = [await join(a if i % 2 else b, f"v{i}") for i in range(6)]
+    watcher = await join(b, "watcher-on-b")
+    started_ack = await host.request(
+        {"t": "start_draw", "prize": PRIZE, "winners": 3, "duration_s": 600}
+    )
+    assert started_ack["t"] == "ack"
+    draw_id = started_ack["draw_id"]
+    started = await event(watcher, "draw_started", draw_id)
+    assert started["commitment"] == started_ack["commitment"]
+    assert started["mode"] == "button" and started["winners_count"] == 3
+    assert "seed" not in started
+
+    acks = await asyncio.gather(
+        *(v.request({"t": "enter_draw", "draw_id": draw_id}) for v in viewers)
+    )
+    assert all(ack["t"] == "ack" and ack["entered"] for ack in acks)
+    assert sorted(ack["entrants"] for ack in acks) == [1, 2, 3, 4, 5, 6]  # one shared count
+    again = await viewers[0].request({"t": "enter_draw", "draw_id": draw_id})
+    assert again["t"] == "ack" and again["duplicate"] is True and again["entrants"] == 6
+    # the live entrant count reaches viewers on both processes as state
+    await watcher.until(lambda f: f.get("draw", {}).get(draw_id) == 6)
+    assert fetch(a, draw_id)["entrants_count"] == 6
+    assert "seed" not in fetch(a, draw_id)  # nothing revealed while open
+
+    closed_ack = await host.request({"t": "close_draw", "draw_id": draw_id})
+    assert closed_ack["t"] == "ack"
+    closed = await event(watcher, "draw_closed", draw_id)
+    assert closed["entrants_count"] == 6
+    assert hashlib.sha256(closed["seed"].encode()).hexdigest() == started["commitment"]
+    winners = [w["uid"] for w in closed["winners"]]
+    assert len(set(winners)) == 3 and set(winners) <= {f"v{i}" for i in range(6)}
+    assert all(w["nick"] == f"N-{w['uid']}" for w in closed["winners"])
+
+    # every viewer sees the same result; winners (on either process) got a claim ticket
+    for i, v in enumerate(viewers):
+        await event(v, "draw_closed", draw_id)
+        won = [f for f in v.seen if f.get("t") == "draw_won"]
+        if f"v{i}" in winners:
+            assert len(won) == 1 and won[0]["draw_id"] == draw_id
+            ticket = won[0]["claim"]["ticket"]
+            assert won[0]["claim"]["path"] == f"/p/claim?ticket={ticket}"
+            claims = claim.verify_claim(a.secret, ticket)
+            assert (claims["uid"], claims["draw"], claims["room"]) == (f"v{i}", draw_id, ROOM)
+        else:
+            assert won == []
+
+    # anyone can recompute the result from the public record
+    record = fetch(b, draw_id)
+    assert record["state"] == "closed" and record["seed"] == closed["seed"]
+    assert record["entrants"] == sorted(f"v{i}" for i in range(6))
+    assert [w["uid"] for w in record["winners"]] == winners
+    status, report = verify_with_cli(a, draw_id)
+    assert status == 0 and report["ok"] and report["winners"] == winners
+    assert report["commitment_matches"] and report["winners_match"]
+
+    late = await viewers[1].request({"t": "enter_draw", "draw_id": draw_id})
+    assert (late["t"], late["code"]) == ("error", "draw_closed")
+    twice = await host.request({"t": "close_draw", "draw_id": draw_id})
+    assert (twice["t"], twice["code"]) == ("error", "draw_closed")
+    await close_all(host, watcher, *viewers)
+
+
+async def test_phrase_draw_enters_commenters_and_closes_itself(
+    two_servers: tuple[LiveServer, LiveServer],
+) -> None:
+    a, b = two_servers
+    host = await join(b, "host", host=True)
+    members = [await join(a if i % 2 else b, f"m{i}", tier="member") for i in range(4)]
+    outsider = await join(a, "outsider")
+    ack = await host.request(
+        {
+            "t": "start_draw",
+            "prize": PRIZE,
+            "winners": 2,
+            "duration_s": 5,
+            "mode": "phrase",
+            "phrase": "好物666",
+            "eligibility": {"members_only": True},
+        }
+    )
+    draw_id = ack["draw_id"]
+    started = await event(members[0], "draw_started", draw_id)
+    assert started["phrase"] == "好物666" and started["eligibility"]["members_only"]
+
+    texts = ["好物666", "我要 好物６６６！", "ＨＡＯ 好物 666", "好物666 好物666"]
+    entries = [await comment_entry(m, text) for m, text in zip(members, texts, strict=True)]
+    assert all(e["draw_id"] == draw_id and e["entered"] is True for e in entries)
+    entry0 = entries[0]
+    dup = await comment_entry(members[0], "好物666 again")
+    assert dup["entered"] is True and dup["duplicate"] is True and dup["entrants"] == 4
+    # a comment without the phrase enters nobody
+    other = await members[0].request({"t": "comment", "text": "好物 is nice"})
+    assert other["t"] == "ack"
+
+    # not a member: refused, privately, with the reason
+    refused = await comment_entry(outsider, "好物666")
+    assert refused["entered"] is False and refused["code"] == "not_eligible_member"
+    # a phrase draw cannot be entered with the button
+    button = await members[1].request({"t": "enter_draw", "draw_id": draw_id})
+    assert (button["t"], button["code"]) == ("error", "wrong_entry_mode")
+
+    # nobody closes it: the countdown does
+    closed = await event(outsider, "draw_closed", draw_id, timeout=20)
+    assert closed["entrants_count"] == 4
+    assert closed.get("by") is None
+    assert [f for f in members[0].seen if f.get("t") == "draw_entry"] == [entry0, dup]
+    expected = rules.pick_winners(closed["seed"], [f"m{i}" for i in range(4)], 2)
+    assert [w["uid"] for w in closed["winners"]] == expected
+    status, report = verify_with_cli(b, draw_id)
+    assert status == 0 and report["winners"] == expected
+    # after the close the phrase is just a comment (a draw_entry would come before the ack)
+    before = len(members[2].seen)
+    late = await members[2].request({"t": "comment", "text": "好物666"})
+    assert late["t"] == "ack"
+    assert not [f for f in members[2].seen[before:] if f.get("t") == "draw_entry"]
+    await close_all(host, outsider, *members)
+
+
+async def test_ineligible_and_bad_entries_get_a_reason(
+    two_servers: tuple[LiveServer, LiveServer],
+) -> None:
+    a, b = two_servers
+    host = await join(a, "host", host=True)
+    member = await join(b, "mem", tier="member")
+    vip = await join(a, "vip", tier="vip")
+    anon = await Client.connect(b.ws_url(ROOM))
+    vip_only = await host.request(
+        {"t": "start_draw", "prize": PRIZE, "winners": 1, "duration_s": 600,
+         "eligibility": {"tiers": ["vip"]}}
+    )  # fmt: skip
+    long_watch = await host.request(
+        {"t": "start_draw", "prize": PRIZE, "winners": 1, "duration_s": 600,
+         "eligibility": {"min_watch_s": 3600}}
+    )  # fmt: skip
+    r = await member.request({"t": "enter_draw", "draw_id": vip_only["draw_id"]})
+    assert (r["t"], r["code"]) == ("error", "not_eligible_member")
+    r = await vip.request({"t": "enter_draw", "draw_id": vip_only["draw_id"]})
+    assert r["t"] == "ack" and r["entered"]
+    r = await member.request({"t": "enter_draw", "draw_id": long_watch["draw_id"]})
+    assert (r["t"], r["code"]) == ("error", "not_eligible_watch_time")
+    r = await anon.request({"t": "enter_draw", "draw_id": vip_only["draw_id"]})
+    assert (r["t"], r["code"]) == ("error", "login_required")
+    r = await vip.request({"t": "enter_draw", "draw_id": "nope"})
+    assert (r["t"], r["code"]) == ("error", "draw_not_found")
+    r = await vip.request({"t": "start_draw", "prize": PRIZE, "winners": 1, "duration_s": 5})
+    assert (r["t"], r["code"]) == ("error", "forbidden")
+    for bad in (
+        {"prize": {"title": ""}, "winners": 1, "duration_s": 60},
+        {"prize": PRIZE, "winners": 0, "duration_s": 60},
+        {"prize": PRIZE, "winners": 1, "duration_s": 60, "mode": "dice"},
+        {"prize": PRIZE, "winners": 1, "duration_s": 60, "mode": "phrase"},
+        {"prize": PRIZE, "winners": 1, "duration_s": 60, "eligibility": {"min_watch_s": -5}},
+    ):
+        r = await host.request({"t": "start_draw", **bad})
+        assert (r["t"], r["code"]) == ("error", "bad_field"), bad
+    # the host cancels; the seed is revealed, nobody wins, entries stop
+    cancel = await host.request({"t": "cancel_draw", "draw_id": vip_only["draw_id"]})
+    assert cancel["t"] == "ack"
+    cancelled = await event(member, "draw_cancelled", vip_only["draw_id"])
+    assert "winners" not in cancelled
+    record = fetch(a, vip_only["draw_id"])
+    assert record["state"] == "cancelled" and record["winners"] == []
+    assert hashlib.sha256(record["seed"].encode()).hexdigest() == record["commitment"]
+    r = await vip.request({"t": "enter_draw", "draw_id": vip_only["draw_id"]})
+    assert (r["t"], r["code"]) == ("error", "draw_closed")
+    r = await host.request({"t": "close_draw", "draw_id": vip_only["draw_id"]})
+    assert (r["t"], r["code"], r["state"]) == ("error", "draw_closed", "cancelled")
+    await close_all(host, member, vip, anon)
+
+
+async def test_welcome_shows_a_draw_under_way(memory_server: LiveServer) -> None:
+    host = await join(memory_server, "host", host=True)
+    early = await join(memory_server, "early")
+    ack = await host.request({"t": "start_draw", "prize": PRIZE, "winners": 1, "duration_s": 600})
+    await early.request({"t": "enter_draw", "draw_id": ack["draw_id"]})
+    late = await join(memory_server, "late")
+    assert late.welcome is not None
+    [shown] = late.welcome["draws"]
+    assert shown["draw_id"] == ack["draw_id"] and shown["entrants"] == 1
+    assert shown["commitment"] == ack["commitment"] and "seed" not in shown
+    await late.request({"t": "enter_draw", "draw_id": ack["draw_id"]})
+    done = await host.request({"t": "close_draw", "draw_id": ack["draw_id"]})
+    won_by = done["winners"][0]["uid"]
+    assert won_by in ("early", "late")
+    winner = early if won_by == "early" else late
+    await winner.expect("draw_won")
+    status, report = verify_with_cli(memory_server, ack["draw_id"])
+    assert status == 0 and report["winners"] == [won_by]
+    await close_all(host, early, late)
+
+
+def test_public_record_errors(memory_server: LiveServer) -> None:
+    for path, code in ((f"/api/draws/{ROOM}/nope", 404), ("/api/draws/bad%20room/x", 400)):
+        with pytest.raises(urllib.request.HTTPError) as err:
+            urllib.request.urlopen(memory_server.url + path, timeout=10)
+        assert err.value.code == code
+        assert "error" in json.loads(err.value.read())
