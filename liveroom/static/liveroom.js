@@ -18,6 +18,7 @@ export class RoomClient extends EventTarget {
     this.pending = new Map(); // rid -> {resolve, reject}
     this.retryMs = 500;
     this.stopped = false;
+    this.skew = 0; // server clock minus ours, ms: countdowns use server time
     setInterval(() => this.send({ t: "ping" }), KEEPALIVE_MS);
   }
 
@@ -69,6 +70,7 @@ export class RoomClient extends EventTarget {
     switch (f.t) {
       case "welcome": {
         this.retryMs = 500;
+        if (f.server_time) this.skew = f.server_time - Date.now();
         // A room behind our `since` was reset (e.g. a memory-engine restart): start afresh.
         if (f.recovered === true && this.seq !== null && f.seq < this.seq) {
           f = { ...f, recovered: false, events: [] };
@@ -159,4 +161,10 @@ export function h(tag, attrs = {}, ...children) {
 
 export function timeOf(ms) {
   return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+/** "1:05 left" until a server-time deadline (unix ms). */
+export function countdown(endsAt, client) {
+  const s = Math.max(0, Math.ceil((endsAt - Date.now() - (client?.skew || 0)) / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")} left`;
 }

@@ -1,5 +1,6 @@
 // Host control panel: /panel?room=<id>&token=<host token>
 import { RoomClient, pageParams, h, timeOf } from "/static/liveroom.js";
+import * as draws from "/static/panel-draws.js";
 
 const $ = (id) => document.getElementById(id);
 const FEED_MAX = 500;
@@ -189,5 +190,6 @@ $("end").addEventListener("click", () => {
   if (confirm("End the show for everyone? This cannot be undone.")) command({ t: "end" }, "end the show");
 });
 
+draws.install(extensions);
 window.liveroom = client; // handy in the console
 client.connect();

@@ -1,5 +1,6 @@
 // Demo viewer page, as a brand's H5 page would embed it: /watch?room=<id>&token=<viewer token>
 import { RoomClient, pageParams, h, timeOf } from "/static/liveroom.js";
+import * as draws from "/static/watch-draws.js";
 
 const $ = (id) => document.getElementById(id);
 const SHOWN_MAX = 100;
@@ -166,5 +167,6 @@ $("like").addEventListener("click", () => {
   if (!likeTimer) likeTimer = setTimeout(flushLikes, Math.max(0, lastSent + LIKE_EVERY_MS - Date.now()));
 });
 
+draws.install(extensions);
 window.liveroom = client;
 client.connect();
