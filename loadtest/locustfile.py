@@ -169,6 +169,13 @@ class Host(_RoomUser):
     fixed_count = 1
     wait_time = between(2, 4)
 
+    def on_start(self) -> None:
+        """A show opens with something to act on: a pinned product, a draw and a sale."""
+        super().on_start()
+        self.pin()
+        self.start_draw()
+        self.start_sale()
+
     @task(3)
     def announce(self) -> None:
         self.sock.request("announce", {"t": "announce", "text": "欢迎来到直播间！关注不迷路"})

@@ -48,6 +48,7 @@ class ServerProc:
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
     ps: psutil.Process | None = None
+    redis: tuple[str, str] | None = None  # (url, key prefix) to delete after the run
     _mark: tuple[float, float] = (0.0, 0.0)
 
     @property
@@ -121,6 +122,9 @@ class ServerProc:
                 self.proc.wait(5)
         if getattr(self, "_log", None):
             self._log.close()
+        if self.redis is not None:
+            wipe_prefix(*self.redis)
+            self.redis = None
 
     def __enter__(self) -> ServerProc:
         return self.start()
@@ -133,10 +137,26 @@ def liveroom(port: int, redis_url: str = "", prefix: str = "", **env: str) -> Se
     e = {**BENCH_ENV, "LIVEROOM_SECRET": os.environ.get("LIVEROOM_SECRET", DEV_SECRET), **env}
     if redis_url:
         e["LIVEROOM_REDIS_URL"] = redis_url
-        e["LIVEROOM_KEY_PREFIX"] = prefix or f"lrbench-{port}"
+        e["LIVEROOM_KEY_PREFIX"] = prefix or f"lrbench-{port}-{os.getpid()}"
     name = "liveroom-redis" if redis_url else "liveroom"
     cmd = [sys.executable, "-m", "liveroom", "serve", "--port", str(port)]
-    return ServerProc(name, cmd, port, e)
+    srv = ServerProc(name, cmd, port, e)
+    if redis_url:
+        srv.redis = (redis_url, e["LIVEROOM_KEY_PREFIX"])
+    return srv
+
+
+def wipe_prefix(url: str, prefix: str) -> None:
+    """The shared Redis keeps only what others put there: delete this run's keys."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        for i in range(0, len(keys), 500):
+            client.delete(*keys[i : i + 500])
+    finally:
+        client.close()
 
 
 def plain(port: int) -> ServerProc:
