@@ -1,0 +1,128 @@
+"""Draws outlive the process that ran them: the sweeper closes what is due and announces
+what a dead process closed but never announced. On both engines, and across a real kill."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator
+
+import pytest
+
+from liveroom import tokens
+from liveroom.draws.service import ANNOUNCE_GRACE_MS, DrawService
+from liveroom.draws.store import DrawStore
+from liveroom.engine.base import Engine, now_ms
+from liveroom.hub import Hub
+from liveroom.rules import draw as rules
+from tests.draws.test_room_draws import PRIZE, ROOM, fetch, port_in_my_range, verify_with_cli
+from tests.draws.test_store_contract import make_draw
+from tests.support.client import Client
+from tests.support.server import LiveServer
+
+
+@pytest.fixture
+async def service(engine: Engine) -> AsyncIterator[DrawService]:
+    from liveroom.draws import create_store
+
+    svc = DrawService(engine.settings, engine, Hub(engine), create_store(engine))
+    yield svc
+    await svc.stop()
+
+
+async def published(engine: Engine, room_id: str) -> list[dict]:
+    return await engine.events_since(room_id, 0) or []
+
+
+async def test_sweeper_closes_a_due_draw_once(service: DrawService, engine: Engine) -> None:
+    store: DrawStore = service.store
+    d = make_draw(room=ROOM, ends_in_ms=-1, eligibility=rules.Eligibility())
+    await store.create(d)
+    for uid in ("a", "b", "c"):
+        await store.enter(ROOM, d.id, uid, uid, d.ends_at - 1)
+    await asyncio.gather(service.sweep(), service.sweep())  # two sweepers at once
+    await service.sweep()
+    closed = [e for e in await published(engine, ROOM) if e["type"] == "draw_closed"]
+    assert len(closed) == 1
+    expected = rules.pick_winners(d.seed, ["a", "b", "c"], d.winners_count)
+    assert [w["uid"] for w in closed[0]["winners"]] == expected
+    durable = [e for e in await store.events() if e["type"] == "draw_closed"]
+    assert [e["draw_id"] for e in durable] == [d.id]
+    assert durable[0]["seed"] == d.seed and durable[0]["entrants_count"] == 3
+    assert await store.due(now_ms()) == []
+
+
+async def test_sweeper_announces_what_a_dead_closer_left(
+    service: DrawService, engine: Engine
+) -> None:
+    store = service.store
+    d = make_draw(room=ROOM, ends_in_ms=-60_000)
+    await store.create(d)
+    # a process closed it and died before announcing it
+    await store.finish(ROOM, d.id, rules.CLOSED, now_ms() - ANNOUNCE_GRACE_MS - 1)
+    await service.sweep()
+    assert [e["draw_id"] for e in await published(engine, ROOM)] == [d.id]
+    assert (await published(engine, ROOM))[0]["type"] == "draw_closed"
+    await service.sweep()
+    assert len(await published(engine, ROOM)) == 1
+
+
+async def test_sweeper_leaves_a_close_in_progress_alone(
+    service: DrawService, engine: Engine
+) -> None:
+    d = make_draw(room=ROOM, ends_in_ms=-1)
+    await service.store.create(d)
+    await service.store.finish(ROOM, d.id, rules.CLOSED, now_ms())  # its closer is at work
+    await service.sweep()
+    assert await published(engine, ROOM) == []
+
+
+def fetch_until_closed(srv: LiveServer, draw_id: str, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            url = f"{srv.url}/api/draws/{ROOM}/{draw_id}"
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                record = json.loads(resp.read())
+            if record["state"] == "closed":
+                return record
+        except urllib.error.URLError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"draw {draw_id} never closed")
+        time.sleep(0.2)
+
+
+async def test_a_draw_survives_a_server_crash(redis_url: str, key_prefix: str) -> None:
+    env = {"LIVEROOM_REDIS_URL": redis_url, "LIVEROOM_KEY_PREFIX": key_prefix}
+    first = LiveServer(env=env, port=port_in_my_range()).start()
+    try:
+        secret = first.secret
+
+        def url(uid: str, role: str = "viewer") -> str:
+            token = tokens.mint_for(secret, uid, room=ROOM, role=role, nick=uid)
+            return first.ws_url(ROOM, token)
+
+        host = await Client.connect(url("host", "host"))
+        ack = await host.request({"t": "start_draw", "prize": PRIZE, "winners": 2, "duration_s": 6})
+        viewers = [await Client.connect(url(f"v{i}")) for i in range(4)]
+        for v in viewers:
+            entered = await v.request({"t": "enter_draw", "draw_id": ack["draw_id"]})
+            assert entered["t"] == "ack"
+        assert (await asyncio.to_thread(fetch, first, ack["draw_id"]))["state"] == "open"
+    finally:
+        first.kill()  # no shutdown hooks: the draw's timers die with it
+        first.stop()
+    for c in [host, *viewers]:
+        with contextlib.suppress(Exception):
+            await c.close()
+    # nobody is connected anywhere; a fresh process's sweeper must close it
+    with LiveServer(env=env, port=port_in_my_range()) as second:
+        record = await asyncio.to_thread(fetch_until_closed, second, ack["draw_id"])
+        assert record["entrants"] == ["v0", "v1", "v2", "v3"]
+        status, report = verify_with_cli(second, ack["draw_id"])
+        assert status == 0 and report["winners"] == [w["uid"] for w in record["winners"]]
