@@ -74,6 +74,13 @@ def _nonces(request: Request, svc: SalesService) -> Nonces:
     return nonces
 
 
+def _signed_path(request: Request) -> str:
+    """The request target exactly as sent (percent-encoding and all): what was signed."""
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    query = request.scope.get("query_string", b"")
+    return (raw + (b"?" + query if query else b"")).decode("latin-1")
+
+
 def signed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """Authenticate, parse the JSON body, run the handler, map failures to JSON errors."""
 
@@ -84,7 +91,7 @@ def signed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             body = await request.body()
             if len(body) > MAX_BODY:
                 raise ApiError("too_large", f"body over {MAX_BODY} bytes")
-            path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            path = _signed_path(request)
             try:
                 nonce = auth.verify(
                     lr.settings.merchant_key, request.method, path, request.headers, body
