@@ -12,6 +12,7 @@ from liveroom.draws.store import Draw, DrawStore, EnterResult
 from liveroom.rules import draw as rules
 
 EVENTS_KEPT = 10_000
+WINS_KEPT = 5
 
 
 class MemoryDrawStore(DrawStore):
@@ -20,6 +21,7 @@ class MemoryDrawStore(DrawStore):
         self._entrants: dict[tuple[str, str], dict[str, str]] = {}
         self._seen: dict[tuple[str, str], int] = {}
         self._due: set[tuple[str, str]] = set()
+        self._wins: dict[tuple[str, str], list[str]] = {}
         self._events: list[dict[str, Any]] = []
 
     async def create(self, d: Draw) -> None:
@@ -60,6 +62,20 @@ class MemoryDrawStore(DrawStore):
 
     async def entrants(self, room_id: str, draw_id: str) -> dict[str, str]:
         return dict(self._entrants.get((room_id, draw_id), {}))
+
+    async def has_entered(self, room_id: str, draw_id: str, uid: str) -> bool:
+        return uid in self._entrants.get((room_id, draw_id), {})
+
+    async def record_wins(self, room_id: str, draw_id: str, uids: list[str]) -> None:
+        for uid in uids:
+            won = self._wins.setdefault((room_id, uid), [])
+            if draw_id in won:
+                won.remove(draw_id)
+            won.insert(0, draw_id)
+            del won[WINS_KEPT:]
+
+    async def wins(self, room_id: str, uid: str) -> list[str]:
+        return list(self._wins.get((room_id, uid), []))
 
     async def finish(self, room_id: str, draw_id: str, state: str, now_ms: int) -> Draw | None:
         d = self._draws.get((room_id, draw_id))

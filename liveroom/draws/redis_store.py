@@ -7,6 +7,7 @@ Keys of a draw carry the room's hash tag, so each script touches one Cluster slo
   {prefix}:{room}:draw:{id}:nick   hash uid -> nick, for announcing winners
   {prefix}:{room}:draws:open       set of open draw ids
   {prefix}:{room}:draws:seen       hash uid -> first-seen unix ms (watch-time eligibility)
+  {prefix}:{room}:draws:won:{uid}  list of the draw ids uid won lately (re-sent on rejoin)
 Outside any room:
   {prefix}:draws:due               sorted set "room/draw" by ends_at, until announced:
                                    what the sweepers close (or announce, if the closer died)
@@ -26,6 +27,8 @@ from liveroom.rules import draw as rules
 
 KEEP_FINISHED_S = 30 * 86400  # the public endpoint serves a finished draw this long
 SEEN_TTL_S = 2 * 86400
+WINS_KEPT = 5
+WINS_TTL_S = 7 * 86400  # as long as a claim ticket lives
 EVENTS_MAXLEN = 1_000_000
 
 # The same test as rules.entry_refusal: only an OPEN draw before its end takes entries.
@@ -145,6 +148,28 @@ class RedisDrawStore(DrawStore):
             return {}
         names = await self.redis.hmget(nicks, uids)
         return {u: _s(n) if n is not None else "" for u, n in zip(uids, names, strict=True)}
+
+    @_gated
+    async def has_entered(self, room_id: str, draw_id: str, uid: str) -> bool:
+        return bool(await self.redis.sismember(self._keys(room_id, draw_id)[1], uid))
+
+    def _wins_key(self, room_id: str, uid: str) -> str:
+        return self._room(room_id, f"draws:won:{uid}")
+
+    @_gated
+    async def record_wins(self, room_id: str, draw_id: str, uids: list[str]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for uid in uids:
+                key = self._wins_key(room_id, uid)
+                pipe.lrem(key, 0, draw_id)  # a re-announcement must not list it twice
+                pipe.lpush(key, draw_id)
+                pipe.ltrim(key, 0, WINS_KEPT - 1)
+                pipe.expire(key, WINS_TTL_S)
+            await pipe.execute()
+
+    @_gated
+    async def wins(self, room_id: str, uid: str) -> list[str]:
+        return [_s(d) for d in await self.redis.lrange(self._wins_key(room_id, uid), 0, -1)]
 
     @_gated
     async def finish(self, room_id: str, draw_id: str, state: str, now_ms: int) -> Draw | None:

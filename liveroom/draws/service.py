@@ -229,6 +229,7 @@ class DrawService:
         if d.state == rules.CLOSED:
             fields["winners"] = res.winners
             fields["winners_count"] = d.winners_count
+            await self.store.record_wins(d.room_id, d.id, [w["uid"] for w in res.winners])
         etype = "draw_closed" if d.state == rules.CLOSED else "draw_cancelled"
         stored = await self.engine.publish(d.room_id, new_event(etype, **fields))
         await self.store.append_event(
@@ -310,23 +311,38 @@ class DrawService:
             session.conn.send(frame)
 
     async def on_welcome(self, welcome: dict[str, Any], room_id: str, ident: Identity) -> None:
-        """Start the watch clock, and show a joining viewer the draws under way."""
-        if not ident.is_anonymous and not ident.is_host:
+        """Start the watch clock; show the draws under way, and hand a winner who was away
+        at the close the claim tickets they missed."""
+        viewer = not ident.is_anonymous and not ident.is_host
+        if viewer:
             await self.store.mark_seen(room_id, ident.uid, now_ms())
-        draws = await self.store.open_draws(room_id)
         shown = []
-        for d in draws:
+        for d in await self.store.open_draws(room_id):
             self._remember(room_id, Listing.of(d))
-            shown.append({**d.announcement(), "entrants": await self.store.count(room_id, d.id)})
+            item = {**d.announcement(), "entrants": await self.store.count(room_id, d.id)}
+            if viewer:
+                item["entered"] = await self.store.has_entered(room_id, d.id, ident.uid)
+            shown.append(item)
         welcome["draws"] = shown
+        if viewer:
+            won = []
+            for draw_id in await self.store.wins(room_id, ident.uid):
+                d = await self.store.get(room_id, draw_id)
+                if d is not None:
+                    won.append(self._won_frame(room_id, draw_id, asdict(d.prize), ident.uid))
+            if won:
+                welcome["draws_won"] = won
 
     async def publish_counts(self) -> None:
         """Entrant counts as latest-value state, at most once per interval per draw."""
         dirty, self._dirty = self._dirty, set()
-        by_room: dict[str, dict[str, int]] = {}
+        rooms: dict[str, set[str]] = {}
         for room_id, draw_id in dirty:
-            by_room.setdefault(room_id, {})[draw_id] = await self.store.count(room_id, draw_id)
-        for room_id, counts in by_room.items():
+            rooms.setdefault(room_id, set()).add(draw_id)
+        for room_id, ids in rooms.items():
+            # every open draw of the room, so one process's update never hides another's
+            ids |= set(self._open.get(room_id, ()))
+            counts = {i: await self.store.count(room_id, i) for i in sorted(ids)}
             await self.engine.publish_state(room_id, {"draw": counts})
 
     # events from every process -------------------------------------------------------
@@ -378,22 +394,23 @@ class DrawService:
             conns = self.hub.connections_of(room_id, winner["uid"])
             if not conns:
                 continue
-            ticket, exp = claim.mint_claim(
-                self.settings.merchant_key,
-                room_id=room_id,
-                draw_id=event["draw_id"],
-                uid=winner["uid"],
-            )
-            prize = event.get("prize", {})
-            frame = {
-                "t": "draw_won",
-                "draw_id": event["draw_id"],
-                "prize": prize,
-                "claim": {
-                    "ticket": ticket,
-                    "expires_at": exp,
-                    "path": claim.claim_path(prize.get("claim_path", ""), ticket),
-                },
-            }
+            frame = self._won_frame(room_id, event["draw_id"], event["prize"], winner["uid"])
             for conn in conns:
                 conn.send(frame)
+
+    def _won_frame(
+        self, room_id: str, draw_id: str, prize: dict[str, Any], uid: str
+    ) -> dict[str, Any]:
+        ticket, exp = claim.mint_claim(
+            self.settings.merchant_key, room_id=room_id, draw_id=draw_id, uid=uid
+        )
+        return {
+            "t": "draw_won",
+            "draw_id": draw_id,
+            "prize": prize,
+            "claim": {
+                "ticket": ticket,
+                "expires_at": exp,
+                "path": claim.claim_path(prize.get("claim_path", ""), ticket),
+            },
+        }

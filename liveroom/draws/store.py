@@ -133,6 +133,17 @@ class DrawStore(ABC):
         """uid -> nick of everyone who entered."""
 
     @abstractmethod
+    async def has_entered(self, room_id: str, draw_id: str, uid: str) -> bool: ...
+
+    @abstractmethod
+    async def record_wins(self, room_id: str, draw_id: str, uids: list[str]) -> None:
+        """Remember who won, so a winner who was offline at the close still gets a ticket."""
+
+    @abstractmethod
+    async def wins(self, room_id: str, uid: str) -> list[str]:
+        """Ids of the draws in the room uid won lately, newest first."""
+
+    @abstractmethod
     async def finish(self, room_id: str, draw_id: str, state: str, now_ms: int) -> Draw | None:
         """Move an OPEN draw to `state` (closed or cancelled). Exactly one caller, across
         every process, gets the finished draw back; everyone else gets None."""

@@ -289,12 +289,24 @@ async def test_welcome_shows_a_draw_under_way(memory_server: LiveServer) -> None
     [shown] = late.welcome["draws"]
     assert shown["draw_id"] == ack["draw_id"] and shown["entrants"] == 1
     assert shown["commitment"] == ack["commitment"] and "seed" not in shown
+    assert shown["entered"] is False
+    early_again = await join(memory_server, "early")  # a second device, or a reconnect
+    assert early_again.welcome is not None and early_again.welcome["draws"][0]["entered"]
+    await early_again.close()
     await late.request({"t": "enter_draw", "draw_id": ack["draw_id"]})
     done = await host.request({"t": "close_draw", "draw_id": ack["draw_id"]})
     won_by = done["winners"][0]["uid"]
     assert won_by in ("early", "late")
     winner = early if won_by == "early" else late
     await winner.expect("draw_won")
+    # a winner who drops and comes back still gets the ticket, in the welcome
+    back = await join(memory_server, won_by)
+    assert back.welcome is not None
+    [again] = back.welcome["draws_won"]
+    assert again["draw_id"] == ack["draw_id"] and again["prize"]["title"] == PRIZE["title"]
+    assert claim.verify_claim(memory_server.secret, again["claim"]["ticket"])["uid"] == won_by
+    assert back.welcome["draws"] == []
+    await back.close()
     status, report = verify_with_cli(memory_server, ack["draw_id"])
     assert status == 0 and report["winners"] == [won_by]
     await close_all(host, early, late)

@@ -183,3 +183,21 @@ async def test_events_are_kept_in_order(store: DrawStore) -> None:
     events = await store.events(10)
     assert [e["draw_id"] for e in events[-2:]] == ["a", "b"]
     assert events[-2]["winners"] == ["x"]
+
+
+async def test_entered_and_wins_are_remembered(store: DrawStore) -> None:
+    d = make_draw()
+    await store.create(d)
+    await store.enter("r1", d.id, "u1", "", now_ms())
+    assert await store.has_entered("r1", d.id, "u1")
+    assert not await store.has_entered("r1", d.id, "u2")
+    assert await store.wins("r1", "u1") == []
+    await store.record_wins("r1", "d1", ["u1", "u2"])
+    await store.record_wins("r1", "d2", ["u1"])
+    await store.record_wins("r1", "d1", ["u1"])  # announced again after a crash
+    assert await store.wins("r1", "u1") == ["d1", "d2"]
+    assert await store.wins("r1", "u2") == ["d1"]
+    assert await store.wins("r2", "u1") == []
+    for i in range(10):
+        await store.record_wins("r1", f"x{i}", ["u3"])
+    assert len(await store.wins("r1", "u3")) == 5
