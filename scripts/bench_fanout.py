@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
-from benchlib import servers  # noqa: E402
+from benchlib import profile, servers  # noqa: E402
 from benchlib.loadgen import Fleet  # noqa: E402
 from benchlib.report import Verdict, merge_hist, percentiles, save_json, table  # noqa: E402
 
@@ -60,9 +60,17 @@ def sender_paths(dialect: str, n: int, secret: str, role: str) -> list[str]:
     return [f"/ws/rooms/{ROOM}?token={t}" for t in toks]
 
 
+def server_env(args: argparse.Namespace) -> dict[str, str]:
+    env = dict(kv.split("=", 1) for kv in getattr(args, "server_env", None) or [])
+    if getattr(args, "tick_ms", None):
+        env["LIVEROOM_TICK_MS"] = str(args.tick_ms)
+    return env
+
+
 def make_server(kind: str, port: int, args: argparse.Namespace) -> servers.ServerProc:
     if kind == "liveroom":
-        return servers.liveroom(port, redis_url=args.redis_url if args.redis else "")
+        url = args.redis_url if args.redis else ""
+        return servers.liveroom(port, redis_url=url, **server_env(args))
     if kind == "plain":
         return servers.plain(port)
     if kind == "socketio":
@@ -76,6 +84,8 @@ def run_one(kind: str, viewers: int, args: argparse.Namespace, port: int) -> dic
     secret = os.environ.get("LIVEROOM_SECRET", servers.DEV_SECRET)
     fleet = Fleet(args.workers + 1)
     inj = args.workers  # the last worker injects
+    # probes decode every frame (~80 us for 50 events): a few dozen give plenty of samples
+    probe_every = max(1, viewers // max(1, args.probes))
     srv = make_server(kind, port, args).start()
     try:
         rss_idle = srv.rss()
@@ -97,7 +107,7 @@ def run_one(kind: str, viewers: int, args: argparse.Namespace, port: int) -> dic
                         "port": port,
                         "dialect": dialect,
                         "paths": paths,
-                        "probe_every": args.probe_every,
+                        "probe_every": probe_every,
                         "rate": args.connect_rate / args.workers,
                     },
                 )
@@ -142,6 +152,10 @@ def run_one(kind: str, viewers: int, args: argparse.Namespace, port: int) -> dic
         srv.mark()
         mach0 = servers.machine_cpu_mark()
         gen0 = servers.processes_cpu(fleet.pids)
+        spy = None
+        if args.profile:
+            out = Path(args.profile) / f"{srv.name}-{viewers}.raw.txt"
+            spy = profile.start(srv.proc.pid, max(1.0, args.duration - 1), out)
         time.sleep(args.duration)
         stats = fleet.all_but(inj, "collect")
         usage = srv.usage()
@@ -150,6 +164,11 @@ def run_one(kind: str, viewers: int, args: argparse.Namespace, port: int) -> dic
         m1 = srv.metrics()
         inj_reply = fleet.pipes[inj].recv() if fleet.pipes[inj].poll(30) else {}
         rss_end = srv.rss()
+        summary = None
+        if spy is not None:
+            spy.wait(30)
+            if out.exists():
+                summary = profile.summarize(out)
     finally:
         fleet.close()
         srv.stop()
@@ -203,6 +222,10 @@ def run_one(kind: str, viewers: int, args: argparse.Namespace, port: int) -> dic
         "seconds": elapsed,
     }
     row["latency_hist"] = {str(k): v for k, v in hist.items()}
+    if summary is not None:
+        row["profile"] = summary
+        print(f"## profile of {srv.name} at {viewers} viewers\n{profile.render(summary)}",
+              file=sys.stderr)  # fmt: skip
     return row
 
 
@@ -242,12 +265,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--warmup", type=float, default=3.0)
     p.add_argument("--workers", type=int, default=2, help="load generator processes (viewers)")
     p.add_argument("--senders", type=int, default=8, help="sockets injecting comments/likes")
-    p.add_argument("--probe-every", type=int, default=50, help="one latency probe per N sockets")
+    p.add_argument(
+        "--probes", type=int, default=40, help="sockets that decode frames to time deliveries"
+    )
     p.add_argument("--connect-rate", type=float, default=3000.0, help="new sockets per second")
     p.add_argument("--redis", action="store_true", help="liveroom on the Redis engine")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     p.add_argument("--baselines", default="", help="comma list: plain,socketio (or all)")
     p.add_argument("--sweep", default="", help="comma list of viewer counts")
+    p.add_argument("--tick-ms", type=int, default=0, help="server tick (LIVEROOM_TICK_MS)")
+    p.add_argument("--server-env", action="append", help="KEY=VALUE for the liveroom server")
+    p.add_argument("--profile", default="", help="directory: py-spy the server while measuring")
     p.add_argument("--port", type=int, default=18500)
     p.add_argument("--json", default="", help="write all results here")
     args = p.parse_args(argv)
