@@ -75,6 +75,7 @@ class RoomSocket:
         self._waiting: dict[str, tuple[AsyncResult, float, str]] = {}
         self._rids = itertools.count(1)
         self._reader: gevent.Greenlet | None = None
+        self._closing = False
 
     # connection ----------------------------------------------------------------------
     def connect(self, timeout: float = 20.0) -> None:
@@ -98,6 +99,7 @@ class RoomSocket:
         self._reader = gevent.spawn(self._read_loop)
 
     def close(self) -> None:
+        self._closing = True  # our own close: the reader must not report it as a failure
         if self._reader is not None:
             self._reader.kill(block=False)
         if self.ws is not None:
@@ -150,16 +152,18 @@ class RoomSocket:
             try:
                 opcode, data = self.ws.recv_data()
             except Exception as exc:
-                if self.closed_code is None:
+                if self.closed_code is None and not self._closing:
                     self.closed_code = -1
                     self._fire("WS", "disconnected", time.perf_counter(), exception=exc)
                 return
             if opcode == websocket.ABNF.OPCODE_CLOSE:
                 code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
                 self.closed_code = code
+                if self._closing:
+                    return
                 self._fire(
                     "WS",
-                    "closed by server",
+                    f"closed by server {code}",
                     time.perf_counter(),
                     exception=ConnectionError(f"close {code} {data[2:]!r}"),
                 )
