@@ -163,8 +163,12 @@ export function timeOf(ms) {
   return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }
 
-/** "1:05 left" until a server-time deadline (unix ms). */
-export function countdown(endsAt, client) {
+/** "1:05" until a server-time deadline (unix ms), never below 0:00. */
+export function clock(endsAt, client) {
   const s = Math.max(0, Math.ceil((endsAt - Date.now() - (client?.skew || 0)) / 1000));
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")} left`;
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+export function countdown(endsAt, client) {
+  return `${clock(endsAt, client)} left`;
 }

@@ -1,6 +1,7 @@
 // Host control panel: /panel?room=<id>&token=<host token>
 import { RoomClient, pageParams, h, timeOf } from "/static/liveroom.js";
 import * as draws from "/static/panel-draws.js";
+import * as sales from "/static/panel-sales.js";
 
 const $ = (id) => document.getElementById(id);
 const FEED_MAX = 500;
@@ -190,6 +191,7 @@ $("end").addEventListener("click", () => {
   if (confirm("End the show for everyone? This cannot be undone.")) command({ t: "end" }, "end the show");
 });
 
+sales.install(extensions);
 draws.install(extensions);
 window.liveroom = client; // handy in the console
 client.connect();

@@ -1,6 +1,7 @@
 // Demo viewer page, as a brand's H5 page would embed it: /watch?room=<id>&token=<viewer token>
 import { RoomClient, pageParams, h, timeOf } from "/static/liveroom.js";
 import * as draws from "/static/watch-draws.js";
+import * as sales from "/static/watch-sales.js";
 
 const $ = (id) => document.getElementById(id);
 const SHOWN_MAX = 100;
@@ -167,6 +168,7 @@ $("like").addEventListener("click", () => {
   if (!likeTimer) likeTimer = setTimeout(flushLikes, Math.max(0, lastSent + LIKE_EVERY_MS - Date.now()));
 });
 
+sales.install(extensions);
 draws.install(extensions);
 window.liveroom = client;
 client.connect();

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import socket
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from playwright.sync_api import expect
 from websockets.sync.client import ClientConnection
 
 from liveroom import tokens
+from liveroom.merchant.auth import signed_headers
 from tests.support.server import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -104,3 +106,13 @@ class Viewer:
             for event in tick["events"]:
                 if event["type"] == event_type:
                     return event
+
+
+def create_product(server: LiveServer, **product: Any) -> dict[str, Any]:
+    """Put a product in the catalogue the way a merchant backend does: a signed POST."""
+    body = json.dumps(product).encode()
+    headers = {"Content-Type": "application/json"}
+    headers.update(signed_headers(server.secret, "POST", "/api/products", body))
+    req = urllib.request.Request(f"{server.url}/api/products", body, headers, method="POST")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())["product"]

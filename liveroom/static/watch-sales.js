@@ -1,0 +1,139 @@
+// Flash sales on the viewer page: live stock, a Grab button, and the hand-off to the
+// mini-program checkout with the signed ticket the server returns for a reservation.
+import { h, clock } from "/static/liveroom.js";
+
+const yuan = (fen) => `¥${(fen / 100).toFixed(2)}`;
+const REFUSED = {
+  sold_out: "Sold out!",
+  over_limit: "You already have the most you can buy",
+  not_started: "Not started yet",
+  members_only: "Members only for now",
+  ended: "This sale has ended",
+  login_required: "Sign in to buy",
+};
+
+export function install(ext) {
+  const { client, onEvent, onState, onWelcome, toast } = ext;
+  const box = h("div", { id: "sales" });
+  const bag = h("div", { id: "bag", class: "bag" });
+  document.getElementById("extras").prepend(box);
+  document.getElementById("comments").before(bag);
+  let me = null;
+
+  const card = (id) => box.querySelector(`[data-sale-id="${CSS.escape(id)}"]`);
+
+  /** Open the mini-program checkout page: inside WeChat's web-view through its JS-SDK. */
+  function checkout(co) {
+    const url = `/${co.path.replace(/^\//, "")}`;
+    if (window.wx?.miniProgram) window.wx.miniProgram.navigateTo({ url });
+    else toast(`In the mini-program this opens ${url}`);
+  }
+
+  async function grab(s, requestId = `g-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`, tries = 3) {
+    const c = card(s.sale_id);
+    const button = c.querySelector("button.grab");
+    button.disabled = true;
+    try {
+      const ack = await client.request({ t: "grab", sale_id: s.sale_id, qty: 1, request_id: requestId });
+      if (!ack.duplicate) c.held = (c.held || 0) + ack.hold.qty;
+      const pay = h("button", { class: "pay", onclick: () => checkout(ack.checkout) }, "Pay now");
+      c.querySelector(".mine").replaceChildren(
+        h("span", {}, "Reserved ✓ pay within "),
+        h("b", { "data-ends": ack.hold.expires_at }, clock(ack.hold.expires_at, client)),
+        pay,
+      );
+    } catch (err) {
+      // the same request id is safe to retry: the server answers it once
+      if ((err.code === "retry" || err.code === "disconnected" || err.code === "offline") && tries > 1) {
+        setTimeout(() => grab(s, requestId, tries - 1), 1000 * (err.retry_after || 1));
+        return;
+      }
+      toast(REFUSED[err.code] || err.message);
+    }
+    refresh(c);
+  }
+
+  function refresh(c) {
+    const s = c.sale;
+    const now = Date.now() + (client.skew || 0);
+    const earlyFor = s.early_access_s && me && s.member_tiers.includes(me.tier);
+    const opensAt = s.starts_at - (earlyFor ? s.early_access_s * 1000 : 0);
+    const button = c.querySelector("button.grab");
+    c.querySelector(".left").textContent = s.available > 0 ? `${s.available} left` : "sold out";
+    c.querySelector(".meter > span").style.width = `${(100 * s.available) / s.stock}%`;
+    let label = "Grab it";
+    if (s.status === "ended") label = "Ended";
+    else if ((c.held || 0) >= s.limit_per_user) label = "Reserved";
+    else if (s.available <= 0) label = "Sold out";
+    else if (now < opensAt) label = `Starts in ${clock(opensAt, client)}`;
+    else if (earlyFor && now < s.starts_at) label = "Members: grab early";
+    button.textContent = label;
+    const open = label === "Grab it" || label === "Members: grab early";
+    button.disabled = !open || !me || me.anonymous || me.role === "host";
+  }
+
+  function showSale(s) {
+    let c = card(s.sale_id);
+    if (!c) {
+      c = h(
+        "div",
+        { class: "draw-card sale-card", "data-sale-id": s.sale_id },
+        h("div", { class: "prize" }, `⚡ ${s.title}`),
+        h("div", { class: "small" }, h("b", { class: "price" }, yuan(s.price_fen)), " · ", h("span", { class: "left" }), ` · limit ${s.limit_per_user}`),
+        h("div", { class: "meter" }, h("span")),
+        h("div", { class: "mine small" }),
+        h("button", { class: "grab join", onclick: () => grab(c.sale) }, "Grab it"),
+      );
+      box.prepend(c);
+    }
+    c.sale = { ...c.sale, ...s };
+    refresh(c);
+  }
+
+  function update(id, change) {
+    const c = card(id);
+    if (!c) return;
+    c.sale = { ...c.sale, ...change };
+    refresh(c);
+  }
+
+  function renderBag(products) {
+    bag.replaceChildren(
+      ...products.map((p) =>
+        h(
+          "button",
+          { class: "product", "data-sku": p.sku, onclick: () => client.send({ t: "product_click", sku: p.sku }) && toast(`${p.title}: ${yuan(p.price_fen)}`) },
+          `🛍 ${p.title} `,
+          h("b", {}, yuan(p.price_fen)),
+        ),
+      ),
+    );
+  }
+  const products = new Map();
+
+  onEvent.product_pinned = (e) => {
+    products.set(e.product.sku, e.product);
+    renderBag(e.bag.map((sku) => products.get(sku)).filter(Boolean));
+  };
+  onEvent.product_unpinned = (e) => renderBag(e.bag.map((sku) => products.get(sku)).filter(Boolean));
+  onEvent.sale = (e) => showSale(e.sale);
+  onEvent.sale_started = (e) => update(e.sale_id, { status: "live" });
+  onEvent.sale_ended = (e) => update(e.sale_id, { status: "ended" });
+  onState.push((s) => {
+    for (const [id, n] of Object.entries(s.stock || {})) update(id, { available: n });
+  });
+  onWelcome.push((w) => {
+    me = w.you;
+    for (const p of w.bag || []) products.set(p.sku, p);
+    renderBag(w.bag || []);
+    if (w.recovered !== true) box.replaceChildren();
+    for (const s of w.sales || []) if (s.status !== "ended") showSale(s);
+  });
+  setInterval(() => {
+    for (const c of box.querySelectorAll(".sale-card")) {
+      refresh(c);
+      const ends = c.querySelector("[data-ends]");
+      if (ends) ends.textContent = clock(+ends.dataset.ends, client);
+    }
+  }, 1000);
+}

@@ -1,0 +1,94 @@
+"""Flash sales from the host panel to a viewer's checkout hand-off, in a real browser."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.pages import create_product
+
+
+@pytest.fixture
+def sku(server):
+    sku = f"serum-{uuid.uuid4().hex[:6]}"
+    create_product(
+        server, sku=sku, title="Hydrating serum", price_fen=19900, page="pages/checkout/index"
+    )
+    return sku
+
+
+def add_to_bag(panel, sku):
+    panel.fill("#bag-form input", sku)
+    panel.click("#bag-form button")
+    return panel.locator(f"#bag li[data-sku='{sku}']")
+
+
+def start_sale(panel, sku, *, stock, starts_in=0, early=0):
+    item = add_to_bag(panel, sku)
+    item.locator("button.new-sale").click()
+    form = item.locator(".sale-form")
+    form.locator("input[name=stock]").fill(str(stock))
+    form.locator("input[name=starts_in]").fill(str(starts_in))
+    form.locator("input[name=early]").fill(str(early))
+    form.locator("button").click()
+    return panel.locator("#sales li", has_text="Hydrating serum")
+
+
+def test_flash_sale_sells_out_and_hands_buyers_to_checkout(pages, sku):
+    panel = pages.panel()
+    mia = pages.watch(pages.token("u1", nick="Mia"))
+    leo = pages.watch(pages.token("u2", nick="Leo"))
+    zoe = pages.watch(pages.token("u3", nick="Zoe"))
+    sale = start_sale(panel, sku, stock=2)
+    expect(sale.locator(".state")).to_have_text("live")
+    expect(mia.locator("#bag .product")).to_contain_text("Hydrating serum ¥199.00")
+
+    for viewer in (mia, leo):
+        card = viewer.locator(".sale-card")
+        expect(card).to_contain_text("¥199.00")
+        card.locator("button.grab").click()
+        expect(card.locator(".mine")).to_contain_text("Reserved ✓ pay within")
+        expect(card.locator("button.grab")).to_have_text("Reserved")
+    expect(sale.locator(".available")).to_have_text("0")
+    zoe_grab = zoe.locator(".sale-card button.grab")
+    expect(zoe_grab).to_have_text("Sold out")
+    expect(zoe_grab).to_be_disabled()
+
+    mia.locator(".sale-card button.pay").click()  # outside WeChat the page says where it goes
+    expect(mia.locator("#toast")).to_contain_text("/pages/checkout/index?ticket=")
+
+    sale.locator("button.end-sale").click()
+    expect(sale.locator(".state")).to_have_text("ended")
+    expect(zoe_grab).to_have_text("Ended")
+
+
+def test_members_grab_early_while_others_wait(pages, sku):
+    panel = pages.panel()
+    vip = pages.watch(pages.token("u1", nick="Mia", tier="vip"))
+    newcomer = pages.watch(pages.token("u2", nick="Leo"))
+    sale = start_sale(panel, sku, stock=5, starts_in=600, early=900)
+    expect(sale.locator(".state")).to_have_text("scheduled")
+    expect(sale.locator(".starts")).to_contain_text("starts in 9:")
+    wait = newcomer.locator(".sale-card button.grab")
+    expect(wait).to_contain_text("Starts in 9:")
+    expect(wait).to_be_disabled()
+    early = vip.locator(".sale-card button.grab")
+    expect(early).to_have_text("Members: grab early")
+    early.click()
+    expect(vip.locator(".sale-card .mine")).to_contain_text("Reserved")
+    expect(sale.locator(".available")).to_have_text("4")
+
+
+def test_grab_refusal_is_shown_to_the_viewer(pages, sku, viewer):
+    panel = pages.panel()
+    mia = pages.watch(pages.token("u1", nick="Mia"))
+    expect(start_sale(panel, sku, stock=3).locator(".state")).to_have_text("live")
+    # the same user already took their one unit from another device
+    other_device = viewer(pages.token("u1", nick="Mia"))
+    sale_id = other_device.welcome["sales"][0]["sale_id"]
+    other_device.send({"t": "grab", "sale_id": sale_id, "request_id": "r-1", "rid": 1})
+    assert other_device.until(lambda f: f.get("rid") == 1)["t"] == "ack"
+    mia.locator(".sale-card button.grab").click()
+    expect(mia.locator("#toast")).to_have_text("You already have the most you can buy")
