@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--port", type=int, default=18560)
     p.add_argument("--json", default="")
     args = p.parse_args(argv)
+    servers.exit_on_sigterm()
     kinds = ["liveroom"]
     if args.baselines:
         kinds += ["plain", "socketio"] if args.baselines == "all" else args.baselines.split(",")

@@ -279,6 +279,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--port", type=int, default=18500)
     p.add_argument("--json", default="", help="write all results here")
     args = p.parse_args(argv)
+    servers.exit_on_sigterm()
     if args.comment_from == "viewers":
         args.senders = max(args.senders, int(args.comments // 50) + 1)
 

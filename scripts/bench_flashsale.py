@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--port", type=int, default=18580)
     p.add_argument("--json", default="")
     args = p.parse_args(argv)
+    servers.exit_on_sigterm()
     print(f"# flash sale: {args.viewers} viewers, {args.stock} units, "
           f"load avg {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)  # fmt: skip
     row = run(args)

@@ -170,6 +170,16 @@ def socketio(port: int, redis_url: str, prefix: str = "") -> ServerProc:
     return ServerProc("socketio", cmd, port)
 
 
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so `finally` blocks stop servers and workers."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(143)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def machine_cpu_mark() -> tuple[float, float]:
     """Whole-machine busy CPU seconds and wall time, to tell what else ran during a run."""
     t = psutil.cpu_times()
