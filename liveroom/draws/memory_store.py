@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from liveroom.draws.store import Draw, DrawStore, EnterResult
+from liveroom.draws.store import Draw, DrawStore, EnterResult, Joined, OpenView
 from liveroom.rules import draw as rules
 
 EVENTS_KEPT = 10_000
@@ -102,3 +102,15 @@ class MemoryDrawStore(DrawStore):
 
     async def events(self, count: int = 100) -> list[dict[str, Any]]:
         return [dict(e) for e in self._events[-count:]]
+
+    async def joined(self, room_id: str, uid: str | None, now_ms: int) -> Joined:
+        if uid is not None:
+            await self.mark_seen(room_id, uid, now_ms)
+        views = [
+            OpenView(
+                d, len(self._entrants[(room_id, d.id)]), uid in self._entrants[(room_id, d.id)]
+            )
+            for d in await self.open_draws(room_id)
+        ]
+        won = [self._draws[(room_id, i)] for i in await self.wins(room_id, uid or "")]
+        return Joined(views, won)

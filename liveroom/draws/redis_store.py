@@ -22,7 +22,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from liveroom.draws.store import Draw, DrawStore, EnterResult
+from liveroom.draws.store import Draw, DrawStore, EnterResult, Joined, OpenView
 from liveroom.rules import draw as rules
 
 KEEP_FINISHED_S = 30 * 86400  # the public endpoint serves a finished draw this long
@@ -53,9 +53,9 @@ return 1
 """
 
 
-# The engine's client uses redis-py's default pool, which raises (not waits) past 100
-# connections in use; a burst of entries must queue here instead of failing.
-MAX_IN_FLIGHT = 48
+# Draws share the engine's connection pool: a burst of entries queues here rather than
+# taking the connections that comments and joins need.
+MAX_IN_FLIGHT = 16
 
 T = TypeVar("T")
 
@@ -71,6 +71,14 @@ def _gated(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
 
 def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _draw(row: list[Any]) -> Draw | None:
+    """A draw from HMGET rec, state, closed_at."""
+    rec, state, closed_at = row
+    if rec is None:
+        return None
+    return Draw.from_record(_s(rec), _s(state), int(closed_at or 0))
 
 
 class RedisDrawStore(DrawStore):
@@ -109,12 +117,9 @@ class RedisDrawStore(DrawStore):
         return await self._read(room_id, draw_id)
 
     async def _read(self, room_id: str, draw_id: str) -> Draw | None:
-        rec, state, closed_at = await self.redis.hmget(
-            self._keys(room_id, draw_id)[0], "rec", "state", "closed_at"
+        return _draw(
+            await self.redis.hmget(self._keys(room_id, draw_id)[0], "rec", "state", "closed_at")
         )
-        if rec is None:
-            return None
-        return Draw.from_record(_s(rec), _s(state), int(closed_at or 0))
 
     async def open_draws(self, room_id: str) -> list[Draw]:
         ids = sorted(_s(i) for i in await self.redis.smembers(self._room(room_id, "draws:open")))
@@ -225,3 +230,32 @@ class RedisDrawStore(DrawStore):
             data = fields.get(b"data", fields.get("data"))
             out.append(json.loads(_s(data)))
         return out
+
+    @_gated
+    async def joined(self, room_id: str, uid: str | None, now_ms: int) -> Joined:
+        seen = self._room(room_id, "draws:seen")
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.smembers(self._room(room_id, "draws:open"))
+            if uid is not None:
+                pipe.lrange(self._wins_key(room_id, uid), 0, -1)
+                pipe.hsetnx(seen, uid, now_ms)
+                pipe.expire(seen, SEEN_TTL_S)
+            first = await pipe.execute()
+        open_ids = sorted(_s(i) for i in first[0])
+        won_ids = [_s(i) for i in first[1]] if uid is not None else []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for draw_id in open_ids:
+                rec, members, _ = self._keys(room_id, draw_id)
+                pipe.hmget(rec, "rec", "state", "closed_at")
+                pipe.scard(members)
+                pipe.sismember(members, uid or "")
+            for draw_id in won_ids:
+                pipe.hmget(self._keys(room_id, draw_id)[0], "rec", "state", "closed_at")
+            rows = await pipe.execute()
+        views = []
+        for n in range(len(open_ids)):
+            d = _draw(rows[3 * n])
+            if d is not None and d.state == rules.OPEN:
+                views.append(OpenView(d, int(rows[3 * n + 1]), bool(rows[3 * n + 2])))
+        won = [_draw(row) for row in rows[3 * len(open_ids) :]]
+        return Joined(views, [d for d in won if d is not None])

@@ -314,24 +314,19 @@ class DrawService:
         """Start the watch clock; show the draws under way, and hand a winner who was away
         at the close the claim tickets they missed."""
         viewer = not ident.is_anonymous and not ident.is_host
-        if viewer:
-            await self.store.mark_seen(room_id, ident.uid, now_ms())
+        view = await self.store.joined(room_id, ident.uid if viewer else None, now_ms())
         shown = []
-        for d in await self.store.open_draws(room_id):
-            self._remember(room_id, Listing.of(d))
-            item = {**d.announcement(), "entrants": await self.store.count(room_id, d.id)}
+        for o in view.open:
+            self._remember(room_id, Listing.of(o.draw))
+            item = {**o.draw.announcement(), "entrants": o.entrants}
             if viewer:
-                item["entered"] = await self.store.has_entered(room_id, d.id, ident.uid)
+                item["entered"] = o.entered
             shown.append(item)
         welcome["draws"] = shown
-        if viewer:
-            won = []
-            for draw_id in await self.store.wins(room_id, ident.uid):
-                d = await self.store.get(room_id, draw_id)
-                if d is not None:
-                    won.append(self._won_frame(room_id, draw_id, asdict(d.prize), ident.uid))
-            if won:
-                welcome["draws_won"] = won
+        if view.won:
+            welcome["draws_won"] = [
+                self._won_frame(room_id, d.id, asdict(d.prize), ident.uid) for d in view.won
+            ]
 
     async def publish_counts(self) -> None:
         """Entrant counts as latest-value state, at most once per interval per draw."""

@@ -108,6 +108,21 @@ class DrawResult:
     winners: list[dict[str, str]]  # [{uid, nick}] in draw order
 
 
+@dataclass(frozen=True)
+class OpenView:
+    draw: Draw
+    entrants: int
+    entered: bool
+
+
+@dataclass(frozen=True)
+class Joined:
+    """What a joining viewer needs, read in as few round trips as the store can."""
+
+    open: list[OpenView]
+    won: list[Draw]  # draws the viewer won lately, newest first
+
+
 class DrawStore(ABC):
     @abstractmethod
     async def create(self, d: Draw) -> None:
@@ -171,6 +186,11 @@ class DrawStore(ABC):
     @abstractmethod
     async def events(self, count: int = 100) -> list[dict[str, Any]]:
         """The latest `count` durable events, oldest first."""
+
+    @abstractmethod
+    async def joined(self, room_id: str, uid: str | None, now_ms: int) -> Joined:
+        """A viewer joins: start their watch clock (`mark_seen`, unless uid is None), and
+        read the open draws (with counts and whether uid entered) and uid's recent wins."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         pass

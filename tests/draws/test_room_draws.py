@@ -318,3 +318,37 @@ def test_public_record_errors(memory_server: LiveServer) -> None:
             urllib.request.urlopen(memory_server.url + path, timeout=10)
         assert err.value.code == code
         assert "error" in json.loads(err.value.read())
+
+
+async def test_a_crowd_entering_at_once_is_counted_exactly(
+    two_servers: tuple[LiveServer, LiveServer],
+) -> None:
+    """200 viewers on two processes press the button at the same moment; 50 of them also
+    from a second device on the other process."""
+    a, b = two_servers
+    host = await join(a, "host", host=True)
+    crowd = await asyncio.gather(*(join(a if i % 2 else b, f"c{i:03d}") for i in range(200)))
+    twins = await asyncio.gather(*(join(b if i % 2 else a, f"c{i:03d}") for i in range(50)))
+    ack = await host.request({"t": "start_draw", "prize": PRIZE, "winners": 5, "duration_s": 600})
+    draw_id = ack["draw_id"]
+    await asyncio.gather(*(event(c, "draw_started", draw_id) for c in crowd + twins))
+    presses = crowd + twins
+    replies = await asyncio.gather(
+        *(c.request({"t": "enter_draw", "draw_id": draw_id}) for c in presses)
+    )
+    assert all(r["t"] == "ack" and r["entered"] for r in replies)
+    assert sum(not r["duplicate"] for r in replies) == 200
+    assert sorted(r["entrants"] for r in replies if not r["duplicate"]) == list(range(1, 201))
+    await crowd[0].until(lambda f: f.get("draw", {}).get(draw_id) == 200, timeout=15)
+    closed = await host.request({"t": "close_draw", "draw_id": draw_id})
+    assert closed["entrants_count"] == 200 and len(closed["winners"]) == 5
+    record = fetch(b, draw_id)
+    assert record["entrants"] == [f"c{i:03d}" for i in range(200)]
+    expected = rules.pick_winners(record["seed"], record["entrants"], 5)
+    assert [w["uid"] for w in closed["winners"]] == expected
+    # every device of every winner, on either process, gets the ticket
+    winner_devices = [c for c in crowd + twins if c.welcome["you"]["uid"] in expected]
+    for device in winner_devices:
+        if not any(f.get("t") == "draw_won" for f in device.seen):
+            await device.expect("draw_won")
+    await close_all(host, *crowd, *twins)

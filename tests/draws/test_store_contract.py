@@ -201,3 +201,23 @@ async def test_entered_and_wins_are_remembered(store: DrawStore) -> None:
     for i in range(10):
         await store.record_wins("r1", f"x{i}", ["u3"])
     assert len(await store.wins("r1", "u3")) == 5
+
+
+async def test_joined_reads_what_a_welcome_needs(store: DrawStore) -> None:
+    d1, d2, gone = make_draw(), make_draw(), make_draw()
+    for d in (d1, d2, gone):
+        await store.create(d)
+    await store.enter("r1", d1.id, "u1", "", now_ms())
+    await store.enter("r1", d1.id, "u2", "", now_ms())
+    await store.enter("r1", gone.id, "u1", "", now_ms())
+    await store.finish("r1", gone.id, rules.CLOSED, now_ms())
+    await store.record_wins("r1", gone.id, ["u1"])
+    view = await store.joined("r1", "u1", 7_000)
+    assert await store.first_seen("r1", "u1") == 7_000
+    got = {(o.draw.id, o.entrants, o.entered) for o in view.open}
+    assert got == {(d1.id, 2, True), (d2.id, 0, False)}
+    assert [d.id for d in view.won] == [gone.id] and view.won[0].state == rules.CLOSED
+    anonymous = await store.joined("r1", None, 9_000)
+    assert {o.entered for o in anonymous.open} == {False} and anonymous.won == []
+    assert (await store.joined("r1", "u1", 9_000)).won == view.won
+    assert await store.first_seen("r1", "u1") == 7_000
