@@ -11,33 +11,25 @@ PUBLISH on the room's channel; on a Redis Cluster you would switch the scripts t
 and the subscriber to SSUBSCRIBE (sharded pub/sub), so a room's messages stay on the
 shard that owns its slot instead of being broadcast to every node.
 
-Messages on a room channel, decoded by the subscriber:
-- `e<seq>:<msgpack event without seq>` an event (the same bytes as in the history stream),
-- `l<total>` the new like total,
-- `s<msgpack dict>` latest-value state.
+Messages on a room channel are described in redis_pubsub.py, which reads them.
 
-Redis outages: every call raises EngineUnavailable promptly (short socket timeouts, one
-quick reconnect attempt) instead of hanging; the single subscriber connection reconnects
-with backoff and resubscribes every room it had.
+Redis outages: every call raises EngineUnavailable promptly (short socket timeouts, no
+retries) instead of hanging; the single subscriber connection reconnects with backoff,
+resubscribes every room it had and replays what it missed from the history.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import logging
 from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
 import msgpack
 import redis.asyncio as aioredis
-from redis.asyncio.client import PubSub
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from liveroom.engine.base import (
@@ -51,11 +43,8 @@ from liveroom.engine.base import (
     Snapshot,
 )
 from liveroom.engine.keys import RoomKeys
+from liveroom.engine.redis_pubsub import UNAVAILABLE, Subscriber, event_message
 from liveroom.rules import history
-
-log = logging.getLogger("liveroom.engine.redis")
-
-_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 @contextlib.contextmanager
@@ -63,7 +52,7 @@ def _guard() -> Iterator[None]:
     """Turn a lost Redis into EngineUnavailable, the one error callers handle."""
     try:
         yield
-    except _UNAVAILABLE as exc:
+    except UNAVAILABLE as exc:
         raise EngineUnavailable(f"redis unavailable: {exc}") from exc
 
 
@@ -74,10 +63,6 @@ def _load_script(name: str) -> str:
 
 def _pack(obj: Any) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)
-
-
-def _event(seq: int | bytes, payload: bytes) -> dict[str, Any]:
-    return {**msgpack.unpackb(payload, raw=False), "seq": int(seq)}
 
 
 # Room fields are stored as strings in a hash; these say how each goes in and out.
@@ -112,10 +97,9 @@ def _decode_room(room_id: str, flat: list[bytes], allow_anonymous: bool) -> Room
 class RedisEngine(Engine):
     name = "redis"
     # Short timeouts: a live room would rather report "unavailable" than stall its viewers.
-    socket_timeout_s = 2.0
-    connect_timeout_s = 1.0
-    max_connections = 64
-    resubscribe_backoff_s = (0.05, 2.0)
+    socket_timeout_s = 3.0
+    connect_timeout_s = 3.0
+    max_connections = 32
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -136,7 +120,8 @@ class RedisEngine(Engine):
             name: self.client.register_script(_load_script(name))
             for name in ("publish", "post_comment", "snapshot", "presence", "add_likes")
         }
-        self._subscriber = _Subscriber(self.client, self.settings.key_prefix, self.settings.node_id)
+        home = f"{self.settings.key_prefix}:node:{self.settings.node_id}"
+        self.subscriber = Subscriber(self.client, home, self.events_since)
 
     def _keys(self, room_id: str) -> RoomKeys:
         return RoomKeys(self.settings.key_prefix, room_id)
@@ -144,10 +129,10 @@ class RedisEngine(Engine):
     async def start(self) -> None:
         with _guard():
             await self.client.ping()
-            await self._subscriber.start()
+            await self.subscriber.start()
 
     async def close(self) -> None:
-        await self._subscriber.close()
+        await self.subscriber.close()
         await self.client.aclose()
 
     # rooms ---------------------------------------------------------------------------
@@ -162,7 +147,9 @@ class RedisEngine(Engine):
             room_flat, seq, likes, viewers, entries, deleted = await self._scripts["snapshot"](
                 keys=[k.room, k.seq, k.likes, k.presence, k.history, k.deleted], args=[recent]
             )
-        newest_first = [_event(entries[i], entries[i + 1]) for i in range(0, len(entries), 2)]
+        newest_first = [
+            event_message(entries[i], entries[i + 1]) for i in range(0, len(entries), 2)
+        ]
         comments = history.recent_comments(newest_first, {d.decode() for d in deleted}, recent)
         room = _decode_room(room_id, room_flat, self.settings.allow_anonymous)
         return Snapshot(room, int(seq), int(likes), int(viewers), comments)
@@ -223,15 +210,18 @@ class RedisEngine(Engine):
             return []
         if state == "gap":
             return None
-        return [_event(_entry_seq(eid), fields[b"d"]) for eid, fields in entries]
+        return [event_message(_entry_seq(eid), fields[b"d"]) for eid, fields in entries]
 
     async def subscribe(self, room_id: str, sink: Sink) -> None:
         """Start delivering; if Redis is down this raises but the subscription stands."""
+        k = self._keys(room_id)
         with _guard():
-            await self._subscriber.add(room_id, self._keys(room_id).channel, sink)
+            await self.subscriber.add(room_id, k.channel, sink)
+            # where a catch-up after a lost connection starts if no event came before it
+            self.subscriber.seen(k.channel, int(await self.client.get(k.seq) or 0))
 
     async def unsubscribe(self, room_id: str) -> None:
-        await self._subscriber.remove(self._keys(room_id).channel)
+        await self.subscriber.remove(self._keys(room_id).channel)
 
     # comments ------------------------------------------------------------------------
     async def post_comment(
@@ -265,7 +255,7 @@ class RedisEngine(Engine):
             return CommentResult(event={**event, "seq": int(reply[1])})
         if outcome == "dup":
             seq, _, payload = reply[1].partition(b":")
-            return CommentResult(event=_event(seq, payload), duplicate=True)
+            return CommentResult(event=event_message(seq, payload), duplicate=True)
         if outcome == "banned":
             return CommentResult(code="banned", message="you are banned from this room")
         if outcome == "muted":
@@ -318,129 +308,3 @@ def _flat(reply: Any) -> list[bytes]:
 
 def _entry_seq(entry_id: bytes) -> int:
     return int(entry_id.split(b"-", 1)[0])
-
-
-class _Subscriber:
-    """One pub/sub connection per process for all its rooms.
-
-    A reader task decodes each message and calls the room's sink synchronously, in the
-    order Redis delivered them. When the connection drops (Redis restart, network), the
-    reader reconnects with backoff and resubscribes every room; events published during the
-    outage are not replayed here, clients catch up through `since` and the history.
-    """
-
-    def __init__(self, client: aioredis.Redis, prefix: str, node_id: str) -> None:
-        self.client = client
-        self._rooms: dict[bytes, tuple[str, Sink]] = {}  # channel -> (room id, sink)
-        self._pubsub: PubSub | None = None
-        self._task: asyncio.Task | None = None
-        # Subscribed from the start, so the connection exists even with no rooms yet.
-        self._home = f"{prefix}:node:{node_id}".encode()
-        self.connected = asyncio.Event()
-
-    async def start(self) -> None:
-        """Connect now, so a room subscribed right after start is live at once."""
-        if self._pubsub is None:
-            await self._connect()
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(), name="redis-subscriber"
-            )
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self._drop()
-
-    async def add(self, room_id: str, channel: str, sink: Sink) -> None:
-        key = channel.encode()
-        self._rooms[key] = (room_id, sink)
-        pubsub = self._pubsub
-        if pubsub is None:
-            raise RedisConnectionError("subscriber is reconnecting")
-        await pubsub.subscribe(key)
-
-    async def remove(self, channel: str) -> None:
-        key = channel.encode()
-        if self._rooms.pop(key, None) is None:
-            return
-        pubsub = self._pubsub
-        if pubsub is not None:
-            with contextlib.suppress(*_UNAVAILABLE):
-                await pubsub.unsubscribe(key)
-
-    async def _connect(self) -> None:
-        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
-        try:
-            subscribed: set[bytes] = set()
-            wanted = {self._home, *self._rooms}
-            while wanted - subscribed:  # rooms may be added while we subscribe
-                batch = wanted - subscribed
-                await pubsub.subscribe(*batch)
-                subscribed |= batch
-                wanted = {self._home, *self._rooms}
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()
-            raise
-        self._pubsub = pubsub
-        self.connected.set()
-
-    async def _drop(self) -> None:
-        pubsub, self._pubsub = self._pubsub, None
-        self.connected.clear()
-        if pubsub is not None:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()
-
-    async def _run(self) -> None:
-        low, high = RedisEngine.resubscribe_backoff_s
-        backoff = low
-        failures = 0
-        while True:
-            try:
-                if self._pubsub is None:
-                    await self._connect()
-                    if failures:
-                        log.warning(
-                            "redis subscriber reconnected after %d attempts; %d rooms resubscribed",
-                            failures,
-                            len(self._rooms),
-                        )
-                    failures, backoff = 0, low
-                message = await self._pubsub.get_message(timeout=1.0)  # type: ignore[union-attr]
-                if message is not None and message.get("type") == "message":
-                    self._dispatch(message["channel"], message["data"])
-            except asyncio.CancelledError:
-                raise
-            except _UNAVAILABLE as exc:
-                failures += 1
-                if failures == 1 or failures % 20 == 0:
-                    log.warning("redis subscriber lost (%s); reconnecting", exc)
-                await self._drop()
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, high)
-            except Exception:
-                log.exception("redis subscriber: unexpected error; reconnecting")
-                await self._drop()
-                await asyncio.sleep(backoff)
-
-    def _dispatch(self, channel: bytes, data: bytes) -> None:
-        target = self._rooms.get(channel)
-        if target is None or not data:
-            return
-        room_id, sink = target
-        kind = data[:1]
-        try:
-            if kind == b"e":
-                seq, _, payload = data[1:].partition(b":")
-                sink(room_id, "event", _event(seq, payload))
-            elif kind == b"l":
-                sink(room_id, "likes", int(data[1:]))
-            elif kind == b"s":
-                sink(room_id, "state", msgpack.unpackb(data[1:], raw=False))
-        except Exception:
-            log.exception("sink failed for room %s", room_id)

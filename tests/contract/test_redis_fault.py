@@ -164,3 +164,36 @@ async def test_a_stalled_redis_times_out_instead_of_hanging(
                 break
             except EngineUnavailable:
                 await asyncio.sleep(0.1)
+
+
+async def test_a_dropped_subscription_misses_no_event(fault_engine: RedisEngine) -> None:
+    """Events published while the subscriber reconnects are replayed from the history."""
+    publisher = RedisEngine(Settings(redis_url=URL, key_prefix="lrfault", node_id="publisher"))
+    await publisher.start()
+    try:
+        fault_engine.subscriber.backoff_s = (0.5, 2.0)  # a wide window to publish into
+        recorder = Recorder()
+        await fault_engine.subscribe("busy", recorder)  # has events before the drop
+        await fault_engine.subscribe("quiet", recorder)  # has none before the drop
+        sent: dict[str, list[dict]] = {"busy": [], "quiet": []}
+        for i in range(5):
+            sent["busy"].append(await publisher.publish("busy", new_event("before", n=i)))
+        await recorder.until(lambda r: len(r.of("event")) == 5)
+
+        killer = redis_sync.Redis(port=PORT)
+        assert killer.client_kill_filter(_type="pubsub") >= 1
+        killer.close()
+        for i in range(20):
+            room = ("busy", "quiet")[i % 2]
+            sent[room].append(await publisher.publish(room, new_event("during", n=i)))
+        # (the reader sees the drop at once and waits 0.5 s to reconnect: they fell in the gap)
+        for i in range(6):
+            room = ("busy", "quiet")[i % 2]
+            sent[room].append(await publisher.publish(room, new_event("after", n=i)))
+
+        for room, expected in sent.items():
+            last = expected[-1]
+            await recorder.until(lambda r, room=room, last=last: last in r.of("event", room))
+            assert recorder.of("event", room) == expected
+    finally:
+        await publisher.close()
