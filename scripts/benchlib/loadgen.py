@@ -94,6 +94,13 @@ class Client(WSClient):
         # frames to send again when the server answers `retry` (same request id: idempotent)
         self.retryable: dict[Any, dict] = {}
 
+    lazy = False  # set on non-probe viewers when the worker batches reads (see cmd_connect)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.lazy and self.transport is not None:
+            self.transport.pause_reading()
+
     def on_message(self, opcode: int, payload: bytes) -> None:
         st = self.worker.stats
         st.frames += 1
@@ -176,6 +183,7 @@ class Worker:
         self.senders: list[Client] = []
         self.sender_mode = False
         self.retries = 0
+        self.lazy_task: asyncio.Task | None = None
         self.t0 = time.monotonic()
         self.done = asyncio.get_running_loop().create_future()
 
@@ -217,8 +225,15 @@ class Worker:
         senders: bool = False,
         concurrency: int = 200,
         timeout: float = 30.0,
+        lazy_read_ms: float = 0.0,
     ) -> dict:
-        """Open one socket per path, at most `rate` new ones per second; wait for welcomes."""
+        """Open one socket per path, at most `rate` new ones per second; wait for welcomes.
+
+        With `lazy_read_ms`, non-probe sockets read only every that many ms, so one read takes
+        several frames: the kernel holds them meanwhile (the server's writes are unchanged),
+        and the generator spends less CPU per frame on the cores it shares with the server.
+        Probe sockets always read at once, so measured latency is not affected.
+        """
         loop = asyncio.get_running_loop()
         sem = asyncio.Semaphore(concurrency)
         failures: Counter = Counter()
@@ -246,9 +261,20 @@ class Worker:
                     failures[type(exc).__name__ + ": " + str(exc)[:80]] += 1
                     return
                 (self.senders if senders else self.clients).append(client)
+                if lazy_read_ms and not probe and not senders:
+                    client.lazy = True
 
         await asyncio.gather(*(one(i, p) for i, p in enumerate(paths)))
+        if lazy_read_ms and self.lazy_task is None:
+            self.lazy_task = loop.create_task(self._lazy_reads(lazy_read_ms / 1000))
         return {"ok": len(paths) - sum(failures.values()), "failed": dict(failures)}
+
+    async def _lazy_reads(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            for c in self.clients:
+                if c.lazy and c.transport is not None and not c.transport.is_closing():
+                    c.transport.resume_reading()
 
     async def cmd_reset(self) -> dict:
         self.stats = Stats()
