@@ -28,7 +28,12 @@ from benchlib.machine import describe
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 
-FANOUT = ["bench_fanout.py", "--comments", "1000", "--likes", "10000"]
+# the same batched reads on non-probe sockets for every fan-out run, baselines included
+LAZY = ["--lazy-read-ms", "50"]
+# baselines only broadcast comments: the same workload for all three, no likes
+BASE = ["bench_fanout.py", *LAZY, "--comments", "200", "--likes", "0", "-d", "10", "--warmup", "2",
+        "--baselines", "all"]  # fmt: skip
+FANOUT = ["bench_fanout.py", "--comments", "1000", "--likes", "10000", *LAZY]
 
 # name -> script and arguments; ports differ so a lingering socket never collides
 PLAN: dict[str, list[str]] = {
@@ -41,10 +46,8 @@ PLAN: dict[str, list[str]] = {
     "fanout-10000-viewers": [*FANOUT, "--viewers", "10000", "-d", "15",
                              "--comment-from", "viewers", "--port", "18524"],
     "fanout-5000-redis": [*FANOUT, "--viewers", "5000", "-d", "10", "--redis", "--port", "18525"],
-    "baselines-1000": ["bench_fanout.py", "--viewers", "1000", "--comments", "200", "--likes", "0",
-                       "-d", "10", "--warmup", "2", "--baselines", "all", "--port", "18530"],
-    "baselines-3000": ["bench_fanout.py", "--viewers", "3000", "--comments", "200", "--likes", "0",
-                       "-d", "10", "--warmup", "2", "--baselines", "all", "--port", "18533"],
+    "baselines-1000": [*BASE, "--viewers", "1000", "--port", "18530"],
+    "baselines-3000": [*BASE, "--viewers", "3000", "--port", "18533"],
     "flashsale": ["bench_flashsale.py", "--viewers", "10000", "--stock", "1000", "--port", "18540"],
     "flashsale-redis": ["bench_flashsale.py", "--viewers", "10000", "--stock", "1000", "--redis",
                         "--port", "18541"],
