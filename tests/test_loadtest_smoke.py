@@ -76,7 +76,7 @@ def test_fanout_bench_delivers_to_every_viewer_on_all_three_servers() -> None:
     result = run_script(
         "bench_fanout.py", "--port", str(port), "--viewers", "30", "--comments", "20",
         "--likes", "200", "-d", "2", "--warmup", "0.5", "--senders", "2",
-        "--probe-every", "3", "--baselines", "all",
+        "--probes", "10", "--baselines", "all", "--lazy-read-ms", "20",
     )  # fmt: skip
     rows = {r["server"]: r for r in result["rows"]}
     assert set(rows) == {"liveroom", "plain", "socketio"}
