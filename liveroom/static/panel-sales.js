@@ -12,7 +12,7 @@ export function install(ext) {
   const add = h(
     "form",
     { id: "bag-form", class: "row" },
-    h("input", { name: "sku", placeholder: "product SKU (from the merchant catalogue)", maxlength: 64, required: true }),
+    h("input", { name: "sku", placeholder: "product SKU", title: "a SKU from the merchant catalogue", maxlength: 64, required: true }),
     h("button", { class: "primary" }, "Add to bag"),
   );
   add.addEventListener("submit", async (ev) => {

@@ -132,6 +132,7 @@ const onEvent = {
     renderRoom(e);
     if (e.title !== undefined) addSystem(`title set to "${e.title}"`);
     if (e.slow_mode !== undefined) addSystem(`slow mode ${e.slow_mode ? `${e.slow_mode}s` : "off"}`);
+    if (e.keywords !== undefined) addSystem(`comment filter now blocks ${e.keywords} word(s)`);
   },
 };
 
@@ -187,6 +188,11 @@ onSubmit("title-form", async (f) => {
   if (await command({ t: "set_title", title: f.title.value }, "set title")) f.reset();
 });
 onSubmit("slow-form", (f) => command({ t: "slow_mode", seconds: parseInt(f.seconds.value, 10) || 0 }, "slow mode"));
+onSubmit("keywords-form", (f) => {
+  // replaces the whole list; an empty box clears the filter
+  const words = f.keywords.value.split(/[,，\n]/).map((w) => w.trim()).filter(Boolean);
+  return command({ t: "set_keywords", keywords: words }, `blocked words (${words.length})`);
+});
 $("end").addEventListener("click", () => {
   if (confirm("End the show for everyone? This cannot be undone.")) command({ t: "end" }, "end the show");
 });

@@ -128,6 +128,7 @@ function friendly(err) {
     muted: "You are muted",
     slow_mode: "Slow mode is on: please wait",
     rate_limited: "You are commenting too fast",
+    blocked_word: "That comment cannot be posted here",
   };
   return (words[err.code] || err.message) + wait;
 }

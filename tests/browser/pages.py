@@ -56,19 +56,23 @@ class Pages:
             self.server.secret, uid, room=self.room, role=role, nick=nick or uid, tier=tier
         )
 
-    def _open(self, path: str, token: str, **context_args: Any) -> Any:
+    def _open(
+        self, path: str, token: str, setup: Callable[[Any], None] | None = None, **context_args: Any
+    ) -> Any:
         ctx = self.browser.new_context(**context_args)
         ctx.set_default_timeout(10_000)
         self.contexts.append(ctx)
         page = ctx.new_page()
         page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
         page.on("dialog", lambda dialog: dialog.accept())
+        if setup is not None:
+            setup(page)  # e.g. routes that must be in place before the page loads
         query = f"room={self.room}" + (f"&token={token}" if token else "")
         page.goto(f"{self.server.url}{path}?{query}")
         return page
 
-    def panel(self, token: str | None = None) -> Any:
-        page = self._open("/panel", token or self.token("host", host=True, nick="Host"))
+    def panel(self, token: str | None = None, setup: Callable[[Any], None] | None = None) -> Any:
+        page = self._open("/panel", token or self.token("host", host=True, nick="Host"), setup)
         expect(page.locator("#conn")).to_have_text("connected")
         return page
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from playwright.sync_api import expect
 from websockets.exceptions import ConnectionClosed
@@ -105,6 +107,12 @@ def test_title_announce_and_slow_mode_reach_viewers(pages, viewer):
     panel.fill("#slow-form input", "30")
     panel.click("#slow-form button")
     expect(panel.locator("#slow")).to_have_text("slow mode 30s")
+    panel.fill("#keywords-form input", "fake, 假货")
+    panel.click("#keywords-form button")
+    expect(panel.locator("#feed li.system", has_text="blocks 2 word(s)")).to_be_visible()
+    watch.fill("#text", "is this 假货?")
+    watch.click("#send")
+    expect(watch.locator("#toast")).to_have_text("That comment cannot be posted here")
     raw = viewer(pages.token("u2"))
     raw.send({"t": "comment", "text": "one", "rid": 1})
     assert raw.until(lambda f: f.get("rid") == 1)["t"] == "ack"
@@ -189,3 +197,29 @@ def test_panel_survives_a_server_restart(browser, room):
         first.stop()
         pages.close()
     assert not pages.page_errors
+
+
+def test_slow_consumer_close_resumes_from_the_since_in_its_reason(pages, viewer):
+    """Code 4008 carries where to resume; the panel must reconnect from exactly there."""
+    routes = []
+
+    def pass_through(ws):
+        ws.connect_to_server()
+        routes.append(ws)
+
+    panel = pages.panel(setup=lambda page: page.route_web_socket("**/ws/rooms/**", pass_through))
+    sockets: list[str] = []
+    panel.on("websocket", lambda ws: sockets.append(ws.url))
+    raw = viewer(pages.token("u1", nick="Mia"))
+    for i in range(3):
+        raw.send({"t": "comment", "text": f"line {i}", "rid": i})
+        raw.until(lambda f, i=i: f.get("rid") == i)
+    expect(panel.locator("#feed li.comment")).to_have_count(3)
+    seq = panel.evaluate("window.liveroom.seq")
+
+    # as the hub does to a client that fell behind: it last got seq - 2
+    routes[0].close(code=4008, reason=json.dumps({"reconnect": True, "since": seq - 2}))
+    expect(panel.locator("#log li.ok", has_text="2 missed events replayed")).to_be_visible()
+    assert sockets[-1].endswith(f"since={seq - 2}")
+    expect(panel.locator("#conn")).to_have_text("connected")
+    expect(panel.locator("#feed li.comment")).to_have_count(3)  # replayed, not duplicated
