@@ -5,6 +5,8 @@ Entering by pass phrase needs no frame: it is an ordinary comment (see DrawServi
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from liveroom import protocol
@@ -16,6 +18,7 @@ from liveroom.draws.service import (
     DrawRefused,
     DrawService,
 )
+from liveroom.engine.base import EngineUnavailable
 from liveroom.protocol import Command, Field, ProtocolError, Spec
 from liveroom.rules import draw as rules
 from liveroom.session import Session
@@ -54,13 +57,25 @@ def _refused(err: DrawRefused, rid: Any) -> ProtocolError:
     return out
 
 
+@contextlib.contextmanager
+def _answers(rid: Any) -> Iterator[None]:
+    """Refusals and a store outage become error frames. enter/close/cancel are safe to
+    retry; a start_draw retried after `unavailable` may start a second draw."""
+    try:
+        yield
+    except DrawRefused as err:
+        raise _refused(err, rid) from None
+    except EngineUnavailable:
+        err = ProtocolError("unavailable", "draws are unavailable for a moment; retry", rid)
+        err.extra["retry_after"] = 1.0
+        raise err from None
+
+
 @handles("start_draw")
 async def start_draw(session: Session, cmd: Command) -> dict[str, Any]:
     svc = _service(session, cmd.rid)
-    try:
+    with _answers(cmd.rid):
         d = await svc.start_draw(session.room_id, session.ident.uid, cmd.args)
-    except DrawRefused as err:
-        raise _refused(err, cmd.rid) from None
     return {"draw_id": d.id, "commitment": d.commitment, "ends_at": d.ends_at}
 
 
@@ -68,12 +83,13 @@ async def start_draw(session: Session, cmd: Command) -> dict[str, Any]:
 async def finish_draw(session: Session, cmd: Command) -> dict[str, Any]:
     svc = _service(session, cmd.rid)
     draw_id = cmd.args["draw_id"]
-    if cmd.type == "close_draw":
-        outcome = await svc.close(session.room_id, draw_id, by=session.ident.uid)
-    else:
-        outcome = await svc.cancel(session.room_id, draw_id, by=session.ident.uid)
+    with _answers(cmd.rid):
+        if cmd.type == "close_draw":
+            outcome = await svc.close(session.room_id, draw_id, by=session.ident.uid)
+        else:
+            outcome = await svc.cancel(session.room_id, draw_id, by=session.ident.uid)
+        d = await svc.store.get(session.room_id, draw_id) if outcome is None else None
     if outcome is None:
-        d = await svc.store.get(session.room_id, draw_id)
         if d is None:
             raise ProtocolError(rules.DRAW_NOT_FOUND, "no such draw in this room", cmd.rid)
         err = ProtocolError(rules.DRAW_CLOSED, f"this draw is already {d.state}", cmd.rid)
@@ -86,10 +102,8 @@ async def finish_draw(session: Session, cmd: Command) -> dict[str, Any]:
 async def enter_draw(session: Session, cmd: Command) -> dict[str, Any]:
     svc = _service(session, cmd.rid)
     draw_id = cmd.args["draw_id"]
-    try:
+    with _answers(cmd.rid):
         result = await svc.enter(session.room_id, session.ident, draw_id, rules.BUTTON)
-    except DrawRefused as err:
-        raise _refused(err, cmd.rid) from None
     return {
         "draw_id": draw_id,
         "entered": True,

@@ -22,7 +22,10 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from redis import exceptions as rexc
+
 from liveroom.draws.store import Draw, DrawStore, EnterResult, Joined, OpenView
+from liveroom.engine.base import EngineUnavailable
 from liveroom.rules import draw as rules
 
 KEEP_FINISHED_S = 30 * 86400  # the public endpoint serves a finished draw this long
@@ -58,13 +61,17 @@ return 1
 MAX_IN_FLIGHT = 16
 
 T = TypeVar("T")
+_DOWN = (rexc.ConnectionError, rexc.TimeoutError, OSError)
 
 
 def _gated(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
     @functools.wraps(fn)
     async def run(self: RedisDrawStore, *args: Any, **kwargs: Any) -> T:
         async with self._gate:
-            return await fn(self, *args, **kwargs)
+            try:
+                return await fn(self, *args, **kwargs)
+            except _DOWN as exc:  # the one error callers handle, as for the engine
+                raise EngineUnavailable(f"redis unavailable: {exc}") from exc
 
     return run
 

@@ -262,6 +262,8 @@ class DrawService:
         if ident.is_host:
             raise DrawRefused("forbidden", "hosts cannot enter draws")
         if listing is None:
+            listing = self._open.get(room_id, {}).get(draw_id)  # saves a read; enter rechecks
+        if listing is None:
             d = await self.store.get(room_id, draw_id)
             if d is None:
                 raise DrawRefused(rules.DRAW_NOT_FOUND, "no such draw in this room")
@@ -305,7 +307,7 @@ class DrawService:
                 frame.update(entered=False, code=err.code, message=err.message)
             except Exception:
                 log.warning("phrase entry failed in %s", session.room_id, exc_info=True)
-                frame.update(entered=False, code="unavailable", message="try again")
+                frame.update(entered=False, code="unavailable", message="comment it again")
             else:
                 frame.update(entered=True, entrants=result.entrants, duplicate=result.duplicate)
             session.conn.send(frame)
