@@ -222,7 +222,7 @@ def run_one(kind: str, viewers: int, args: argparse.Namespace, port: int) -> dic
         "rss_idle_mb": rss_idle / 2**20,
         "rss_loaded_mb": rss_end / 2**20,
         "rss_per_viewer_kib": (rss_loaded - rss_idle) / max(1, connected) / 1024,
-        "dropped": sum(v for k, v in closes.items()),
+        "dropped": max(sum(closes.values()), connected - sum(s["open"] for s in stats)),
         "closes": closes,
         "open_at_end": sum(s["open"] for s in stats),
         "injected": inj_reply,

@@ -277,7 +277,8 @@ class Worker:
                     c.transport.resume_reading()
 
     async def cmd_reset(self) -> dict:
-        self.stats = Stats()
+        # closes are never reset: a socket dropped before the window is still dropped
+        self.stats = Stats(closes=self.stats.closes)
         self.t0 = time.monotonic()
         return {"ok": True}
 
