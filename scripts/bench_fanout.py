@@ -226,7 +226,7 @@ def run_one(kind: str, viewers: int, args: argparse.Namespace, port: int) -> dic
         "closes": closes,
         "open_at_end": sum(s["open"] for s in stats),
         "injected": inj_reply,
-        "sender_errors": {},
+        "sender_errors": inj_reply.get("errors", {}),
         "seconds": elapsed,
     }
     row["latency_hist"] = {str(k): v for k, v in hist.items()}

@@ -162,8 +162,9 @@ class Client(WSClient):
             self.welcomed.set_result(True)
 
     def on_closed(self, code: int | None) -> None:
-        self.worker.stats.closes[str(code)] += 1
-        if not self.welcomed.done():
+        if self.welcomed.done():  # a failed connect is counted by cmd_connect, not as a drop
+            self.worker.stats.closes[str(code)] += 1
+        else:
             self.welcomed.set_exception(ConnectionError(f"closed ({code}) before welcome"))
 
     # what senders send ---------------------------------------------------------------
@@ -321,7 +322,12 @@ class Worker:
                 sent_l += n
                 due_l -= n
             await asyncio.sleep(step)
-        return {"comments": sent_c, "likes": sent_l, "seconds": loop.time() - start}
+        return {
+            "comments": sent_c,
+            "likes": sent_l,
+            "seconds": loop.time() - start,
+            "errors": dict(self.stats.errors),  # error frames the senders got back
+        }
 
     async def cmd_send(self, frame: dict, rid: Any = None, timeout: float = 10.0) -> dict:
         """One frame from the first sender; with a rid, wait for its answer."""
