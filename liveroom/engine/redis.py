@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import struct
 from collections.abc import Iterator
 from importlib import resources
 from typing import Any
@@ -118,7 +119,14 @@ class RedisEngine(Engine):
         self.client: aioredis.Redis = aioredis.Redis.from_pool(pool)
         self._scripts: dict[str, AsyncScript] = {
             name: self.client.register_script(_load_script(name))
-            for name in ("publish", "post_comment", "snapshot", "presence", "add_likes")
+            for name in (
+                "publish",
+                "post_comment",
+                "snapshot",
+                "events_since",
+                "presence",
+                "add_likes",
+            )
         }
         home = f"{self.settings.key_prefix}:node:{self.settings.node_id}"
         self.subscriber = Subscriber(self.client, home, self.events_since)
@@ -147,9 +155,7 @@ class RedisEngine(Engine):
             room_flat, seq, likes, viewers, entries, deleted = await self._scripts["snapshot"](
                 keys=[k.room, k.seq, k.likes, k.presence, k.history, k.deleted], args=[recent]
             )
-        newest_first = [
-            event_message(entries[i], entries[i + 1]) for i in range(0, len(entries), 2)
-        ]
+        newest_first = _unpack_entries(entries)
         comments = history.recent_comments(newest_first, {d.decode() for d in deleted}, recent)
         room = _decode_room(room_id, room_flat, self.settings.allow_anonymous)
         return Snapshot(room, int(seq), int(likes), int(viewers), comments)
@@ -196,21 +202,16 @@ class RedisEngine(Engine):
 
     async def events_since(self, room_id: str, since: int) -> list[dict] | None:
         k = self._keys(room_id)
-        start = f"({since}-0" if since >= 0 else "-"
         with _guard():
-            async with self.client.pipeline(transaction=True) as pipe:
-                pipe.get(k.seq)
-                pipe.xrange(k.history, "-", "+", count=1)
-                pipe.xrange(k.history, start, "+")
-                seq, oldest, entries = await pipe.execute()
-        current = int(seq or 0)
-        oldest_seq = _entry_seq(oldest[0][0]) if oldest else None
-        state = history.recovery(since, current, oldest_seq)
+            current, oldest, packed = await self._scripts["events_since"](
+                keys=[k.seq, k.history], args=[since]
+            )
+        state = history.recovery(since, int(current), int(oldest) if oldest >= 0 else None)
         if state == "none":
             return []
         if state == "gap":
             return None
-        return [event_message(_entry_seq(eid), fields[b"d"]) for eid, fields in entries]
+        return _unpack_entries(packed)
 
     async def subscribe(self, room_id: str, sink: Sink) -> None:
         """Start delivering; if Redis is down this raises but the subscription stands."""
@@ -306,5 +307,16 @@ def _flat(reply: Any) -> list[bytes]:
     return list(reply)
 
 
-def _entry_seq(entry_id: bytes) -> int:
-    return int(entry_id.split(b"-", 1)[0])
+_ENTRY_HEADER = struct.Struct(">QI")  # seq, payload length: pack_entry in lib.lua
+
+
+def _unpack_entries(packed: bytes) -> list[dict[str, Any]]:
+    """Events from the history entries a script packed into one string."""
+    events = []
+    offset = 0
+    while offset < len(packed):
+        seq, size = _ENTRY_HEADER.unpack_from(packed, offset)
+        offset += _ENTRY_HEADER.size
+        events.append(event_message(seq, packed[offset : offset + size]))
+        offset += size
+    return events

@@ -1,8 +1,8 @@
 -- Everything a joining viewer needs, read at one instant.
 -- KEYS: room, seq, likes, presence, history, deleted
 -- ARGV: recent (how many standing comments to find)
--- Returns {room hash (flat), seq, likes, viewers, comment entries newest first as flat
--- (seq, payload) pairs, ids of deleted comments among them}. The history is read newest
+-- Returns {room hash (flat), seq, likes, viewers, comment entries newest first (packed, see
+-- pack_entry), ids of deleted comments among them}. The history is read newest
 -- first in pages only until `recent` standing comments are found; which comments a viewer
 -- sees is decided in Python by rules.history.recent_comments.
 
@@ -15,16 +15,11 @@ local page_size = 128
 while found < want do
   local page = redis.call('XREVRANGE', KEYS[5], cursor, '-', 'COUNT', page_size)
   for _, entry in ipairs(page) do
-    local f = entry[2]
-    local fields = {}
-    for j = 1, #f, 2 do
-      fields[f[j]] = f[j + 1]
-    end
-    if fields['t'] == 'comment' then
-      entries[#entries + 1] = string.match(entry[1], '^(%d+)')
-      entries[#entries + 1] = fields['d']
-      if redis.call('SISMEMBER', KEYS[6], fields['i']) == 1 then
-        deleted[#deleted + 1] = fields['i']
+    if entry_field(entry[2], 't') == 'comment' then
+      pack_entry(entries, entry)
+      local id = entry_field(entry[2], 'i')
+      if redis.call('SISMEMBER', KEYS[6], id) == 1 then
+        deleted[#deleted + 1] = id
       else
         found = found + 1
         if found >= want then
@@ -44,6 +39,6 @@ return {
   tonumber(redis.call('GET', KEYS[2]) or '0'),
   tonumber(redis.call('GET', KEYS[3]) or '0'),
   presence_sum(KEYS[4], now_ms(), false),
-  entries,
+  table.concat(entries),
   deleted,
 }

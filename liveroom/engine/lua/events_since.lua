@@ -1,0 +1,19 @@
+-- What a client that saw up to `since` missed, read at one instant.
+-- KEYS: seq, history    ARGV: since
+-- Returns {current seq, oldest kept seq or -1, packed entries with seq > since}; whether
+-- the history still covers `since` is decided in Python by rules.history.recovery.
+
+local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
+local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
+local oldest = -1
+if #first > 0 then
+  oldest = entry_seq(first[1][1])
+end
+local since = tonumber(ARGV[1])
+local parts = {}
+if since >= 0 and since < seq then
+  for _, entry in ipairs(redis.call('XRANGE', KEYS[2], '(' .. since .. '-0', '+')) do
+    pack_entry(parts, entry)
+  end
+end
+return {seq, oldest, table.concat(parts)}
