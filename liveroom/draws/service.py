@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from liveroom.draws import claim, create_store
 from liveroom.draws.store import Draw, DrawResult, DrawStore, EnterResult, Prize, new_draw_id
-from liveroom.engine.base import Engine, new_event, now_ms
+from liveroom.engine.base import Engine, EngineUnavailable, new_event, now_ms
 from liveroom.rules import draw as rules
 from liveroom.settings import Settings
 from liveroom.tokens import Identity
@@ -204,12 +204,14 @@ class DrawService:
         """Close and announce; None when someone else (another process, the timer) did."""
         d = await self.store.finish(room_id, draw_id, rules.CLOSED, now_ms())
         if d is None:
+            self._forget(room_id, draw_id)  # finished elsewhere, maybe unseen if we left the room
             return None
         return await self._announce(d, by)
 
     async def cancel(self, room_id: str, draw_id: str, by: str) -> dict[str, Any] | None:
         d = await self.store.finish(room_id, draw_id, rules.CANCELLED, now_ms())
         if d is None:
+            self._forget(room_id, draw_id)
             return None
         return await self._announce(d, by)
 
@@ -243,14 +245,19 @@ class DrawService:
         """Close what is due; announce what a dead process closed but never announced."""
         now = now_ms()
         for room_id, draw_id in await self.store.due(now):
-            d = await self.store.get(room_id, draw_id)
-            if d is None:
-                await self.store.done(room_id, draw_id)
-            elif d.state == rules.OPEN:
-                await self.close(room_id, draw_id)
-            elif now - d.closed_at > ANNOUNCE_GRACE_MS:
-                log.warning("announcing draw %s/%s whose closer never did", room_id, draw_id)
-                await self._announce(d, "")
+            try:
+                d = await self.store.get(room_id, draw_id)
+                if d is None:
+                    await self.store.done(room_id, draw_id)
+                elif d.state == rules.OPEN:
+                    await self.close(room_id, draw_id)
+                elif now - d.closed_at > ANNOUNCE_GRACE_MS:
+                    log.warning("announcing draw %s/%s whose closer never did", room_id, draw_id)
+                    await self._announce(d, "")
+            except EngineUnavailable:
+                raise  # nothing else will work either; the next sweep retries
+            except Exception:  # one broken draw must not stall every other room's
+                log.exception("sweeping draw %s/%s failed", room_id, draw_id)
 
     # viewer side ---------------------------------------------------------------------
     async def enter(
