@@ -72,7 +72,6 @@ class RoomKeys:
         return self._k(f"dedup:{len(uid)}:{uid}:{client_id}")
 
 
-def prefix_pattern(prefix: str) -> str:
-    """SCAN pattern matching every key of a deployment (glob characters escaped)."""
-    escaped = "".join("\\" + c if c in "*?[]\\" else c for c in prefix)
-    return f"{escaped}:*"
+def node_channel(prefix: str, node_id: str) -> str:
+    """A process's own channel: its subscriber holds it so the connection always exists."""
+    return f"{prefix}:node:{node_id}"

@@ -43,7 +43,7 @@ from liveroom.engine.base import (
     Sink,
     Snapshot,
 )
-from liveroom.engine.keys import RoomKeys
+from liveroom.engine.keys import RoomKeys, node_channel
 from liveroom.engine.redis_pubsub import UNAVAILABLE, Subscriber, event_message
 from liveroom.rules import history
 
@@ -128,7 +128,7 @@ class RedisEngine(Engine):
                 "add_likes",
             )
         }
-        home = f"{self.settings.key_prefix}:node:{self.settings.node_id}"
+        home = node_channel(self.settings.key_prefix, self.settings.node_id)
         self.subscriber = Subscriber(self.client, home, self.events_since)
 
     def _keys(self, room_id: str) -> RoomKeys:
