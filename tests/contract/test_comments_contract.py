@@ -40,6 +40,16 @@ async def test_a_retried_client_id_gets_the_original_comment(engine: Engine, pee
     assert [e["seq"] for e in await engine.events_since("r", 0)] == [1, 2, 3]
 
 
+async def test_concurrent_retries_publish_the_comment_once(engine: Engine, peer: Engine) -> None:
+    results = await asyncio.gather(
+        *((engine, peer)[i % 2].post_comment("r", "amy", comment(), "m1") for i in range(20))
+    )
+    originals = [r for r in results if not r.duplicate]
+    assert len(originals) == 1
+    assert all(r.event == originals[0].event for r in results)
+    assert await engine.events_since("r", 0) == [originals[0].event]
+
+
 async def test_a_retry_still_gets_its_comment_after_a_ban(engine: Engine) -> None:
     first = await engine.post_comment("r", "amy", comment(), "m1")
     await engine.publish("r", new_event("ban", uid="amy"), moderation=("amy", -1))
