@@ -2,142 +2,130 @@
 // and watch their stock move live. Products themselves come from the merchant API.
 import { h, clock } from "/static/liveroom.js";
 
+const $ = (id) => document.getElementById(id);
 export const yuan = (fen) => `¥${(fen / 100).toFixed(2)}`;
 
-export function install(ext) {
-  const { client, command, onEvent, onState, onWelcome } = ext;
-  const products = new Map(); // sku -> product, for sale defaults
-  const bag = h("ul", { id: "bag", class: "draws" });
-  const sales = h("ul", { id: "sales", class: "draws" });
-  const add = h(
-    "form",
-    { id: "bag-form", class: "row" },
-    h("input", { name: "sku", placeholder: "product SKU", title: "a SKU from the merchant catalogue", maxlength: 64, required: true }),
-    h("button", { class: "primary" }, "Add to bag"),
-  );
-  add.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const sku = add.sku.value.trim();
-    if (await command({ t: "pin_product", sku }, `add ${sku} to the bag`)) add.reset();
-  });
-  document.getElementById("extras").prepend(
-    h("div", { class: "card", id: "shop-card" }, h("h2", {}, "Shop"), add, bag, h("h2", { class: "sub" }, "Flash sales"), sales),
-  );
+export function install({ client, command, onEvent, onState, onWelcome }) {
+  const products = new Map(); // sku -> product, for labels and sale defaults
+  const bag = $("bag");
+  const sales = $("sales");
+  const form = $("sale-form");
 
-  // ---- the bag ----
-  function saleForm(p) {
-    const field = (label, name, value, attrs = {}) =>
-      h("label", { class: "small" }, `${label} `, h("input", { name, type: "number", value, min: 0, ...attrs }));
-    const form = h(
-      "form",
-      { class: "sale-form hidden" },
-      h(
-        "div",
-        { class: "row" },
-        field("stock", "stock", 100, { min: 1, required: true }),
-        field("price ¥", "price", (p.price_fen / 100).toFixed(2), { step: "0.01" }),
-        field("per user", "limit", 1, { min: 1 }),
-      ),
-      h(
-        "div",
-        { class: "row" },
-        field("starts in (s)", "starts_in", 0),
-        field("runs (s, 0 = until ended)", "duration", 0),
-      ),
-      h("div", { class: "row" }, field("members early (s)", "early", 0), field("pay within (s)", "hold", 300, { min: 1 })),
-      h("div", { class: "row" }, h("button", { class: "primary" }, "Start flash sale")),
-    );
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      const num = (name) => parseInt(form[name].value, 10) || 0;
-      const frame = {
-        t: "start_sale",
-        sku: p.sku,
-        stock: num("stock"),
-        price_fen: Math.round(parseFloat(form.price.value) * 100),
-        limit_per_user: Math.max(1, num("limit")),
-        starts_in_s: num("starts_in"),
-        early_access_s: num("early"),
-        hold_s: Math.max(1, num("hold")),
-      };
-      if (num("duration")) frame.duration_s = num("duration");
-      if (await command(frame, `start sale of ${p.title}`)) form.classList.add("hidden");
-    });
-    return form;
+  $("bag-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const sku = ev.target.sku.value.trim();
+    if (await command({ t: "pin_product", sku }, `add ${sku} to the bag`)) ev.target.reset();
+  });
+
+  // ---- the bag, and the sale form that sells one of its products ----
+  function openSaleForm(sku) {
+    form.sku.value = sku;
+    form.price.value = ((products.get(sku)?.price_fen || 0) / 100).toFixed(2);
+    form.classList.remove("hidden");
+    form.stock.focus();
   }
 
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const num = (name) => parseInt(form[name].value, 10) || 0;
+    const frame = {
+      t: "start_sale",
+      sku: form.sku.value,
+      stock: num("stock"),
+      price_fen: Math.round(parseFloat(form.price.value) * 100),
+      limit_per_user: Math.max(1, num("limit")),
+      starts_in_s: num("starts_in"),
+      early_access_s: num("early"),
+      hold_s: Math.max(1, num("hold")),
+    };
+    if (num("duration")) frame.duration_s = num("duration");
+    if (await command(frame, `start sale of ${frame.sku}`)) form.classList.add("hidden");
+  });
+
   function renderBag(skus) {
+    const items = skus.map((sku) => products.get(sku) || { sku, title: sku, price_fen: 0 });
+    form.sku.replaceChildren(...items.map((p) => h("option", { value: p.sku }, p.title)));
+    if (!items.length) form.classList.add("hidden");
     bag.replaceChildren(
-      ...skus.map((sku) => {
-        const p = products.get(sku) || { sku, title: sku, price_fen: 0 };
-        const form = saleForm(p);
-        return h(
+      ...items.map((p) =>
+        h(
           "li",
-          { "data-sku": sku },
-          h("div", {}, h("b", {}, p.title), " ", h("span", { class: "muted small" }, `${yuan(p.price_fen)} · ${sku}`)),
+          { "data-sku": p.sku },
+          h("b", {}, p.title),
+          h("span", { class: "muted small" }, ` ${yuan(p.price_fen)} · ${p.sku}`),
           h(
             "div",
             { class: "row" },
-            h("button", { class: "new-sale", onclick: () => form.classList.toggle("hidden") }, "Flash sale…"),
-            h("button", { class: "unpin-product", onclick: () => command({ t: "unpin_product", sku }, `remove ${sku}`) }, "Remove"),
+            h("button", { class: "new-sale", onclick: () => openSaleForm(p.sku) }, "Flash sale…"),
+            h("button", { class: "unpin-product", onclick: () => unpin(p.sku) }, "Remove"),
           ),
-          form,
-        );
-      }),
+        ),
+      ),
     );
   }
+
+  const unpin = (sku) => command({ t: "unpin_product", sku }, `remove ${sku}`);
 
   // ---- sales and their stock ----
   const saleRow = (id) => sales.querySelector(`li[data-sale-id="${CSS.escape(id)}"]`);
 
   function setStatus(li, status) {
     li.dataset.status = status;
-    const badge = li.querySelector(".state");
-    badge.textContent = status;
-    badge.className = `badge state ${status === "live" ? "live" : ""}`;
+    li.querySelector(".state").textContent = status;
+    li.querySelector(".state").className = `badge state ${status === "live" ? "live" : ""}`;
     li.querySelector(".end-sale").disabled = status === "ended";
+    tick();
   }
 
   function setAvailable(li, available) {
-    const stock = +li.dataset.stock;
     li.querySelector(".available").textContent = available;
-    li.querySelector(".meter > span").style.width = `${(100 * available) / stock}%`;
+    li.querySelector(".meter > span").style.width = `${(100 * available) / li.dataset.stock}%`;
   }
 
   function showSale(s) {
     let li = saleRow(s.sale_id);
     if (!li) {
+      const end = () => command({ t: "end_sale", sale_id: s.sale_id }, `end sale of ${s.title}`);
       li = h(
         "li",
         { "data-sale-id": s.sale_id, "data-stock": s.stock, "data-starts": s.starts_at },
-        h("div", {}, h("b", {}, s.title), " ", h("span", { class: "badge state" }, ""), " ", h("span", { class: "small muted starts" })),
-        h("div", { class: "small" }, h("b", { class: "available" }, ""), ` of ${s.stock} left · ${yuan(s.price_fen)} · ${s.limit_per_user} per user`),
+        h("b", {}, s.title),
+        " ",
+        h("span", { class: "badge state" }),
+        h("span", { class: "small muted starts" }),
+        h(
+          "div",
+          { class: "small" },
+          h("b", { class: "available" }),
+          ` of ${s.stock} left · ${yuan(s.price_fen)} · ${s.limit_per_user} per user`,
+        ),
         h("div", { class: "meter" }, h("span")),
-        h("div", { class: "row" }, h("button", { class: "end-sale danger", onclick: () => command({ t: "end_sale", sale_id: s.sale_id }, `end sale of ${s.title}`) }, "End sale")),
+        h("div", { class: "row" }, h("button", { class: "end-sale danger", onclick: end }, "End sale")),
       );
       sales.prepend(li);
     }
     setStatus(li, s.status);
     setAvailable(li, s.available);
-    tick();
   }
 
   function tick() {
-    for (const li of sales.querySelectorAll('li[data-status="scheduled"]')) {
-      li.querySelector(".starts").textContent = `starts in ${clock(+li.dataset.starts, client)}`;
+    for (const li of sales.querySelectorAll("li")) {
+      const scheduled = li.dataset.status === "scheduled";
+      const starts = scheduled ? ` starts in ${clock(+li.dataset.starts, client)}` : "";
+      li.querySelector(".starts").textContent = starts;
     }
-    for (const li of sales.querySelectorAll('li:not([data-status="scheduled"]) .starts')) li.textContent = "";
   }
   setInterval(tick, 1000);
 
+  const withRow = (fn) => (e) => saleRow(e.sale_id) && fn(saleRow(e.sale_id));
   onEvent.product_pinned = (e) => {
     products.set(e.product.sku, e.product);
     renderBag(e.bag);
   };
   onEvent.product_unpinned = (e) => renderBag(e.bag);
   onEvent.sale = (e) => showSale(e.sale);
-  onEvent.sale_started = (e) => saleRow(e.sale_id) && setStatus(saleRow(e.sale_id), "live");
-  onEvent.sale_ended = (e) => saleRow(e.sale_id) && setStatus(saleRow(e.sale_id), "ended");
+  onEvent.sale_started = withRow((li) => setStatus(li, "live"));
+  onEvent.sale_ended = withRow((li) => setStatus(li, "ended"));
   onState.push((s) => {
     for (const [id, n] of Object.entries(s.stock || {})) if (saleRow(id)) setAvailable(saleRow(id), n);
   });

@@ -70,7 +70,9 @@ function tierBadge(tier) {
 
 function addComment(c) {
   if (feed.querySelector(`li[data-id="${CSS.escape(c.id)}"]`)) return;
-  const author = h("span", { class: "who", title: `user id ${c.uid}: click to moderate`, onclick: () => pickUser(c.uid) }, c.nick || c.uid);
+  const hint = `user id ${c.uid}: click to moderate`;
+  const author = h("span", { class: "who", title: hint, onclick: () => pickUser(c.uid) }, c.nick || c.uid);
+  const remove = () => command({ t: "delete_comment", comment_id: c.id }, "delete comment");
   const li = h(
     "li",
     { "data-id": c.id, "data-uid": c.uid, class: "comment" },
@@ -85,7 +87,7 @@ function addComment(c) {
     h(
       "div",
       { class: "actions" },
-      h("button", { class: "delete", onclick: () => command({ t: "delete_comment", comment_id: c.id }, "delete comment") }, "Delete"),
+      h("button", { class: "delete", onclick: remove }, "Delete"),
       c.host ? null : h("button", { class: "mute", onclick: () => moderate("mute", c.uid) }, "Mute"),
       c.host ? null : h("button", { class: "ban danger", onclick: () => moderate("ban", c.uid) }, "Ban"),
     ),
@@ -96,7 +98,8 @@ function addComment(c) {
 }
 
 function addSystem(text) {
-  feed.prepend(h("li", { class: "system" }, h("span", { class: "small" }, timeOf(Date.now())), h("div", { class: "body" }, text)));
+  const when = h("span", { class: "small" }, timeOf(Date.now()));
+  feed.prepend(h("li", { class: "system" }, when, h("div", { class: "body" }, text)));
 }
 
 function pickUser(uid) {
@@ -161,11 +164,18 @@ client.addEventListener("error", ({ detail: err }) => {
   if (err.rid === undefined) log(`server: ${err.message} (${err.code})`, false);
 });
 client.addEventListener("status", ({ detail: s }) => {
-  const labels = { connecting: "connecting", live: "connected", reconnecting: "reconnecting…", closed: "disconnected" };
+  const labels = {
+    connecting: "connecting",
+    live: "connected",
+    reconnecting: "reconnecting…",
+    closed: "disconnected",
+  };
   $("conn").textContent = labels[s.state];
   $("conn").className = `conn ${s.state} small`;
   if (s.state === "reconnecting") log(`connection lost (${s.code}); reconnecting`, false);
-  if (s.state === "closed" && s.code !== 4004) showBanner(`Disconnected (${s.code}${s.reason ? `: ${s.reason}` : ""}). Reload to try again.`);
+  if (s.state === "closed" && s.code !== 4004) {
+    showBanner(`Disconnected (${s.code}${s.reason ? `: ${s.reason}` : ""}). Reload to try again.`);
+  }
 });
 
 // ---- controls ----
@@ -187,7 +197,9 @@ onSubmit("mod-form", (f, button) => moderate(button?.value || "mute", f.uid.valu
 onSubmit("title-form", async (f) => {
   if (await command({ t: "set_title", title: f.title.value }, "set title")) f.reset();
 });
-onSubmit("slow-form", (f) => command({ t: "slow_mode", seconds: parseInt(f.seconds.value, 10) || 0 }, "slow mode"));
+onSubmit("slow-form", (f) => {
+  return command({ t: "slow_mode", seconds: parseInt(f.seconds.value, 10) || 0 }, "slow mode");
+});
 onSubmit("keywords-form", (f) => {
   // replaces the whole list; an empty box clears the filter
   const words = f.keywords.value.split(/[,，\n]/).map((w) => w.trim()).filter(Boolean);

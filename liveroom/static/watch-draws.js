@@ -65,9 +65,11 @@ export function install(ext) {
     if (!c) return;
     const won = !cancelled && me && (e.winners || []).some((w) => w.uid === me.uid);
     const names = (e.winners || []).map((w) => w.nick || "viewer").join(", ");
+    let outcome = won ? "🎉 You won!" : `Winners: ${names || "nobody entered"}`;
+    if (cancelled) outcome = "This draw was cancelled.";
     c.replaceChildren(
       h("div", { class: "prize" }, `🎁 ${e.prize.title}`),
-      h("div", { class: "result" }, cancelled ? "This draw was cancelled." : won ? "🎉 You won!" : `Winners: ${names || "nobody entered"}`),
+      h("div", { class: "result" }, outcome),
       h("button", { class: "dismiss", "aria-label": "close", onclick: () => c.remove() }, "×"),
     );
     c.classList.add("done");
@@ -82,7 +84,8 @@ export function install(ext) {
     const c = card(id);
     const claim = claims.get(id);
     if (!c || !claim || !c.classList.contains("done") || c.querySelector(".claim")) return;
-    c.append(h("button", { class: "claim", onclick: () => toast(`In the mini-program this opens ${claim.path}`) }, "Claim your prize"));
+    const open = () => toast(`In the mini-program this opens ${claim.path}`);
+    c.append(h("button", { class: "claim", onclick: open }, "Claim your prize"));
   }
 
   client.addEventListener("frame", ({ detail: f }) => {
@@ -110,6 +113,8 @@ export function install(ext) {
     for (const d of w.draws || []) showOpen(d);
   });
   setInterval(() => {
-    for (const el of box.querySelectorAll("[data-ends]")) el.textContent = countdown(+el.dataset.ends, client);
+    for (const el of box.querySelectorAll("[data-ends]")) {
+      el.textContent = countdown(+el.dataset.ends, client);
+    }
   }, 1000);
 }

@@ -29,7 +29,9 @@ export function install(ext) {
     else toast(`In the mini-program this opens ${url}`);
   }
 
-  async function grab(s, requestId = `g-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`, tries = 3) {
+  const newRequestId = () => `g-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+
+  async function grab(s, requestId = newRequestId(), tries = 3) {
     const c = card(s.sale_id);
     const button = c.querySelector("button.grab");
     button.disabled = true;
@@ -79,7 +81,14 @@ export function install(ext) {
         "div",
         { class: "draw-card sale-card", "data-sale-id": s.sale_id },
         h("div", { class: "prize" }, `⚡ ${s.title}`),
-        h("div", { class: "small" }, h("b", { class: "price" }, yuan(s.price_fen)), " · ", h("span", { class: "left" }), ` · limit ${s.limit_per_user}`),
+        h(
+          "div",
+          { class: "small" },
+          h("b", { class: "price" }, yuan(s.price_fen)),
+          " · ",
+          h("span", { class: "left" }),
+          ` · limit ${s.limit_per_user}`,
+        ),
         h("div", { class: "meter" }, h("span")),
         h("div", { class: "mine small" }),
         h("button", { class: "grab join", onclick: () => grab(c.sale) }, "Grab it"),
@@ -98,14 +107,14 @@ export function install(ext) {
   }
 
   function renderBag(products) {
+    // a tap is counted for the merchant's analytics; in the mini-program it opens the product
+    const tap = (p) => {
+      client.send({ t: "product_click", sku: p.sku });
+      toast(`${p.title}: ${yuan(p.price_fen)}`);
+    };
     bag.replaceChildren(
       ...products.map((p) =>
-        h(
-          "button",
-          { class: "product", "data-sku": p.sku, onclick: () => client.send({ t: "product_click", sku: p.sku }) && toast(`${p.title}: ${yuan(p.price_fen)}`) },
-          `🛍 ${p.title} `,
-          h("b", {}, yuan(p.price_fen)),
-        ),
+        h("button", { class: "product", onclick: () => tap(p) }, `🛍 ${p.title} `, h("b", {}, yuan(p.price_fen))),
       ),
     );
   }

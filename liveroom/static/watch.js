@@ -96,7 +96,9 @@ client.addEventListener("welcome", ({ detail: w }) => {
   setLikes(w.likes);
   const guest = w.you.anonymous;
   for (const id of ["text", "send", "like"]) $(id).disabled = guest;
-  if (guest) hint("You are watching as a guest. Open the show from the brand's mini-program to comment and like.");
+  if (guest) {
+    hint("You are watching as a guest. Open the show from the brand's mini-program to comment and like.");
+  }
   else if (w.you.muted_until) mutedHint(w.you.muted_until);
   for (const fn of extensions.onWelcome) fn(w);
 });

@@ -26,9 +26,10 @@ def add_to_bag(panel, sku):
 
 
 def start_sale(panel, sku, *, stock, starts_in=0, early=0):
-    item = add_to_bag(panel, sku)
-    item.locator("button.new-sale").click()
-    form = item.locator(".sale-form")
+    add_to_bag(panel, sku).locator("button.new-sale").click()
+    form = panel.locator("#sale-form")
+    expect(form.locator("select[name=sku]")).to_have_value(sku)
+    expect(form.locator("input[name=price]")).to_have_value("199.00")
     form.locator("input[name=stock]").fill(str(stock))
     form.locator("input[name=starts_in]").fill(str(starts_in))
     form.locator("input[name=early]").fill(str(early))
