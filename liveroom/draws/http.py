@@ -12,7 +12,9 @@ import re
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from liveroom.draws.service import DrawService, public_result
+from liveroom.draws.service import DrawService
+from liveroom.engine.base import EngineUnavailable
+from liveroom.rules import draw as rules
 
 _ROOM_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _DRAW_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -30,10 +32,13 @@ async def draw_record(request: Request) -> Response:
     draw_id = request.path_params["draw_id"]
     if not _ROOM_ID.match(room_id) or not _DRAW_ID.match(draw_id):
         return _error(400, "bad_request", "malformed room or draw id")
-    d = await svc.store.get(room_id, draw_id)
-    if d is None:
+    try:
+        record = await svc.record(room_id, draw_id)
+    except EngineUnavailable:
+        return _error(503, "unavailable", "draws are unavailable for a moment; retry")
+    if record is None:
         return _error(404, "draw_not_found", "no such draw in this room")
-    res = await svc.store.result(room_id, draw_id)
-    count = len(res.entrants) if res is not None else await svc.store.count(room_id, draw_id)
-    headers = {"Cache-Control": "public, max-age=60" if res is not None else "no-store"}
-    return JSONResponse(public_result(d, res, count), headers=headers)
+    finished = record["state"] != rules.OPEN
+    # a finished record never changes; an open one changes with every entry
+    headers = {"Cache-Control": "public, max-age=3600" if finished else "no-store"}
+    return JSONResponse(record, headers=headers)

@@ -60,8 +60,12 @@ class MemoryDrawStore(DrawStore):
     async def count(self, room_id: str, draw_id: str) -> int:
         return len(self._entrants.get((room_id, draw_id), ()))
 
-    async def entrants(self, room_id: str, draw_id: str) -> dict[str, str]:
-        return dict(self._entrants.get((room_id, draw_id), {}))
+    async def entrant_ids(self, room_id: str, draw_id: str) -> list[str]:
+        return list(self._entrants.get((room_id, draw_id), {}))
+
+    async def nicks(self, room_id: str, draw_id: str, uids: list[str]) -> dict[str, str]:
+        known = self._entrants.get((room_id, draw_id), {})
+        return {u: known[u] for u in uids if u in known}
 
     async def has_entered(self, room_id: str, draw_id: str, uid: str) -> bool:
         return uid in self._entrants.get((room_id, draw_id), {})

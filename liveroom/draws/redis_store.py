@@ -153,13 +153,15 @@ class RedisDrawStore(DrawStore):
         return int(await self.redis.scard(self._keys(room_id, draw_id)[1]))
 
     @_gated
-    async def entrants(self, room_id: str, draw_id: str) -> dict[str, str]:
-        _, members, nicks = self._keys(room_id, draw_id)
-        uids = [_s(u) for u in await self.redis.smembers(members)]
+    async def entrant_ids(self, room_id: str, draw_id: str) -> list[str]:
+        return [_s(u) for u in await self.redis.smembers(self._keys(room_id, draw_id)[1])]
+
+    @_gated
+    async def nicks(self, room_id: str, draw_id: str, uids: list[str]) -> dict[str, str]:
         if not uids:
             return {}
-        names = await self.redis.hmget(nicks, uids)
-        return {u: _s(n) if n is not None else "" for u, n in zip(uids, names, strict=True)}
+        names = await self.redis.hmget(self._keys(room_id, draw_id)[2], uids)
+        return {u: _s(n) for u, n in zip(uids, names, strict=True) if n is not None}
 
     @_gated
     async def has_entered(self, room_id: str, draw_id: str, uid: str) -> bool:

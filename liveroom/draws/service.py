@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ ANNOUNCE_GRACE_MS = 10_000
 MAX_WINNERS = 1000
 MIN_DURATION_S = 1
 MAX_DURATION_S = 86400
+RECORDS_KEPT = 64
 ALGORITHM = "sha256-commit+hmac-sha256-fisher-yates/v1"
 
 
@@ -129,6 +131,7 @@ class DrawService:
         self._dirty: set[tuple[str, str]] = set()  # entrant counts to publish
         self._tasks: list[asyncio.Task] = []
         self._running: set[asyncio.Task] = set()
+        self._records: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
 
     @classmethod
     def install(cls, lr: Any) -> DrawService:
@@ -192,7 +195,9 @@ class DrawService:
             by=host,
         )
         await self.store.create(d)
-        stored = await self.engine.publish(room_id, new_event("draw_started", **d.announcement()))
+        stored = await self.engine.publish(
+            room_id, new_event("draw_started", by=host, **d.announcement())
+        )
         self._remember(room_id, Listing.of(d))
         await self.store.append_event(
             {"type": "draw_started", "room_id": room_id, "by": host, "seq": stored["seq"]}
@@ -258,6 +263,26 @@ class DrawService:
                 raise  # nothing else will work either; the next sweep retries
             except Exception:  # one broken draw must not stall every other room's
                 log.exception("sweeping draw %s/%s failed", room_id, draw_id)
+
+    async def record(self, room_id: str, draw_id: str) -> dict[str, Any] | None:
+        """The public record; a finished draw never changes, so it is kept once built (the
+        verify link is what a whole room clicks right after the close)."""
+        key = (room_id, draw_id)
+        cached = self._records.get(key)
+        if cached is not None:
+            self._records.move_to_end(key)
+            return cached
+        d = await self.store.get(room_id, draw_id)
+        if d is None:
+            return None
+        res = await self.store.result(room_id, draw_id)
+        if res is None:
+            return public_result(d, None, await self.store.count(room_id, draw_id))
+        out = public_result(d, res, len(res.entrants))
+        self._records[key] = out
+        while len(self._records) > RECORDS_KEPT:
+            self._records.popitem(last=False)
+        return out
 
     # viewer side ---------------------------------------------------------------------
     async def enter(

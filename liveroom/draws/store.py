@@ -144,8 +144,12 @@ class DrawStore(ABC):
     async def count(self, room_id: str, draw_id: str) -> int: ...
 
     @abstractmethod
-    async def entrants(self, room_id: str, draw_id: str) -> dict[str, str]:
-        """uid -> nick of everyone who entered."""
+    async def entrant_ids(self, room_id: str, draw_id: str) -> list[str]:
+        """Everyone who entered, in no particular order."""
+
+    @abstractmethod
+    async def nicks(self, room_id: str, draw_id: str, uids: list[str]) -> dict[str, str]:
+        """The nick each of these entrants had when entering."""
 
     @abstractmethod
     async def has_entered(self, room_id: str, draw_id: str, uid: str) -> bool: ...
@@ -200,9 +204,9 @@ class DrawStore(ABC):
         d = await self.get(room_id, draw_id)
         if d is None or not d.finished:
             return None
-        entrants = await self.entrants(room_id, draw_id)
-        uids = rules.sorted_entrants(entrants)
+        uids = rules.sorted_entrants(await self.entrant_ids(room_id, draw_id))
         if d.state != rules.CLOSED:
             return DrawResult(d, uids, [])
         picked = rules.pick_winners(d.seed, uids, d.winners_count)
-        return DrawResult(d, uids, [{"uid": u, "nick": entrants.get(u, "")} for u in picked])
+        nicks = await self.nicks(room_id, draw_id, picked) if picked else {}
+        return DrawResult(d, uids, [{"uid": u, "nick": nicks.get(u, "")} for u in picked])

@@ -119,6 +119,7 @@ async def test_button_draw_across_two_processes_is_verifiable(
     started = await event(watcher, "draw_started", draw_id)
     assert started["commitment"] == started_ack["commitment"]
     assert started["mode"] == "button" and started["winners_count"] == 3
+    assert started["by"] == "host" and started["prize"] == PRIZE
     assert "seed" not in started
 
     acks = await asyncio.gather(

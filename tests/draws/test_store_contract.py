@@ -81,7 +81,8 @@ async def test_entries_count_each_user_once(store: DrawStore, other_store: DrawS
     assert (again.code, again.entrants, again.duplicate) == ("", 1, True)
     await other_store.enter("r1", d.id, "u2", "Bob", now_ms())
     assert await store.count("r1", d.id) == 2
-    assert await store.entrants("r1", d.id) == {"u1": "Ann", "u2": "Bob"}
+    assert sorted(await store.entrant_ids("r1", d.id)) == ["u1", "u2"]
+    assert await store.nicks("r1", d.id, ["u2", "u1", "u9"]) == {"u1": "Ann", "u2": "Bob"}
 
 
 async def test_concurrent_entries_from_two_processes(
