@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
 
 import pytest
@@ -222,3 +223,36 @@ async def test_joined_reads_what_a_welcome_needs(store: DrawStore) -> None:
     assert {o.entered for o in anonymous.open} == {False} and anonymous.won == []
     assert (await store.joined("r1", "u1", 9_000)).won == view.won
     assert await store.first_seen("r1", "u1") == 7_000
+
+
+async def test_random_sequences_match_a_simple_model(store: DrawStore) -> None:
+    """Enter / close / cancel in random orders: the store agrees with a few lines of Python."""
+    rng = random.Random(4)
+    for _ in range(30):
+        d = make_draw(winners_count=rng.randint(1, 4))
+        await store.create(d)
+        state, entered = rules.OPEN, set()
+        for _ in range(rng.randint(1, 25)):
+            roll = rng.random()
+            if roll < 0.85:
+                uid, late = f"u{rng.randint(0, 9)}", rng.random() < 0.1
+                now = d.ends_at if late else d.ends_at - 1
+                got = await store.enter("r1", d.id, uid, uid, now)
+                if state != rules.OPEN or late:
+                    assert got.code == "draw_closed"
+                else:
+                    assert (got.code, got.duplicate) == ("", uid in entered)
+                    entered.add(uid)
+                assert got.entrants == len(entered)
+            else:
+                target = rules.CLOSED if roll < 0.95 else rules.CANCELLED
+                finished = await store.finish("r1", d.id, target, now_ms())
+                assert (finished is not None) == (state == rules.OPEN)
+                state = target if state == rules.OPEN else state
+        res = await store.result("r1", d.id)
+        if state == rules.OPEN:
+            assert res is None
+        else:
+            assert res is not None and res.entrants == sorted(entered)
+            k = d.winners_count if state == rules.CLOSED else 0
+            assert [w["uid"] for w in res.winners] == rules.pick_winners(d.seed, entered, k)
