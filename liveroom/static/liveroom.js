@@ -49,7 +49,7 @@ export class RoomClient extends EventTarget {
     const rid = this.nextRid++;
     return new Promise((resolve, reject) => {
       if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
-        reject({ t: "error", code: "offline", message: "not connected; retrying" });
+        reject({ t: "error", code: "offline", message: "not connected yet; try again in a moment" });
         return;
       }
       this.pending.set(rid, { resolve, reject });

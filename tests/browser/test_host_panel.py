@@ -79,6 +79,27 @@ def test_host_mutes_author_and_their_next_comment_is_refused(pages, viewer):
     expect(panel.locator("#feed li.comment", has_text="thanks!")).to_be_visible()
 
 
+def test_host_bans_author_who_is_removed_and_kept_out(pages, viewer):
+    panel = pages.panel()
+    token = pages.token("troll", nick="Troll")
+    watch = pages.watch(token)
+    watch.fill("#text", "spam spam spam")
+    watch.click("#send")
+    row = panel.locator("#feed li.comment", has_text="spam spam spam")
+    row.locator("button.ban").click()  # the confirm dialog is accepted
+    expect(panel.locator("#log li.ok", has_text="ban troll")).to_be_visible()
+    expect(watch.locator("#toast")).to_have_text("You were removed from this room.")
+    expect(panel.locator("#viewers")).to_have_text("1")
+    with pytest.raises(ConnectionClosed) as closed:  # coming back is refused
+        viewer(token)
+    assert closed.value.rcvd.code == protocol.CLOSE_BANNED
+
+    panel.fill("#mod-form input[name=uid]", "troll")
+    panel.click("#mod-form button[value=unban]")
+    expect(panel.locator("#log li.ok", has_text="unban troll")).to_be_visible()
+    assert viewer(token).welcome["you"]["uid"] == "troll"
+
+
 def test_pin_and_unpin_show_on_viewer_page(pages):
     panel = pages.panel()
     watch = pages.watch()  # anonymous viewers see pins too
