@@ -3,6 +3,7 @@ products and grab. The work is in liveroom.sales.service; this maps frames to it
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from liveroom.commands import handles
@@ -12,6 +13,7 @@ from liveroom.sales.service import SaleRefused, SalesService
 from liveroom.sales.store import now_ms
 from liveroom.session import Session
 
+log = logging.getLogger("liveroom.sales")
 RETRY_AFTER_S = 1.0
 
 _SKU = Field(str, max_len=64)
@@ -64,7 +66,8 @@ async def _call(cmd: Command, coro: Any) -> Any:
         perr = ProtocolError(err.code, err.message, cmd.rid)
         perr.extra.update(err.extra)
         raise perr from None
-    except EngineUnavailable:
+    except EngineUnavailable as exc:
+        log.warning("%s answered retry: %s", cmd.type, exc)
         perr = ProtocolError("retry", "the sale service is unavailable; retry", cmd.rid)
         perr.extra["retry_after"] = RETRY_AFTER_S
         raise perr from None

@@ -41,6 +41,7 @@ from liveroom.rules.sale import (
 from liveroom.sales.store import SaleStore, StoreUnavailable, new_id, normalize_event
 
 LUA = Path(__file__).parent / "lua"
+MAX_CONNECTIONS = 32
 _UNAVAILABLE = (rexc.ConnectionError, rexc.TimeoutError, TimeoutError, ConnectionError)
 
 P = ParamSpec("P")
@@ -145,10 +146,17 @@ class RedisSaleStore(SaleStore):
 
     @classmethod
     def from_url(cls, url: str, prefix: str, answer_ttl_s: int = 600) -> RedisSaleStore:
-        client = aioredis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2
+        # A blocking pool: a grab burst queues for a connection instead of failing with
+        # "too many connections"; only a real outage turns into a retryable answer.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            decode_responses=True,
+            max_connections=MAX_CONNECTIONS,
+            timeout=5,
+            socket_timeout=5,
+            socket_connect_timeout=2,
         )
-        return cls(client, prefix, answer_ttl_s)
+        return cls(aioredis.Redis.from_pool(pool), prefix, answer_ttl_s)
 
     async def close(self) -> None:
         await self.r.aclose()
