@@ -184,7 +184,7 @@ async def test_phrase_draw_enters_commenters_and_closes_itself(
             "t": "start_draw",
             "prize": PRIZE,
             "winners": 2,
-            "duration_s": 5,
+            "duration_s": 8,  # long enough for every entry below on a busy machine
             "mode": "phrase",
             "phrase": "好物666",
             "eligibility": {"members_only": True},
