@@ -178,7 +178,7 @@ MESSAGES = {
     ENDED: "the sale has ended",
     HOLD_EXPIRED: "the hold expired before payment; its stock went back on sale",
     HOLD_CANCELLED: "the hold was cancelled",
-    ALREADY_PAID: "the hold is already paid (by another order)",
+    ALREADY_PAID: "the hold is already paid",
     ORDER_CONFLICT: "that order id already confirmed a different hold",
     NO_SUCH_HOLD: "there is no such hold",
 }
