@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import struct
 from collections.abc import Iterator
 from importlib import resources
@@ -46,6 +47,8 @@ from liveroom.engine.base import (
 from liveroom.engine.keys import RoomKeys, node_channel
 from liveroom.engine.redis_pubsub import UNAVAILABLE, Subscriber, event_message
 from liveroom.rules import history
+
+log = logging.getLogger("liveroom.engine.redis")
 
 
 @contextlib.contextmanager
@@ -124,12 +127,14 @@ class RedisEngine(Engine):
                 "post_comment",
                 "snapshot",
                 "events_since",
+                "seq_floor",
                 "presence",
                 "add_likes",
             )
         }
         home = node_channel(self.settings.key_prefix, self.settings.node_id)
-        self.subscriber = Subscriber(self.client, home, self.events_since)
+        self.subscriber = Subscriber(self.client, home, self._resume)
+        self._published: dict[str, int] = {}  # room -> highest seq this process assigned
 
     def _keys(self, room_id: str) -> RoomKeys:
         return RoomKeys(self.settings.key_prefix, room_id)
@@ -170,7 +175,31 @@ class RedisEngine(Engine):
             _pack(event),
             str(event.get("type", "")),
             event_id if isinstance(event_id, str) else "",
+            self._seq_floor(k),
         ]
+
+    def _seq_floor(self, k: RoomKeys) -> int:
+        """The highest seq this process has seen in the room (published or received)."""
+        return max(self._published.get(k.room_id, 0), self.subscriber.last_seq(k.channel))
+
+    def _note_published(self, room_id: str, seq: int) -> int:
+        if seq > self._published.get(room_id, 0):
+            self._published[room_id] = seq
+        return seq
+
+    async def _resume(self, room_id: str, since: int) -> list[dict] | None:
+        """After the subscriber reconnects: keep seqs monotonic, then read what was missed."""
+        k = self._keys(room_id)
+        with _guard():
+            behind = await self._scripts["seq_floor"](keys=[k.seq], args=[since])
+        if behind:
+            log.error(
+                "room %s: Redis lost its data (seq was behind %d); seqs go on from there. "
+                "Run Redis with persistence (appendonly yes) to keep history across restarts.",
+                room_id,
+                since,
+            )
+        return await self.events_since(room_id, since)
 
     async def publish(
         self,
@@ -198,7 +227,7 @@ class RedisEngine(Engine):
                 keys=[k.room, k.seq, k.history, k.moderation],
                 args=[*self._event_args(k, event), mod_uid, mod_until, *changes],
             )
-        return {**event, "seq": int(seq)}
+        return {**event, "seq": self._note_published(room_id, int(seq))}
 
     async def events_since(self, room_id: str, since: int) -> list[dict] | None:
         k = self._keys(room_id)
@@ -253,7 +282,9 @@ class RedisEngine(Engine):
             )
         outcome = reply[0].decode()
         if outcome == "ok":
-            return CommentResult(event={**event, "seq": int(reply[1])})
+            return CommentResult(
+                event={**event, "seq": self._note_published(room_id, int(reply[1]))}
+            )
         if outcome == "dup":
             seq, _, payload = reply[1].partition(b":")
             return CommentResult(event=event_message(seq, payload), duplicate=True)

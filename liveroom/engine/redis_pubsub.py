@@ -33,7 +33,7 @@ log = logging.getLogger("liveroom.engine.redis")
 
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
-CatchUp = Callable[[str, int], Awaitable[list[dict] | None]]
+Resume = Callable[[str, int], Awaitable[list[dict] | None]]
 
 
 def event_message(seq: int | bytes, payload: bytes) -> dict[str, Any]:
@@ -43,23 +43,26 @@ def event_message(seq: int | bytes, payload: bytes) -> dict[str, Any]:
 class Subscriber:
     backoff_s = (0.05, 2.0)  # first and longest wait between reconnect attempts
 
-    def __init__(self, client: aioredis.Redis, home_channel: str, catch_up: CatchUp) -> None:
+    def __init__(self, client: aioredis.Redis, home_channel: str, resume: Resume) -> None:
         """`home_channel` is subscribed from the start, so the connection exists even with
-        no rooms; `catch_up(room_id, since)` reads missed events (engine.events_since)."""
+        no rooms; `resume(room_id, since)` returns what a room published after `since`
+        (as engine.events_since does) once the connection is back."""
         self.client = client
-        self._catch_up = catch_up
+        self._resume = resume
         self._rooms: dict[bytes, tuple[str, Sink]] = {}  # channel -> (room id, sink)
         self._last_seq: dict[bytes, int] = {}  # last event seq delivered per channel
         self._replayed: dict[bytes, int] = {}  # live events up to this seq came by catch-up
         self._pubsub: PubSub | None = None
         self._task: asyncio.Task | None = None
         self._home = home_channel.encode()
+        # set while subscribed and caught up; cleared while reconnecting
         self.connected = asyncio.Event()
 
     async def start(self) -> None:
         """Connect now, so a room subscribed right after start is live at once."""
         if self._pubsub is None:
             await self._connect()
+            self.connected.set()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name="redis-subscriber"
@@ -81,6 +84,10 @@ class Subscriber:
         if pubsub is None:
             raise RedisConnectionError("subscriber is reconnecting")
         await pubsub.subscribe(key)
+
+    def last_seq(self, channel: str) -> int:
+        """The highest seq delivered (or known to be had) for the room, 0 if none."""
+        return self._last_seq.get(channel.encode(), 0)
 
     def seen(self, channel: str, seq: int) -> None:
         """Events up to `seq` need no catch-up: the subscriber's owner has them already."""
@@ -115,7 +122,6 @@ class Subscriber:
                 await pubsub.aclose()
             raise
         self._pubsub = pubsub
-        self.connected.set()
 
     async def _drop(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
@@ -125,8 +131,7 @@ class Subscriber:
                 await pubsub.aclose()
 
     async def _run(self) -> None:
-        low, high = self.backoff_s
-        backoff = low
+        backoff = self.backoff_s[0]
         failures = 0
         while True:
             try:
@@ -134,12 +139,13 @@ class Subscriber:
                     await self._connect()
                     # subscribed first, then read history: nothing falls between the two
                     await self._recover()
+                    self.connected.set()
                     log.warning(
                         "redis subscriber back after %d failed attempts; %d rooms resubscribed",
                         failures,
                         len(self._rooms),
                     )
-                    failures, backoff = 0, low
+                    failures, backoff = 0, self.backoff_s[0]
                 message = await self._pubsub.get_message(timeout=1.0)  # type: ignore[union-attr]
                 if message is not None and message.get("type") == "message":
                     self._dispatch(message["channel"], message["data"])
@@ -151,7 +157,7 @@ class Subscriber:
                     log.warning("redis subscriber lost (%s); reconnecting", exc)
                 await self._drop()
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, high)
+                backoff = min(backoff * 2, self.backoff_s[1])
             except Exception:
                 log.exception("redis subscriber: unexpected error; reconnecting")
                 await self._drop()
@@ -163,7 +169,7 @@ class Subscriber:
             last = self._last_seq.get(channel)
             if last is None:
                 continue
-            missed = await self._catch_up(room_id, last)
+            missed = await self._resume(room_id, last)
             if missed is None:
                 log.warning(
                     "room %s: events after seq %d already left the history; "

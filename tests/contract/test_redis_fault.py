@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import signal
-import subprocess
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -20,51 +18,12 @@ from liveroom.engine.base import EngineUnavailable, new_event
 from liveroom.engine.redis import RedisEngine
 from liveroom.settings import Settings
 from tests.contract.conftest import Recorder
+from tests.contract.redis_process import RedisProcess
 
 PORT = 6391
 URL = f"redis://127.0.0.1:{PORT}/0"
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
-
-
-class RedisProcess:
-    """A throwaway redis-server without persistence, started and killed by the test."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no", "--daemonize", "no"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis_sync.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis_sync.ConnectionError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server on port {self.port} did not start") from None
-                time.sleep(0.05)
-        client.close()
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)  # in case a test left it stopped
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-
-    def signal(self, sig: int) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
 
 
 @pytest.fixture
@@ -197,3 +156,53 @@ async def test_a_dropped_subscription_misses_no_event(fault_engine: RedisEngine)
             assert recorder.of("event", room) == expected
     finally:
         await publisher.close()
+
+
+async def restart_empty(redis_proc: RedisProcess, eng: RedisEngine) -> None:
+    """Kill Redis and start it again without data; return once eng's subscriber is back."""
+    redis_proc.kill()
+    async with asyncio.timeout(20):
+        # the reader notices the drop; there is no event for "lost", so poll briefly
+        while eng.subscriber.connected.is_set():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        redis_proc.start()  # empty: no persistence
+        await eng.subscriber.connected.wait()
+
+
+async def test_seqs_keep_climbing_when_redis_comes_back_empty(
+    redis_proc: RedisProcess, fault_engine: RedisEngine
+) -> None:
+    """A Redis without persistence restarts empty; seqs must not start over at 1, or
+    every process would drop the new events as already seen."""
+    recorder = Recorder()
+    await fault_engine.subscribe("r", recorder)
+    for i in range(5):
+        await fault_engine.publish("r", new_event("before", n=i))
+    await recorder.until(lambda r: r.seqs() == [1, 2, 3, 4, 5])
+
+    # the subscriber, once back, puts the counter where its viewers are: even a process
+    # that never saw the room continues from there
+    await restart_empty(redis_proc, fault_engine)
+    newcomer = RedisEngine(Settings(redis_url=URL, key_prefix="lrfault", node_id="newcomer"))
+    await newcomer.start()
+    try:
+        assert (await newcomer.publish("r", new_event("newcomer")))["seq"] == 6
+    finally:
+        await newcomer.close()
+    await recorder.until(lambda r: r.seqs()[-1] == 6)
+
+    # a publishing process carries what it has seen into its own scripts, so it goes on
+    # from there even before its subscriber is back
+    fault_engine.subscriber.backoff_s = (3.0, 3.0)
+    redis_proc.kill()
+    redis_proc.start()
+    async with asyncio.timeout(20):
+        while True:
+            try:
+                stored = await fault_engine.publish("r", new_event("after"))
+                break
+            except EngineUnavailable:
+                await asyncio.sleep(0.05)
+    assert stored["seq"] == 7
+    await recorder.until(lambda r: stored in r.of("event"), timeout=20)
+    assert recorder.seqs() == [1, 2, 3, 4, 5, 6, 7]

@@ -40,11 +40,23 @@ end
 
 -- Give the event the room's next seq, keep it in the capped history stream (entry id
 -- "<seq>-0", fields t=type, i=id, d=msgpack payload without seq) and fan it out as
--- "e<seq>:<payload>" on the room channel.
-local function append_event(seq_key, history_key, channel, maxlen, payload, etype, eid)
+-- "e<seq>:<payload>" on the room channel. Scripts that append pass the event as their
+-- first six ARGV: channel, maxlen, payload, type, id, floor. `floor` is the highest seq
+-- the calling process has seen in this room: normally below the counter, it only matters
+-- after Redis lost data (restarted without persistence), where it keeps seqs from starting
+-- over at 1, which every process would drop as already seen.
+local EVENT_ARGS = 6
+
+local function append_event(seq_key, history_key)
+  local channel, payload = ARGV[1], ARGV[3]
   local seq = redis.call('INCR', seq_key)
-  redis.call('XADD', history_key, 'MAXLEN', maxlen, seq .. '-0',
-    't', etype, 'i', eid, 'd', payload)
+  local floor = tonumber(ARGV[6])
+  if seq <= floor then
+    seq = floor + 1
+    redis.call('SET', seq_key, seq)
+  end
+  redis.call('XADD', history_key, 'MAXLEN', ARGV[2], seq .. '-0',
+    't', ARGV[4], 'i', ARGV[5], 'd', payload)
   redis.call('PUBLISH', channel, 'e' .. seq .. ':' .. payload)
   return seq
 end

@@ -1,9 +1,11 @@
 -- Publish one event with its room changes and moderation in one atomic step.
 -- KEYS: room, seq, history, moderation
--- ARGV: channel, maxlen, payload, type, id, mod_uid, mod_until ('' none, '0' clear,
+-- ARGV: the six event args (see append_event), mod_uid, mod_until ('' none, '0' clear,
 --       '-1' ban, else muted-until seconds), then (field, op 's'|'d', value) triples.
 
-local i = 8
+local mod_uid, mod_until = ARGV[EVENT_ARGS + 1], ARGV[EVENT_ARGS + 2]
+
+local i = EVENT_ARGS + 3
 while i + 2 <= #ARGV do
   if ARGV[i + 1] == 'd' then
     redis.call('HDEL', KEYS[1], ARGV[i])
@@ -13,12 +15,12 @@ while i + 2 <= #ARGV do
   i = i + 3
 end
 
-if ARGV[7] ~= '' then
-  if tonumber(ARGV[7]) == 0 then
-    redis.call('HDEL', KEYS[4], ARGV[6])
+if mod_until ~= '' then
+  if tonumber(mod_until) == 0 then
+    redis.call('HDEL', KEYS[4], mod_uid)
   else
-    redis.call('HSET', KEYS[4], ARGV[6], ARGV[7])
+    redis.call('HSET', KEYS[4], mod_uid, mod_until)
   end
 end
 
-return append_event(KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+return append_event(KEYS[2], KEYS[3])

@@ -1,0 +1,54 @@
+"""A throwaway redis-server of a test's own, so killing it touches nobody else's data."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import redis as redis_sync
+
+
+class RedisProcess:
+    """Started and killed by the test; `data_dir` turns on the append-only file."""
+
+    def __init__(self, port: int, data_dir: Path | None = None) -> None:
+        self.port = port
+        self.data_dir = data_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        cmd += ["--save", "", "--daemonize", "no"]
+        if self.data_dir is None:
+            cmd += ["--appendonly", "no"]
+        else:
+            cmd += ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.data_dir)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis_sync.Redis(port=self.port, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis_sync.ConnectionError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"redis-server on port {self.port} did not start") from None
+                time.sleep(0.05)
+        client.close()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # in case a test left it stopped
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
