@@ -15,7 +15,11 @@ Messages on a room channel are described in redis_pubsub.py, which reads them.
 
 Redis outages: every call raises EngineUnavailable promptly (short socket timeouts, no
 retries) instead of hanging; the single subscriber connection reconnects with backoff,
-resubscribes every room it had and replays what it missed from the history.
+resubscribes every room it had and replays what it missed from the history. If Redis
+comes back empty (no persistence), seqs go on above the highest this process has seen
+(`floor` in lib.lua append_event, and seq_floor.lua on resubscribe) instead of starting
+over at 1, which every hub would drop as already delivered; the history and room state
+are lost all the same, so run Redis with `appendonly yes`.
 """
 
 from __future__ import annotations
