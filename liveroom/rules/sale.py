@@ -258,7 +258,7 @@ def build_sale(
 def build_product(raw: Mapping[str, Any], sku: str | None = None) -> Product:
     """Validate a merchant's product definition, or raise SaleError("bad_product")."""
     sku = sku if sku is not None else raw.get("sku")
-    if not isinstance(sku, str) or not 0 < len(sku) <= 64 or not _safe_id(sku):
+    if not isinstance(sku, str) or not is_safe_id(sku):
         raise SaleError("bad_product", "'sku' must be 1-64 of A-Z a-z 0-9 _ - .")
     title = raw.get("title")
     if not isinstance(title, str) or not 0 < len(title) <= 200:
@@ -275,8 +275,9 @@ def build_product(raw: Mapping[str, Any], sku: str | None = None) -> Product:
     return Product(sku=sku, title=title, price_fen=price, **texts)
 
 
-def _safe_id(text: str) -> bool:
-    return all(c.isascii() and (c.isalnum() or c in "_-.") for c in text)
+def is_safe_id(text: str) -> bool:
+    """1-64 of A-Z a-z 0-9 _ - . (fits a Redis key and a URL path segment as is)."""
+    return 0 < len(text) <= 64 and all(c.isascii() and (c.isalnum() or c in "_-.") for c in text)
 
 
 # -- decisions -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,10 @@ from liveroom.tokens import Identity
 log = logging.getLogger("liveroom.sales")
 
 SWEEP_INTERVAL_S = 0.5
+# Rooms this process served lately are swept every SWEEP_INTERVAL_S; every room that ever
+# had a sale (holds of a crashed process, scheduled starts) every FULL_SWEEP_S.
+FULL_SWEEP_S = 5.0
+HOT_S = rules.MAX_HOLD_S + 60
 MAX_BAG = 50
 STOCK_SALES_MAX = 20  # stock state carries the room's most recent sales only
 
@@ -80,7 +85,8 @@ class SalesService:
     _configs: dict[tuple[str, str], SaleConfig] = field(default_factory=dict)
     _dirty: set[str] = field(default_factory=set)
     _tasks: list[asyncio.Task] = field(default_factory=list)
-    _sweep_failing: bool = False
+    _hot: dict[str, float] = field(default_factory=dict)  # room -> last activity (monotonic)
+    _last_full: float = float("-inf")
 
     @classmethod
     def install(cls, lr: Any) -> SalesService:
@@ -155,17 +161,29 @@ class SalesService:
 
     # sales ---------------------------------------------------------------------------------
     async def create_sale(self, room_id: str, raw: dict[str, Any], by: str) -> Sale:
+        """`sale_id` in `raw` is optional: a caller that names its sale can retry the create
+        safely (the second create answers sale_exists with the sale as it is)."""
         sku = raw.get("sku")
         if not isinstance(sku, str):
             raise SaleRefused("bad_sale", "'sku' is required")
-        product = await self.product(sku)
-        terms = {k: v for k, v in raw.items() if k != "sku"}
-        try:
+        sale_id = raw.get("sale_id", None)
+        if sale_id is None:
             sale_id = new_id("s")
+        elif not isinstance(sale_id, str) or not rules.is_safe_id(sale_id):
+            raise SaleRefused("bad_sale", "'sale_id' must be 1-64 of A-Z a-z 0-9 _ - .")
+        product = await self.product(sku)
+        terms = {k: v for k, v in raw.items() if k not in ("sku", "sale_id")}
+        try:
             cfg = rules.build_sale(terms, product, sale_id=sale_id, room_id=room_id, now=now_ms())
         except rules.SaleError as err:
             raise SaleRefused(err.code, err.message) from None
-        sale = await self.store.create_sale(cfg)
+        self._touch(room_id)
+        try:
+            sale = await self.store.create_sale(cfg)
+        except rules.SaleError as err:
+            existing = await self.store.get_sale(room_id, sale_id)
+            extra = {"sale": existing.public(now_ms())} if existing else {}
+            raise SaleRefused(err.code, err.message, **extra) from None
         self._configs[(room_id, cfg.sale_id)] = cfg
         await self.engine.publish(room_id, new_event("sale", by=by, sale=sale.public(now_ms())))
         self._dirty.add(room_id)
@@ -197,6 +215,7 @@ class SalesService:
     async def grab(
         self, room_id: str, ident: Identity, sale_id: str, qty: int, request_id: str
     ) -> GrabReply:
+        self._touch(room_id)
         outcome = await self.store.grab(
             room_id, sale_id, ident.uid, ident.tier, qty, request_id, now_ms()
         )
@@ -225,18 +244,32 @@ class SalesService:
         return hold
 
     async def confirm(self, room_id: str, hold_id: str, order_id: str) -> CheckoutOutcome:
+        self._touch(room_id)
         outcome = await self.store.confirm(room_id, hold_id, order_id, now_ms())
         self._dirty.add(room_id)  # a payment or an on-the-spot expiry changes counters
         return outcome
 
     async def cancel(self, room_id: str, hold_id: str) -> CheckoutOutcome:
+        self._touch(room_id)
         outcome = await self.store.cancel(room_id, hold_id, now_ms())
         self._dirty.add(room_id)
         return outcome
 
     # background ----------------------------------------------------------------------------
-    async def sweep(self) -> None:
-        for room_id in await self.store.rooms_with_sales():
+    def _touch(self, room_id: str) -> None:
+        self._hot[room_id] = time.monotonic()
+
+    async def sweep(self, full: bool | None = None) -> None:
+        now = time.monotonic()
+        if full is None:
+            full = now - self._last_full >= FULL_SWEEP_S
+        if full:
+            self._last_full = now
+            rooms = await self.store.rooms_with_sales()
+        else:
+            self._hot = {r: t for r, t in self._hot.items() if now - t < HOT_S}
+            rooms = list(self._hot)
+        for room_id in rooms:
             while True:
                 result = await self.store.sweep(room_id, now_ms())
                 if result.expired:
@@ -264,6 +297,7 @@ class SalesService:
 
     async def on_welcome(self, welcome: dict[str, Any], room_id: str, ident: Any) -> None:
         """A joining client gets the bag, the sales and their stock with its welcome."""
+        self._touch(room_id)
         try:
             skus = await self.store.bag(room_id)
             products = [await self.store.get_product(sku) for sku in skus]

@@ -146,6 +146,17 @@ async def test_sale_create_validation(merchant: Merchant) -> None:
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "no_such_product"
     missing = await merchant.call("GET", "/api/rooms/r/sales/s_nope")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "no_such_sale"
+    # a merchant that names its sale may retry the create: the retry changes nothing
+    named = {"sku": "cup", "stock": 3, "sale_id": "spring-1"}
+    first = await merchant.ok("POST", "/api/rooms/r/sales", named)
+    assert first["sale"]["sale_id"] == "spring-1"
+    again = await merchant.call("POST", "/api/rooms/r/sales", {**named, "stock": 9})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "sale_exists"
+    assert again.json()["sale"]["stock"] == 3
+    listed = await merchant.ok("GET", "/api/rooms/r/sales")
+    assert [s["sale_id"] for s in listed["sales"]] == ["spring-1"]
+    bad_id = await merchant.call("POST", "/api/rooms/r/sales", {**named, "sale_id": "a/b"})
+    assert bad_id.status_code == 400
 
 
 async def test_checkout_duplicates_and_out_of_order_calls(
