@@ -41,6 +41,8 @@ def event_message(seq: int | bytes, payload: bytes) -> dict[str, Any]:
 
 
 class Subscriber:
+    """The process's one pub/sub connection; the engine adds and removes rooms."""
+
     backoff_s = (0.05, 2.0)  # first and longest wait between reconnect attempts
 
     def __init__(self, client: aioredis.Redis, home_channel: str, resume: Resume) -> None:
