@@ -11,7 +11,7 @@ local entries = {}
 local deleted = {}
 local found = 0
 local cursor = '+'
-local page_size = 128
+local page_size = want + 8 -- enough when comments are dense; grows when they are not
 while found < want do
   local page = redis.call('XREVRANGE', KEYS[5], cursor, '-', 'COUNT', page_size)
   for _, entry in ipairs(page) do
@@ -32,6 +32,7 @@ while found < want do
   if #page < page_size then
     break
   end
+  page_size = math.min(page_size * 2, 512)
 end
 
 return {
