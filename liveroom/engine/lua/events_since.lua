@@ -11,7 +11,9 @@ if #first > 0 then
 end
 local since = tonumber(ARGV[1])
 local parts = {}
-if since >= 0 and since < seq then
+-- Read only when the answer can be a range (rules.history.recovery decides; this just
+-- spares packing a whole history that a 'gap' answer would throw away).
+if since >= 0 and since < seq and oldest ~= -1 and oldest <= since + 1 then
   for _, entry in ipairs(redis.call('XRANGE', KEYS[2], '(' .. since .. '-0', '+')) do
     pack_entry(parts, entry)
   end
