@@ -250,7 +250,7 @@ class RedisEngine(Engine):
         """Start delivering; if Redis is down this raises but the subscription stands."""
         k = self._keys(room_id)
         with _guard():
-            await self.subscriber.add(room_id, k.channel, sink)
+            await self.subscriber.add(room_id, k.channel, sink, self.socket_timeout_s)
             # where a catch-up after a lost connection starts if no event came before it
             self.subscriber.seen(k.channel, int(await self.client.get(k.seq) or 0))
 

@@ -54,6 +54,7 @@ class Subscriber:
         self._rooms: dict[bytes, tuple[str, Sink]] = {}  # channel -> (room id, sink)
         self._last_seq: dict[bytes, int] = {}  # last event seq delivered per channel
         self._replayed: dict[bytes, int] = {}  # live events up to this seq came by catch-up
+        self._confirming: dict[bytes, asyncio.Future[None]] = {}  # SUBSCRIBE sent, not yet on
         self._pubsub: PubSub | None = None
         self._task: asyncio.Task | None = None
         self._home = home_channel.encode()
@@ -78,14 +79,23 @@ class Subscriber:
             self._task = None
         await self._drop()
 
-    async def add(self, room_id: str, channel: str, sink: Sink) -> None:
-        """Subscribe; while disconnected this raises, but the room is resubscribed on return."""
+    async def add(self, room_id: str, channel: str, sink: Sink, timeout: float) -> None:
+        """Subscribe and return once Redis confirms, so every event published afterwards is
+        delivered. While disconnected this raises, but the room is resubscribed on return."""
         key = channel.encode()
         self._rooms[key] = (room_id, sink)
         pubsub = self._pubsub
         if pubsub is None:
             raise RedisConnectionError("subscriber is reconnecting")
-        await pubsub.subscribe(key)
+        confirmed = self._confirming.get(key)
+        if confirmed is None:
+            confirmed = self._confirming[key] = asyncio.get_running_loop().create_future()
+            await pubsub.subscribe(key)
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(confirmed)
+        except TimeoutError:
+            raise RedisTimeoutError("no subscribe confirmation from redis") from None
 
     def last_seq(self, channel: str) -> int:
         """The highest seq delivered (or known to be had) for the room, 0 if none."""
@@ -110,7 +120,7 @@ class Subscriber:
 
     # connection ----------------------------------------------------------------------
     async def _connect(self) -> None:
-        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        pubsub = self.client.pubsub()
         try:
             subscribed: set[bytes] = set()
             wanted = {self._home, *self._rooms}
@@ -128,6 +138,11 @@ class Subscriber:
     async def _drop(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
         self.connected.clear()
+        confirming, self._confirming = self._confirming, {}
+        for waiter in confirming.values():
+            if not waiter.done():
+                waiter.set_exception(RedisConnectionError("subscriber connection lost"))
+            waiter.exception()  # retrieved, so an unawaited one does not log
         if pubsub is not None:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()
@@ -149,8 +164,14 @@ class Subscriber:
                     )
                     failures, backoff = 0, self.backoff_s[0]
                 message = await self._pubsub.get_message(timeout=1.0)  # type: ignore[union-attr]
-                if message is not None and message.get("type") == "message":
+                if message is None:
+                    continue
+                if message["type"] == "message":
                     self._dispatch(message["channel"], message["data"])
+                elif message["type"] == "subscribe":
+                    waiter = self._confirming.pop(message["channel"], None)
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(None)
             except asyncio.CancelledError:
                 raise
             except (*UNAVAILABLE, EngineUnavailable) as exc:
