@@ -22,6 +22,9 @@ from tests.browser.pages import CHROMIUM, CHROMIUM_ARGS, Pages, Viewer, port_in_
 if not CHROMIUM.exists():
     pytest.skip("needs Debian's chromium at /usr/bin/chromium", allow_module_level=True)
 
+# Waits, not speed claims: two shared cores under other test runs can take a while.
+sync_api.expect.set_options(timeout=10_000)
+
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LiveServer]:
