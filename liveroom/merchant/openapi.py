@@ -239,6 +239,29 @@ PATHS: dict[str, Any] = {
             "End a sale now (holds may still be paid)", _SALE_OUT, 404, params=[_ROOM, _SALE]
         ),
     },
+    "/api/rooms/{room_id}/sales/{sale_id}/holds": {
+        "get": _op(
+            "Every hold of a sale and the units each user holds or bought (reconciliation)",
+            _obj(
+                {
+                    "sale": _ref("Sale"),
+                    "holds": {"type": "array", "items": _ref("Hold")},
+                    "units_by_user": {"type": "object", "additionalProperties": _I},
+                }
+            ),
+            400,
+            404,
+            params=[
+                _ROOM,
+                _SALE,
+                {
+                    "name": "status",
+                    "in": "query",
+                    "schema": {"type": "string", "enum": ["held", "paid", "cancelled", "expired"]},
+                },
+            ],
+        ),
+    },
     "/api/rooms/{room_id}/events": {
         "get": _op(
             "Commerce events after an id (the same entries as the Redis stream)",

@@ -238,6 +238,20 @@ async def end_sale(request: Request, data: Any) -> Response:
     return JSONResponse(_sale_body(sale))
 
 
+async def sale_holds(request: Request, data: Any) -> Response:
+    """Every hold of a sale with the per-user units: for reconciliation with orders."""
+    p = request.path_params
+    svc = _svc(request)
+    sale = await svc.sale(p["room_id"], p["sale_id"])
+    status = request.query_params.get("status")
+    if status is not None and status not in (rules.HELD, *rules.FINAL):
+        raise ApiError("bad_request", "'status' must be held, paid, cancelled or expired")
+    holds = await svc.store.holds(p["room_id"], p["sale_id"])
+    takens = await svc.store.takens(p["room_id"], p["sale_id"])
+    listed = [_hold_body(h) for h in holds if status is None or h.status == status]
+    return JSONResponse({**_sale_body(sale), "holds": listed, "units_by_user": takens})
+
+
 async def room_events(request: Request, data: Any) -> Response:
     after = request.query_params.get("after", "0-0")
     ms, _, n = after.partition("-")
@@ -325,6 +339,7 @@ def merchant_routes() -> list[Route]:
         Route("/api/rooms/{room_id}/sales", signed(create_sale), methods=["POST"]),
         Route("/api/rooms/{room_id}/sales/{sale_id}", signed(get_sale), methods=["GET"]),
         Route("/api/rooms/{room_id}/sales/{sale_id}/end", signed(end_sale), methods=["POST"]),
+        Route("/api/rooms/{room_id}/sales/{sale_id}/holds", signed(sale_holds), methods=["GET"]),
         Route("/api/rooms/{room_id}/events", signed(room_events), methods=["GET"]),
         Route("/api/checkout/redeem", signed(redeem), methods=["POST"]),
         Route("/api/checkout/confirm", signed(confirm), methods=["POST"]),

@@ -48,6 +48,20 @@ async def answers(
     return [got[f["rid"]] for f in frames]
 
 
+async def shows_stock(client: Client, sale_id: str, want: int, timeout: float = 20) -> None:
+    """Wait until the latest stock value this client got for the sale is `want`."""
+
+    def latest() -> int | None:
+        for frame in reversed(client.seen):
+            if sale_id in frame.get("stock", {}):
+                return frame["stock"][sale_id]
+        return None
+
+    if latest() == want:
+        return
+    await client.until(lambda f: f.get("stock", {}).get(sale_id, want + 1) == want, timeout)
+
+
 def drop_all(clients: list[Client]) -> None:
     """Cut every connection at once (a crowd leaving is not what these tests are about)."""
     for c in clients:
