@@ -249,3 +249,27 @@ async def test_hold_events_carry_the_hold(sale_store: SaleStore) -> None:
         "o-77",
     )
     assert paid["price_fen"] == 9900 and paid["sku"] == "tea-01"
+
+
+async def test_redis_commerce_stream_serves_consumer_groups(
+    redis_url: str, key_prefix: str
+) -> None:
+    """What docs/merchant-api.md promises a merchant backend reading Redis directly."""
+    from liveroom.sales.redis_store import RedisSaleStore
+
+    store = RedisSaleStore.from_url(redis_url, key_prefix)
+    try:
+        await store.create_sale(make_sale())
+        await store.grab("r1", "s1", "u1", "", 1, "a", T0)
+        key = store.events_key("r1")
+        assert key == f"{key_prefix}:{{r1}}:sale:events"
+        await store.r.xgroup_create(key, "orders", id="0")
+        [(_, rows)] = await store.r.xreadgroup("orders", "w1", {key: ">"}, count=10)
+        assert [f["type"] for _, f in rows] == ["sale_created", "sale_started", "hold_created"]
+        assert rows[2][1]["uid"] == "u1" and rows[2][1]["qty"] == "1"
+        await store.r.xack(key, "orders", *(row_id for row_id, _ in rows[:2]))
+        pending = await store.r.xpending(key, "orders")
+        assert pending["pending"] == 1  # the unacknowledged entry is re-deliverable
+        assert await store.rooms_with_sales() == ["r1"]
+    finally:
+        await store.close()
