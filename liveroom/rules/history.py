@@ -18,6 +18,8 @@ def recent_comments(
     newest_first: Iterable[dict], deleted: set[str] | frozenset[str], n: int
 ) -> list[dict]:
     """The last n comments still standing, oldest first, as a joining viewer sees them."""
+    if n <= 0:
+        return []
     out: list[dict] = []
     for event in newest_first:
         if event.get("type") == "comment" and event.get("id") not in deleted:

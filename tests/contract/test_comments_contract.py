@@ -184,3 +184,8 @@ async def test_snapshot_finds_comments_behind_many_other_events(make_engine: Mak
 async def test_snapshot_of_a_fresh_room(engine: Engine) -> None:
     snap = await engine.snapshot("fresh", 30)
     assert (snap.seq, snap.likes, snap.viewers, snap.comments) == (0, 0, 0, [])
+
+
+async def test_snapshot_without_recent_comments_has_none(engine: Engine) -> None:
+    await engine.post_comment("r", "amy", comment(), None)
+    assert (await engine.snapshot("r", 0)).comments == []
