@@ -2,8 +2,10 @@
 
 The contract tests pin each behaviour on its own; this drives the two engines side by
 side through arbitrary mixes of publishes, room changes, moderation, comments (retries,
-hosts, limits), deletes, likes, snapshots and recoveries over a tiny history, and demands
-identical results, so an interaction nobody thought to test cannot drift either.
+hosts, limits), deletes, likes, state, presence, snapshots and recoveries over a tiny
+history, and demands
+identical results and identical fan-out, so an interaction nobody thought to test cannot
+drift either.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from hypothesis import strategies as st
 from liveroom.engine import create_engine
 from liveroom.engine.base import Engine, new_event
 from tests.conftest import engine_settings
+from tests.contract.conftest import Recorder
 
 UIDS = ["amy", "bob", "host"]
 
@@ -85,6 +88,16 @@ async def _apply(eng: Engine, room: str, op: tuple, step: int, comments: list[st
         return await eng.snapshot(room, op[1])
     if kind == "since":
         return await eng.events_since(room, op[1])
+    if kind == "presence":
+        return await eng.report_presence(room, op[1])  # one process: its own count
+    if kind == "state":
+        return await eng.publish_state(room, {"stock": {"sku": op[1]}})
+    if kind == "bad_field":
+        try:
+            await eng.publish(room, {"type": "x", "ts": step}, room_changes={"colour": "red"})
+        except ValueError:
+            return "refused"
+        return "accepted"
     if kind == "moderation":
         mod = await eng.moderation(room, op[1])
         return (mod.banned, mod.muted(time.time()))
@@ -108,10 +121,17 @@ def test_memory_and_redis_engines_agree(
             await eng.start()
         try:
             room = uuid.uuid4().hex  # a fresh room per example on the test's prefix
+            fanned = [Recorder(), Recorder()]
+            for eng, recorder in zip(engines, fanned, strict=True):
+                await eng.subscribe(room, recorder)
             comments: list[list[str]] = [[], []]
             for step, op in enumerate(sequence):
                 got = [await _apply(e, room, op, step, comments[i]) for i, e in enumerate(engines)]
                 assert got[0] == got[1], f"step {step} {op}"
+            # and every process was told the same things in the same order
+            want = len(fanned[0].items)
+            await fanned[1].until(lambda r: len(r.items) >= want)
+            assert fanned[0].items == fanned[1].items
         finally:
             for eng in engines:
                 await eng.close()
