@@ -87,6 +87,7 @@ function addComment(c) {
     h(
       "div",
       { class: "actions" },
+      h("button", { class: "pin-comment", onclick: () => pinComment(c) }, "Pin"),
       h("button", { class: "delete", onclick: remove }, "Delete"),
       c.host ? null : h("button", { class: "mute", onclick: () => moderate("mute", c.uid) }, "Mute"),
       c.host ? null : h("button", { class: "ban danger", onclick: () => moderate("ban", c.uid) }, "Ban"),
@@ -100,6 +101,11 @@ function addComment(c) {
 function addSystem(text) {
   const when = h("span", { class: "small" }, timeOf(Date.now()));
   feed.prepend(h("li", { class: "system" }, when, h("div", { class: "body" }, text)));
+}
+
+/** A good question from the audience, pinned for everyone with its author's name. */
+function pinComment(c) {
+  return command({ t: "pin", text: `${c.nick || c.uid}: ${c.text}` }, "pin comment");
 }
 
 function pickUser(uid) {

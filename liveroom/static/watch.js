@@ -61,8 +61,12 @@ function addComment(c) {
   show(h("li", { "data-id": c.id, class: mine ? "mine" : "" }, h("span", { class: "nick" }, nick), c.text));
 }
 
+let unmuteTimer = 0;
 function mutedHint(until) {
-  hint(until * 1000 > Date.now() ? `You are muted until ${timeOf(until * 1000)}.` : "");
+  const left = until * 1000 - Date.now();
+  hint(left > 0 ? `You are muted until ${timeOf(until * 1000)}.` : "");
+  clearTimeout(unmuteTimer);
+  if (left > 0) unmuteTimer = setTimeout(() => hint(""), left);
 }
 
 // ---- room events ----
@@ -77,7 +81,7 @@ const onEvent = {
   moderation(e) {
     if (!me || e.uid !== me.uid) return;
     if (e.action === "mute") mutedHint(e.until);
-    if (e.action === "unmute") hint("");
+    if (e.action === "unmute") mutedHint(0);
   },
 };
 
@@ -108,7 +112,9 @@ client.addEventListener("state", ({ detail: s }) => {
   if (s.likes !== undefined) setLikes(s.likes);
   for (const fn of extensions.onState) fn(s);
 });
+let refusal = ""; // why the server is about to close us, e.g. a room that needs sign-in
 client.addEventListener("error", ({ detail: err }) => {
+  if (err.rid === undefined) refusal = err.message;
   if (err.code === "muted" && err.retry_after) mutedHint(Date.now() / 1000 + err.retry_after);
   if (err.rid === undefined) toast(err.message);
 });
@@ -116,7 +122,7 @@ client.addEventListener("status", ({ detail: s }) => {
   if (s.state !== "closed") return;
   if (s.code === 4004) $("ended").classList.remove("hidden");
   else if (s.code === 4010) toast("You were removed from this room.");
-  else toast("Disconnected. Reload the page to rejoin.");
+  else toast(`${refusal || "Disconnected"}. Reload the page to rejoin.`);
 });
 
 // ---- say something ----

@@ -76,10 +76,13 @@ class Pages:
         expect(page.locator("#conn")).to_have_text("connected")
         return page
 
-    def watch(self, token: str = "") -> Any:
+    def watch(
+        self, token: str = "", wait: bool = True, setup: Callable[[Any], None] | None = None
+    ) -> Any:
         mobile = {"viewport": {"width": 390, "height": 780}, "is_mobile": True, "has_touch": True}
-        page = self._open("/watch", token, **mobile)
-        expect(page.locator("#title")).not_to_have_text("…")
+        page = self._open("/watch", token, setup, **mobile)
+        if wait:  # for the welcome
+            expect(page.locator("#title")).not_to_have_text("…")
         return page
 
     def close(self) -> None:

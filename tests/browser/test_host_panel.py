@@ -114,6 +114,13 @@ def test_pin_and_unpin_show_on_viewer_page(pages):
     expect(watch.locator("#pinned")).to_be_hidden()
     expect(panel.locator("#pinned")).to_have_text("nothing pinned")
 
+    asker = pages.watch(pages.token("u7", nick="Ivy"))
+    asker.fill("#text", "Is it OK for oily skin?")
+    asker.click("#send")
+    question = panel.locator("#feed li.comment", has_text="Is it OK for oily skin?")
+    question.locator("button.pin-comment").click()
+    expect(watch.locator("#pinned")).to_have_text("📌 Ivy: Is it OK for oily skin?")
+
 
 def test_title_announce_and_slow_mode_reach_viewers(pages, viewer):
     panel = pages.panel()

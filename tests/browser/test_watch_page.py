@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from liveroom import tokens
+
 
 def test_like_taps_are_batched_and_counted_exactly(pages):
     panel = pages.panel()
@@ -53,3 +55,18 @@ def test_late_viewer_sees_recent_comments_but_not_deleted_ones(pages, viewer):
     watch = pages.watch()
     expect(watch.locator("#comments li", has_text="keep me")).to_be_visible()
     expect(watch.locator("#comments li", has_text="delete me")).to_have_count(0)
+
+
+def test_expired_token_says_why_and_does_not_retry(pages):
+    sockets: list[str] = []
+    expired = tokens.mint_for(pages.server.secret, "u1", room=pages.room, ttl_s=-60)
+
+    def count_sockets(page):
+        page.on("websocket", lambda ws: sockets.append(ws.url))
+
+    page = pages.watch(expired, wait=False, setup=count_sockets)
+    expect(page.locator("#toast")).to_have_text(
+        "token has expired; ask the backend for a new one. Reload the page to rejoin."
+    )
+    page.wait_for_timeout(1500)  # longer than the first reconnect delay
+    assert len(sockets) == 1  # 4002 is final: no reconnect loop hammering the server
