@@ -38,7 +38,13 @@ from liveroom.rules.sale import (
     SaleConfig,
     SweepResult,
 )
-from liveroom.sales.store import SaleStore, StoreUnavailable, new_id, normalize_event
+from liveroom.sales.store import (
+    GrabRequest,
+    SaleStore,
+    StoreUnavailable,
+    new_id,
+    normalize_event,
+)
 
 LUA = Path(__file__).parent / "lua"
 MAX_CONNECTIONS = 32
@@ -250,7 +256,6 @@ class RedisSaleStore(SaleStore):
             return None
         return await self.get_sale(room_id, sale_id)
 
-    @_guarded
     async def grab(
         self,
         room_id: str,
@@ -261,22 +266,27 @@ class RedisSaleStore(SaleStore):
         request_id: str,
         now: int,
     ) -> GrabOutcome:
-        kept, raw = await self._run(
-            "grab",
-            room_id,
-            sale_id,
-            uid,
-            tier,
-            qty,
-            request_id,
-            now,
-            new_id("h"),
-            self.answer_ttl_s,
+        [outcome] = await self.grab_many(
+            room_id, [GrabRequest(sale_id, uid, tier, qty, request_id)], now
         )
-        answer = json.loads(raw)
-        if "hold" in answer:
-            return GrabOutcome(hold=_hold(answer["hold"]), duplicate=bool(kept))
-        return GrabOutcome(refusal=_refusal(answer), duplicate=bool(kept))
+        return outcome
+
+    @_guarded
+    async def grab_many(
+        self, room_id: str, requests: list[GrabRequest], now: int
+    ) -> list[GrabOutcome]:
+        args: list[Any] = [now, self.answer_ttl_s]
+        for r in requests:
+            args += [r.sale_id, r.uid, r.tier, r.qty, r.request_id, new_id("h")]
+        flat = await self._run("grab", room_id, *args)
+        out = []
+        for kept, raw in zip(flat[::2], flat[1::2], strict=True):
+            answer = json.loads(raw)
+            if "hold" in answer:
+                out.append(GrabOutcome(hold=_hold(answer["hold"]), duplicate=bool(kept)))
+            else:
+                out.append(GrabOutcome(refusal=_refusal(answer), duplicate=bool(kept)))
+        return out
 
     @_guarded
     async def get_hold(self, room_id: str, hold_id: str) -> Hold | None:

@@ -25,7 +25,8 @@ from liveroom.engine.base import Engine, EngineUnavailable, new_event
 from liveroom.rules import sale as rules
 from liveroom.rules.sale import CheckoutOutcome, Hold, Product, Sale, SaleConfig
 from liveroom.sales import create_store, ticket
-from liveroom.sales.store import SaleStore, new_id, now_ms
+from liveroom.sales.batcher import GrabBatcher
+from liveroom.sales.store import GrabRequest, SaleStore, new_id, now_ms
 from liveroom.settings import Settings
 from liveroom.tokens import Identity
 
@@ -87,6 +88,10 @@ class SalesService:
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _hot: dict[str, float] = field(default_factory=dict)  # room -> last activity (monotonic)
     _last_full: float = float("-inf")
+    batcher: GrabBatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.batcher = GrabBatcher(self.store)
 
     @classmethod
     def install(cls, lr: Any) -> SalesService:
@@ -112,6 +117,7 @@ class SalesService:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self.batcher.close()
         await self.store.close()
 
     async def _every(self, interval: float, job: Any) -> None:
@@ -216,9 +222,8 @@ class SalesService:
         self, room_id: str, ident: Identity, sale_id: str, qty: int, request_id: str
     ) -> GrabReply:
         self._touch(room_id)
-        outcome = await self.store.grab(
-            room_id, sale_id, ident.uid, ident.tier, qty, request_id, now_ms()
-        )
+        request = GrabRequest(sale_id, ident.uid, ident.tier, qty, request_id)
+        outcome = await self.batcher.grab(room_id, request)
         if outcome.refusal is not None:
             r = outcome.refusal.public()
             raise SaleRefused(r.pop("code"), r.pop("message"), sale_id=sale_id, **r)

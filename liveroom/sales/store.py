@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any
 
 from liveroom.engine.base import EngineUnavailable
@@ -34,6 +35,15 @@ HOLD_EXPIRED = "hold_expired"
 
 # Stream fields that are numbers (streams store strings; both stores hand out ints).
 _INT_FIELDS = frozenset({"qty", "price_fen", "ts", "stock", "expires_at", "starts_at", "ends_at"})
+
+
+@dataclass(frozen=True)
+class GrabRequest:
+    sale_id: str
+    uid: str
+    tier: str
+    qty: int
+    request_id: str
 
 
 class StoreUnavailable(EngineUnavailable):
@@ -150,6 +160,16 @@ class SaleStore(ABC):
     ) -> GrabOutcome:
         """Reserve `qty` units as one atomic decision; the same (uid, request id) gets the
         same answer for as long as the answer is kept (at least the hold's lifetime)."""
+
+    async def grab_many(
+        self, room_id: str, requests: list[GrabRequest], now: int
+    ) -> list[GrabOutcome]:
+        """The same grabs in order, answered exactly as one by one; a store may do them in
+        one round trip (the Redis store runs them in one script)."""
+        return [
+            await self.grab(room_id, r.sale_id, r.uid, r.tier, r.qty, r.request_id, now)
+            for r in requests
+        ]
 
     @abstractmethod
     async def get_hold(self, room_id: str, hold_id: str) -> Hold | None: ...

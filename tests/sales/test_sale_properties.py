@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from liveroom.rules import sale as rules
 from liveroom.sales.memory_store import MemorySaleStore
 from liveroom.sales.redis_store import RedisSaleStore
-from liveroom.sales.store import SaleStore
+from liveroom.sales.store import GrabRequest, SaleStore
 from tests.sales.conftest import PRODUCT, T0
 
 ROOM = "prop"
@@ -32,6 +32,14 @@ class Grab:
     member: bool
     qty: int
     req: int
+    dt: int
+
+
+@dataclass(frozen=True)
+class Burst:
+    """Grabs that reach the store together (one batch: one Lua call on Redis)."""
+
+    grabs: tuple[Grab, ...]
     dt: int
 
 
@@ -59,8 +67,10 @@ class End:
 
 
 DT = st.integers(0, 1500)
+GRAB = st.builds(Grab, st.integers(0, 4), st.booleans(), st.integers(1, 3), st.integers(0, 2), DT)
 OPS = st.one_of(
-    st.builds(Grab, st.integers(0, 4), st.booleans(), st.integers(1, 3), st.integers(0, 2), DT),
+    GRAB,
+    st.builds(Burst, st.lists(GRAB, min_size=1, max_size=6).map(tuple), DT),
     st.builds(Confirm, st.integers(0, 9), st.integers(0, 3), DT),
     st.builds(Cancel, st.integers(0, 9), DT),
     st.builds(Expire, DT),
@@ -91,25 +101,35 @@ class Run:
         cfg = rules.build_sale(raw, PRODUCT, sale_id=SALE, room_id=ROOM, now=T0)
         await self.store.create_sale(cfg)
 
+    def record(self, op: Grab, out: Any) -> Any:
+        if out.hold is not None and out.hold.hold_id not in self.hold_ids:
+            self.hold_ids.append(out.hold.hold_id)
+        answer = (
+            self.norm(out.hold.hold_id if out.hold else None),
+            out.refusal.code if out.refusal else None,
+        )
+        key = (op.user, op.req)
+        if key in self.answers:  # the same request id: the same answer
+            assert out.duplicate and self.answers[key] == answer
+        else:
+            assert not out.duplicate
+            self.answers[key] = answer
+        return ("grab", answer, out.refusal)
+
     async def step(self, op: Any, now: int) -> Any:
         s = self.store
         if isinstance(op, Grab):
             out = await s.grab(
                 ROOM, SALE, f"u{op.user}", "member" if op.member else "", op.qty, f"r{op.req}", now
             )
-            if out.hold is not None and out.hold.hold_id not in self.hold_ids:
-                self.hold_ids.append(out.hold.hold_id)
-            answer = (
-                self.norm(out.hold.hold_id if out.hold else None),
-                out.refusal.code if out.refusal else None,
-            )
-            key = (op.user, op.req)
-            if key in self.answers:  # the same request id: the same answer
-                assert out.duplicate and self.answers[key] == answer
-            else:
-                assert not out.duplicate
-                self.answers[key] = answer
-            return ("grab", answer, out.refusal)
+            return self.record(op, out)
+        if isinstance(op, Burst):
+            reqs = [
+                GrabRequest(SALE, f"u{g.user}", "member" if g.member else "", g.qty, f"r{g.req}")
+                for g in op.grabs
+            ]
+            outs = await s.grab_many(ROOM, reqs, now)
+            return [self.record(g, o) for g, o in zip(op.grabs, outs, strict=True)]
         if isinstance(op, Confirm | Cancel):
             if op.hold >= len(self.hold_ids):
                 return ("skip",)

@@ -273,3 +273,40 @@ async def test_redis_commerce_stream_serves_consumer_groups(
         assert await store.rooms_with_sales() == ["r1"]
     finally:
         await store.close()
+
+
+async def test_a_batch_of_grabs_answers_as_one_by_one(sale_store: SaleStore) -> None:
+    from liveroom.sales.store import GrabRequest
+
+    batch = [
+        GrabRequest("s1", "u1", "", 2, "a"),
+        GrabRequest("s1", "u1", "", 2, "a"),  # a retry inside the same batch
+        GrabRequest("s1", "u1", "", 1, "b"),  # over the limit of 2
+        GrabRequest("s1", "u2", "", 2, "a"),
+        GrabRequest("s1", "u3", "", 2, "a"),  # only 1 left
+        GrabRequest("s1", "u3", "", 1, "c"),
+        GrabRequest("nope", "u4", "", 1, "a"),
+    ]
+    await sale_store.create_sale(make_sale(room_id="batch", stock=5))
+    await sale_store.create_sale(make_sale(room_id="single", stock=5))
+    together = await sale_store.grab_many("batch", batch, T0)
+    alone = [
+        await sale_store.grab("single", r.sale_id, r.uid, r.tier, r.qty, r.request_id, T0)
+        for r in batch
+    ]
+
+    def shape(outcomes: list) -> list:
+        return [(o.hold.qty if o.hold else None, o.refusal, o.duplicate) for o in outcomes]
+
+    assert shape(together) == shape(alone)
+    assert shape(together) == [
+        (2, None, False),
+        (2, None, True),
+        (None, rules.Refusal(rules.OVER_LIMIT, limit_left=0), False),
+        (2, None, False),
+        (None, rules.Refusal(rules.SOLD_OUT, available=1), False),
+        (1, None, False),
+        (None, rules.Refusal(rules.NO_SUCH_SALE), False),
+    ]
+    assert together[0].hold == together[1].hold
+    await assert_invariants(sale_store, "batch", "s1")

@@ -1,59 +1,70 @@
--- The whole grab decision, atomically: a kept answer for (uid, request id), else
--- ended / not_started / members_only / over_limit / sold_out, else a new hold.
--- ARGV: sale_id, uid, tier, qty, request_id, now_ms, new hold id, answer ttl (s)
--- Returns {1 if a kept answer else 0, answer JSON}.
-local sale_id, uid, tier = ARGV[1], ARGV[2], ARGV[3]
-local qty, request_id, now = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
-local hold_id, answer_ttl = ARGV[7], tonumber(ARGV[8])
-local skey = B .. ':s:' .. sale_id
-local akey = B .. ':ans:' .. sale_id .. ':' .. #uid .. ':' .. uid .. ':' .. request_id
+-- Grabs, each decided whole and in order, in one atomic script: a kept answer for
+-- (uid, request id), else ended / not_started / members_only / over_limit / sold_out,
+-- else a new hold. A batch of grabs for one room costs one round trip; the answers are
+-- exactly those of the same grabs sent one by one.
+-- ARGV: now_ms, answer ttl (s), then 6 per grab: sale_id, uid, tier, qty, request_id,
+-- new hold id. Returns, per grab: 1 if a kept answer else 0, then the answer JSON.
+local now, answer_ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+local out = {}
 
-local kept = redis.call('GET', akey)
-if kept then return {1, kept} end
-local s = hgetall(skey)
-if not s then return {0, cjson.encode({refused = 'no_such_sale'})} end
+local function grab_one(sale_id, uid, tier, qty, request_id, hold_id)
+  local skey = B .. ':s:' .. sale_id
+  local akey = B .. ':ans:' .. sale_id .. ':' .. #uid .. ':' .. uid .. ':' .. request_id
+  local kept = redis.call('GET', akey)
+  if kept then return 1, kept end
+  local s = hgetall(skey)
+  if not s then return 0, cjson.encode({refused = 'no_such_sale'}) end
 
-local starts_at, limit = tonumber(s.starts_at), tonumber(s.limit_per_user)
-local available = tonumber(s.available)
-local taken = tonumber(redis.call('HGET', skey .. ':users', uid) or '0')
-local answer
-if is_ended(s, now) then
-  answer = {refused = 'ended'}
-elseif now < starts_at then
-  if now < starts_at - 1000 * tonumber(s.early_access_s) then
-    answer = {refused = 'not_started', starts_at = s.starts_at}
-  else
-    local member = false
-    for _, t in ipairs(cjson.decode(s.member_tiers)) do
-      if t == tier then member = true end
+  local starts_at, limit = tonumber(s.starts_at), tonumber(s.limit_per_user)
+  local available = tonumber(s.available)
+  local taken = tonumber(redis.call('HGET', skey .. ':users', uid) or '0')
+  local answer
+  if is_ended(s, now) then
+    answer = {refused = 'ended'}
+  elseif now < starts_at then
+    if now < starts_at - 1000 * tonumber(s.early_access_s) then
+      answer = {refused = 'not_started', starts_at = s.starts_at}
+    else
+      local member = false
+      for _, t in ipairs(cjson.decode(s.member_tiers)) do
+        if t == tier then member = true end
+      end
+      if not member then answer = {refused = 'members_only', starts_at = s.starts_at} end
     end
-    if not member then answer = {refused = 'members_only', starts_at = s.starts_at} end
   end
+  if not answer and taken + qty > limit then
+    answer = {refused = 'over_limit', limit_left = tostring(math.max(limit - taken, 0))}
+  end
+  if not answer and available < qty then
+    answer = {refused = 'sold_out', available = tostring(available)}
+  end
+  if not answer then
+    local h = {
+      hold_id = hold_id, room_id = s.room_id, sale_id = sale_id, uid = uid,
+      qty = tostring(qty), price_fen = s.price_fen, sku = s.sku, created_at = tostring(now),
+      expires_at = tostring(now + 1000 * tonumber(s.hold_s)), status = 'held', order_id = '',
+      request_id = request_id, ended_at = '0',
+    }
+    redis.call('HINCRBY', skey, 'available', -qty)
+    redis.call('HINCRBY', skey, 'held', qty)
+    redis.call('HINCRBY', skey .. ':users', uid, qty)
+    local flat = {}
+    for k, v in pairs(h) do flat[#flat + 1] = k; flat[#flat + 1] = v end
+    redis.call('HSET', B .. ':h:' .. hold_id, unpack(flat))
+    redis.call('SADD', skey .. ':holds', hold_id)
+    redis.call('ZADD', B .. ':due', tonumber(h.expires_at), hold_id)
+    emit_hold(h, 'hold_created', now)
+    answer = {hold = h}
+  end
+  local encoded = cjson.encode(answer)
+  redis.call('SET', akey, encoded, 'EX', math.max(answer_ttl, tonumber(s.hold_s) + 60))
+  return 0, encoded
 end
-if not answer and taken + qty > limit then
-  answer = {refused = 'over_limit', limit_left = tostring(math.max(limit - taken, 0))}
+
+for i = 3, #ARGV, 6 do
+  local kept, answer = grab_one(ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]),
+    ARGV[i + 4], ARGV[i + 5])
+  out[#out + 1] = kept
+  out[#out + 1] = answer
 end
-if not answer and available < qty then
-  answer = {refused = 'sold_out', available = tostring(available)}
-end
-if not answer then
-  local h = {
-    hold_id = hold_id, room_id = s.room_id, sale_id = sale_id, uid = uid, qty = tostring(qty),
-    price_fen = s.price_fen, sku = s.sku, created_at = tostring(now),
-    expires_at = tostring(now + 1000 * tonumber(s.hold_s)), status = 'held', order_id = '',
-    request_id = request_id, ended_at = '0',
-  }
-  redis.call('HINCRBY', skey, 'available', -qty)
-  redis.call('HINCRBY', skey, 'held', qty)
-  redis.call('HINCRBY', skey .. ':users', uid, qty)
-  local flat = {}
-  for k, v in pairs(h) do flat[#flat + 1] = k; flat[#flat + 1] = v end
-  redis.call('HSET', B .. ':h:' .. hold_id, unpack(flat))
-  redis.call('SADD', skey .. ':holds', hold_id)
-  redis.call('ZADD', B .. ':due', tonumber(h.expires_at), hold_id)
-  emit_hold(h, 'hold_created', now)
-  answer = {hold = h}
-end
-local encoded = cjson.encode(answer)
-redis.call('SET', akey, encoded, 'EX', math.max(answer_ttl, tonumber(s.hold_s) + 60))
-return {0, encoded}
+return out
