@@ -13,7 +13,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from liveroom import codec, protocol, tokens
 from liveroom.commands import HANDLERS
 from liveroom.connection import Connection
-from liveroom.engine.base import ENDED
+from liveroom.engine.base import ENDED, EngineUnavailable, Moderation, Snapshot
+from liveroom.hub import RoomChannel
 from liveroom.metrics import METRICS
 from liveroom.protocol import ProtocolError
 from liveroom.session import Session
@@ -23,6 +24,8 @@ log = logging.getLogger("liveroom.ws")
 ROOM_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 ERROR_WINDOW_S = 10.0
 ERROR_LIMIT = 20  # bad frames per window before the server gives up on a client
+CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later": the engine could not be reached
+UNAVAILABLE_MESSAGE = "the room's store is unavailable for a moment; retry"
 
 
 async def _refuse(ws: WebSocket, fmt: str, code: int, err: str, message: str) -> None:
@@ -70,47 +73,29 @@ async def room_socket(ws: WebSocket) -> None:
         await _refuse(ws, fmt, close, err.code, err.message)
         return
     since_raw = ws.query_params.get("since")
-    since: int | None = None
-    if since_raw is not None:
-        if not since_raw.isdigit():
-            await _refuse(ws, fmt, protocol.CLOSE_FORBIDDEN, "bad_since", "since must be a seq")
-            return
-        since = int(since_raw)
-    mod = await engine.moderation(room_id, ident.uid)
+    if since_raw is not None and not since_raw.isdigit():
+        await _refuse(ws, fmt, protocol.CLOSE_FORBIDDEN, "bad_since", "since must be a seq")
+        return
+    since = int(since_raw) if since_raw is not None else None
+    try:
+        mod = await engine.moderation(room_id, ident.uid)
+    except EngineUnavailable:
+        await _refuse(ws, fmt, CLOSE_TRY_AGAIN, "unavailable", UNAVAILABLE_MESSAGE)
+        return
     if mod.banned:
         await _refuse(ws, fmt, protocol.CLOSE_BANNED, "banned", "you are banned from this room")
         return
 
     conn = Connection(ws, ident, fmt)
-    channel = await hub.join(room_id, conn)
     METRICS.connections_total += 1
     try:
-        snap = await engine.snapshot(room_id, settings.recent_comments)
-        welcome: dict[str, Any] = {
-            "t": "welcome",
-            "room": snap.room.public(),
-            "you": {**ident.public(), "role": ident.role, "anonymous": ident.is_anonymous},
-            "seq": snap.seq,
-            "likes": max(snap.likes, channel.likes),
-            "viewers": max(snap.viewers, len(channel.conns)),
-            "comments": snap.comments,
-            "server_time": int(time.time() * 1000),
-            "recovered": None,
-            "events": [],
-        }
-        if mod.muted(time.time()):
-            welcome["you"]["muted_until"] = int(mod.muted_until)
-        if since is not None:
-            missed = await engine.events_since(room_id, since)
-            if missed is None:
-                welcome["recovered"] = False
-            else:
-                welcome["recovered"] = True
-                welcome["events"] = [e for e in missed if e["seq"] <= snap.seq]
-        for extend in app.welcome_hooks:
-            await extend(welcome, room_id, ident)
-        conn.send(welcome)
-        hub.finish_join(conn, snap.seq)
+        try:
+            channel = await hub.join(room_id, conn)
+            snap = await _welcome(app, conn, channel, since, mod)
+        except EngineUnavailable:
+            conn.send(_unavailable_frame(None))
+            await conn.close(CLOSE_TRY_AGAIN, "unavailable")
+            return
         if snap.room.status == ENDED:
             await conn.close(protocol.CLOSE_ROOM_ENDED, "room ended")
             return
@@ -121,6 +106,52 @@ async def room_socket(ws: WebSocket) -> None:
     finally:
         hub.leave(room_id, conn)
         conn.mark_closing()
+
+
+async def _welcome(
+    app: Any, conn: Connection, channel: RoomChannel, since: int | None, mod: Moderation
+) -> Snapshot:
+    """Send the snapshot (and what a reconnecting client missed), then open the live flow."""
+    engine, hub, ident, room_id = app.engine, app.hub, conn.ident, channel.id
+    snap = await engine.snapshot(room_id, app.settings.recent_comments)
+    welcome: dict[str, Any] = {
+        "t": "welcome",
+        "room": snap.room.public(),
+        "you": {**ident.public(), "role": ident.role, "anonymous": ident.is_anonymous},
+        "seq": snap.seq,
+        "likes": max(snap.likes, channel.likes),
+        "viewers": max(snap.viewers, len(channel.conns)),
+        "comments": snap.comments,
+        "server_time": int(time.time() * 1000),
+        "recovered": None,
+        "events": [],
+    }
+    if mod.muted(time.time()):
+        welcome["you"]["muted_until"] = int(mod.muted_until)
+    if since is not None:
+        missed = await engine.events_since(room_id, since)
+        if missed is None:
+            welcome["recovered"] = False
+        else:
+            welcome["recovered"] = True
+            welcome["events"] = [e for e in missed if e["seq"] <= snap.seq]
+    for extend in app.welcome_hooks:
+        await extend(welcome, room_id, ident)
+    conn.send(welcome)
+    hub.finish_join(conn, snap.seq)
+    return snap
+
+
+def _unavailable_frame(rid: Any) -> dict[str, Any]:
+    frame: dict[str, Any] = {
+        "t": "error",
+        "code": "unavailable",
+        "message": UNAVAILABLE_MESSAGE,
+        "retry_after": 1.0,
+    }
+    if rid is not None:
+        frame["rid"] = rid
+    return frame
 
 
 async def _read_loop(ws: WebSocket, session: Session) -> None:
@@ -137,6 +168,7 @@ async def _read_loop(ws: WebSocket, session: Session) -> None:
         if data is None:
             continue
         METRICS.client_frames += 1
+        rid = None
         try:
             if len(data) > settings.max_frame_bytes:
                 raise ProtocolError(
@@ -147,6 +179,7 @@ async def _read_loop(ws: WebSocket, session: Session) -> None:
             except codec.DecodeError as exc:
                 raise ProtocolError("bad_encoding", f"frame could not be decoded: {exc}") from None
             cmd = protocol.parse(decoded, is_host=conn.ident.is_host)
+            rid = cmd.rid
             handler = HANDLERS.get(cmd.type)
             if handler is None:
                 raise ProtocolError("unknown_type", f"unknown frame type {cmd.type!r}", cmd.rid)
@@ -165,6 +198,12 @@ async def _read_loop(ws: WebSocket, session: Session) -> None:
             if len(errors) > ERROR_LIMIT:
                 await conn.close(protocol.CLOSE_TOO_MANY_ERRORS, "too many bad frames")
                 return
+        except EngineUnavailable:
+            # Redis is down or restarting: nothing was changed, the same frame may be resent
+            conn.send(_unavailable_frame(rid))
         except Exception:
             log.exception("handler failed in room %s", session.room_id)
-            conn.send({"t": "error", "code": "internal", "message": "server error; try again"})
+            frame = {"t": "error", "code": "internal", "message": "server error; try again"}
+            if rid is not None:
+                frame["rid"] = rid
+            conn.send(frame)

@@ -18,7 +18,7 @@ from liveroom.engine.base import EngineUnavailable, new_event
 from liveroom.engine.redis import RedisEngine
 from liveroom.settings import Settings
 from tests.contract.conftest import Recorder
-from tests.contract.redis_process import RedisProcess
+from tests.support.redis_process import RedisProcess
 
 PORT = 6391
 URL = f"redis://127.0.0.1:{PORT}/0"

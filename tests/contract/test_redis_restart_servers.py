@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from liveroom import tokens
-from tests.contract.redis_process import RedisProcess
 from tests.support.client import Client
+from tests.support.redis_process import RedisProcess
 from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
@@ -28,7 +28,7 @@ ROOM = "restart1"
 
 @pytest.fixture(params=["persistent", "volatile"])
 def redis_proc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RedisProcess]:
-    proc = RedisProcess(6392, data_dir=tmp_path if request.param == "persistent" else None)
+    proc = RedisProcess(data_dir=tmp_path if request.param == "persistent" else None)
     proc.start()
     try:
         yield proc

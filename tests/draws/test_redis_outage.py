@@ -6,64 +6,30 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis as redis_sync
 
 from liveroom import tokens
 from tests.draws.test_room_draws import PRIZE, ROOM, fetch, port_in_my_range, verify_with_cli
 from tests.support.client import Client
+from tests.support.redis_process import RedisProcess
 from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
 
 
-class OwnRedis:
-    def __init__(self, port: int, workdir: Path) -> None:
-        self.port = port
-        self.workdir = workdir
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis_sync.Redis(port=self.port, socket_timeout=1).ping()
-                return
-            except redis_sync.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    srv = OwnRedis(port_in_my_range(), tmp_path)
+def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    srv = RedisProcess(data_dir=tmp_path)
     srv.start()
     yield srv
     srv.stop()
 
 
 async def test_entries_during_a_redis_outage_are_refused_then_retried(
-    own_redis: OwnRedis,
+    own_redis: RedisProcess,
 ) -> None:
     env = {"LIVEROOM_REDIS_URL": own_redis.url, "LIVEROOM_KEY_PREFIX": "lrtest-draw-outage"}
     with LiveServer(env=env, port=port_in_my_range()) as srv:
