@@ -251,6 +251,24 @@ class RedisSaleStore(SaleStore):
         return [s for s in sales if s is not None]
 
     @_guarded
+    async def shop(self, room_id: str) -> tuple[list[Product], list[Sale]]:
+        base = self._base(room_id)
+        async with self.r.pipeline(transaction=False) as pipe:
+            pipe.lrange(base + ":bag", 0, -1).zrange(base + ":sales", 0, -1)
+            skus, sale_ids = await pipe.execute()
+        if not skus and not sale_ids:
+            return [], []
+        async with self.r.pipeline(transaction=False) as pipe:
+            if skus:
+                pipe.hmget(self._products, skus)
+            for sale_id in sale_ids:
+                pipe.hgetall(f"{base}:s:{sale_id}")
+            replies = await pipe.execute()
+        raw_products = replies.pop(0) if skus else []
+        products = [Product(**json.loads(raw)) for raw in raw_products if raw]
+        return products, [_sale(data) for data in replies if data]
+
+    @_guarded
     async def end_sale(self, room_id: str, sale_id: str, now: int) -> Sale | None:
         if await self._run("end_sale", room_id, sale_id, now) == -1:
             return None

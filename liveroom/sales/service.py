@@ -304,11 +304,9 @@ class SalesService:
         """A joining client gets the bag, the sales and their stock with its welcome."""
         self._touch(room_id)
         try:
-            skus = await self.store.bag(room_id)
-            products = [await self.store.get_product(sku) for sku in skus]
-            sales = await self.store.list_sales(room_id)
+            products, sales = await self.store.shop(room_id)
         except EngineUnavailable:
             return  # the room still works; the shop fills in with the next events
         now = now_ms()
-        welcome["bag"] = [p.public() for p in products if p is not None]
+        welcome["bag"] = [p.public() for p in products]
         welcome["sales"] = [s.public(now) for s in sales[-STOCK_SALES_MAX:]]

@@ -202,6 +202,12 @@ class SaleStore(ABC):
     async def events(self, room_id: str, after: str = "0-0", count: int = 100) -> list[dict]:
         """Commerce events after the id `after`, oldest first, each with its `id`."""
 
+    async def shop(self, room_id: str) -> tuple[list[Product], list[Sale]]:
+        """The pinned products (pin order) and the room's sales, for a joining viewer: every
+        join reads this, so a store may answer it in fewer round trips."""
+        products = [await self.get_product(sku) for sku in await self.bag(room_id)]
+        return [p for p in products if p is not None], await self.list_sales(room_id)
+
     async def expire_due(self, now: int) -> SweepResult:
         """One sweep over every room that has sales."""
         total = SweepResult()

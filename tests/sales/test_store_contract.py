@@ -310,3 +310,19 @@ async def test_a_batch_of_grabs_answers_as_one_by_one(sale_store: SaleStore) -> 
     ]
     assert together[0].hold == together[1].hold
     await assert_invariants(sale_store, "batch", "s1")
+
+
+async def test_shop_is_the_bag_and_the_sales(sale_store: SaleStore) -> None:
+    assert await sale_store.shop("r1") == ([], [])
+    other = rules.build_product({"sku": "cup-2", "title": "Cup", "price_fen": 100})
+    await sale_store.put_product(PRODUCT)
+    await sale_store.put_product(other)
+    await sale_store.pin("r1", "cup-2")
+    await sale_store.pin("r1", "tea-01")
+    await sale_store.pin("r1", "gone")  # deleted or never defined: left out
+    await sale_store.create_sale(make_sale())
+    await sale_store.grab("r1", "s1", "u1", "", 2, "a", T0)
+    products, sales = await sale_store.shop("r1")
+    assert products == [other, PRODUCT]
+    assert [(s.config.sale_id, s.available) for s in sales] == [("s1", 8)]
+    assert sales == await sale_store.list_sales("r1")
