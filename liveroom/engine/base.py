@@ -62,6 +62,19 @@ class CommentResult:
     retry_after: float = 0.0
     duplicate: bool = False
 
+    @classmethod
+    def refused(cls, code: str, retry_after: float = 0.0) -> CommentResult:
+        """A refusal with the one wording clients see, whichever engine decided it."""
+        return cls(code=code, message=REFUSALS[code], retry_after=round(retry_after, 3))
+
+
+REFUSALS = {
+    "banned": "you are banned from this room",
+    "muted": "you are muted",
+    "slow_mode": "slow mode is on",
+    "rate_limited": "too many comments",
+}
+
 
 class EngineUnavailable(Exception):
     """The engine's backing store cannot be reached (e.g. Redis down or restarting).

@@ -124,20 +124,16 @@ class MemoryEngine(Engine):
                 return CommentResult(event=dict(seen[1]), duplicate=True)
         mod = d.moderation.get(uid, 0.0)
         if mod == -1:
-            return CommentResult(code="banned", message="you are banned from this room")
+            return CommentResult.refused("banned")
         if mod > now:
-            return CommentResult(
-                code="muted", message="you are muted", retry_after=round(mod - now, 3)
-            )
+            return CommentResult.refused("muted", mod - now)
         wait = ratelimit.slow_mode_wait(d.last_comment.get(uid), now, d.room.slow_mode)
         if wait > 0 and not event.get("host"):
-            return CommentResult(code="slow_mode", message="slow mode is on", retry_after=wait)
+            return CommentResult.refused("slow_mode", wait)
         allowed, bucket = ratelimit.take(d.buckets.get(uid), now, s.comment_rate, s.comment_burst)
         d.buckets[uid] = bucket
         if not allowed and not event.get("host"):
-            return CommentResult(
-                code="rate_limited", message="too many comments", retry_after=1.0 / s.comment_rate
-            )
+            return CommentResult.refused("rate_limited", 1.0 / s.comment_rate)
         d.last_comment[uid] = now
         stored = self._append(room_id, d, event)
         if client_id is not None:

@@ -292,17 +292,11 @@ class RedisEngine(Engine):
         if outcome == "dup":
             seq, _, payload = reply[1].partition(b":")
             return CommentResult(event=event_message(seq, payload), duplicate=True)
+        if outcome in ("muted", "slow_mode"):
+            return CommentResult.refused(outcome, float(reply[1]))
         if outcome == "banned":
-            return CommentResult(code="banned", message="you are banned from this room")
-        if outcome == "muted":
-            wait = round(float(reply[1]), 3)
-            return CommentResult(code="muted", message="you are muted", retry_after=wait)
-        if outcome == "slow_mode":
-            wait = float(reply[1])
-            return CommentResult(code="slow_mode", message="slow mode is on", retry_after=wait)
-        return CommentResult(
-            code="rate_limited", message="too many comments", retry_after=1.0 / s.comment_rate
-        )
+            return CommentResult.refused(outcome)
+        return CommentResult.refused("rate_limited", 1.0 / s.comment_rate)
 
     async def comment_deleted(self, room_id: str, comment_id: str) -> bool:
         with _guard():
