@@ -247,8 +247,12 @@ class RedisSaleStore(SaleStore):
     @_guarded
     async def list_sales(self, room_id: str) -> list[Sale]:
         ids = await self.r.zrange(self._base(room_id) + ":sales", 0, -1)
-        sales = [await self.get_sale(room_id, sale_id) for sale_id in ids]
-        return [s for s in sales if s is not None]
+        if not ids:
+            return []
+        async with self.r.pipeline(transaction=False) as pipe:
+            for sale_id in ids:
+                pipe.hgetall(f"{self._base(room_id)}:s:{sale_id}")
+            return [_sale(data) for data in await pipe.execute() if data]
 
     @_guarded
     async def shop(self, room_id: str) -> tuple[list[Product], list[Sale]]:

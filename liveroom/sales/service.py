@@ -202,12 +202,11 @@ class SalesService:
         return sale
 
     async def end_sale(self, room_id: str, sale_id: str, by: str) -> Sale:
-        before = await self.sale(room_id, sale_id)
         now = now_ms()
         sale = await self.store.end_sale(room_id, sale_id, now)
         if sale is None:
             raise SaleRefused(rules.NO_SUCH_SALE)
-        if not rules.is_ended(before.config, before.ended_at, now):
+        if sale.ended_at == now:  # this call ended it (an earlier end keeps its own time)
             await self.engine.publish(room_id, new_event("sale_ended", by=by, sale_id=sale_id))
         return sale
 
