@@ -184,3 +184,32 @@ async def test_two_processes_share_stock_and_nonce_memory(
         assert replay.status_code == 401 and replay.json()["error"]["code"] == "replayed_request"
         for c in clients:
             await c.close()
+
+
+async def test_grabs_cut_off_by_a_crash_are_retried_on_another_process_once(
+    own_redis: OwnRedis, store: RedisSaleStore
+) -> None:
+    """Whether or not the dead process got to run a grab, retrying its request id on
+    another process ends with exactly one hold per grab."""
+    first = server(own_redis, 18215).start()
+    try:
+        sid = await new_sale(first, stock=100, limit_per_user=1, hold_s=120)
+        users = [f"c{i}" for i in range(40)]
+        clients = [await viewer(first, u) for u in users]
+        frame = {"t": "grab", "sale_id": sid, "qty": 1, "request_id": "tap-1"}
+        answered = await asyncio.gather(*(grab(c, sid, "tap-1") for c in clients[:20]))
+        await asyncio.gather(*(c.send(frame) for c in clients[20:]))
+        first.kill()  # these 20 answers are lost, whether or not their grabs ran
+    finally:
+        first.stop()
+    with server(own_redis, 18216) as second:
+        again = [await viewer(second, u) for u in users]
+        answers = await asyncio.gather(*(grab(c, sid, "tap-1") for c in again))
+        assert all(a["t"] == "ack" for a in answers), answers
+        for before, after in zip(answered, answers[:20], strict=True):
+            assert after["duplicate"] and after["hold"] == before["hold"]
+        s = await check(store, sid)
+        assert (s.held, s.available) == (len(users), 100 - len(users))
+        assert await store.takens(ROOM, sid) == dict.fromkeys(users, 1)
+        for c in again:
+            await c.close()
