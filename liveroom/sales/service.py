@@ -274,29 +274,37 @@ class SalesService:
             self._hot = {r: t for r, t in self._hot.items() if now - t < HOT_S}
             rooms = list(self._hot)
         for room_id in rooms:
-            while True:
-                result = await self.store.sweep(room_id, now_ms())
-                if result.expired:
-                    self._dirty.add(room_id)
-                for sale_id in result.started:
-                    await self.engine.publish(room_id, new_event("sale_started", sale_id=sale_id))
-                    self._dirty.add(room_id)
-                for sale_id in result.ended:
-                    await self.engine.publish(room_id, new_event("sale_ended", sale_id=sale_id))
-                if len(result.expired) < 200:
-                    break
+            try:
+                await self._sweep_room(room_id)
+            except EngineUnavailable:
+                raise  # every room would fail alike: wait for the next round
+            except Exception:
+                log.exception("sweeping room %s failed", room_id)  # the other rooms go on
+
+    async def _sweep_room(self, room_id: str) -> None:
+        while True:
+            result = await self.store.sweep(room_id, now_ms())
+            if result.expired:
+                self._dirty.add(room_id)
+            for sale_id in result.started:
+                await self.engine.publish(room_id, new_event("sale_started", sale_id=sale_id))
+                self._dirty.add(room_id)
+            for sale_id in result.ended:
+                await self.engine.publish(room_id, new_event("sale_ended", sale_id=sale_id))
+            if len(result.expired) < 200:
+                return
 
     async def stock(self, room_id: str) -> dict[str, int]:
         sales = await self.store.list_sales(room_id)
         return {s.config.sale_id: s.available for s in sales[-STOCK_SALES_MAX:]}
 
     async def flush_stock(self) -> None:
-        rooms, self._dirty = self._dirty, set()
-        for room_id in rooms:
+        rooms, self._dirty = list(self._dirty), set()
+        for i, room_id in enumerate(rooms):
             try:
                 await self.engine.publish_state(room_id, {"stock": await self.stock(room_id)})
             except Exception:
-                self._dirty.add(room_id)  # try again next tick
+                self._dirty.update(rooms[i:])  # try these again next tick
                 raise
 
     async def on_welcome(self, welcome: dict[str, Any], room_id: str, ident: Any) -> None:
