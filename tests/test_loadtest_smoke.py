@@ -114,3 +114,32 @@ def test_capacity_bench_holds_every_idle_viewer() -> None:
     assert row["held"] == 60
     assert row["open_after_hold"] == 60
     assert row["kib_per_conn"] > 0
+
+
+def test_delivery_count_read_off_the_frame_header_matches_the_decoded_frame() -> None:
+    """The load generator counts deliveries without decoding; it must agree with a decode."""
+    import msgpack
+
+    sys.path.insert(0, str(SCRIPTS))
+    from benchlib.loadgen import events_in
+
+    event = {"type": "comment", "ts": 1, "text": "hi", "seq": 1}
+    for n in (0, 1, 15, 16, 300, 70_000):
+        frame = msgpack.packb({"t": "tick", "seq": 9, "events": [event] * n, "likes": 3})
+        assert events_in(frame) == n
+    assert events_in(msgpack.packb({"t": "welcome", "seq": 0})) == 0
+
+
+def test_percentiles_of_a_latency_histogram() -> None:
+    sys.path.insert(0, str(SCRIPTS))
+    from collections import Counter
+
+    from benchlib.report import percentiles
+
+    hist = Counter({10 * ms: 1 for ms in range(1, 1001)})  # 1..1000 ms, 0.1 ms buckets
+    pct = percentiles(hist)
+    assert pct["p50"] == 500.0
+    assert pct["p99"] == 990.0
+    assert pct["p999"] == 999.0
+    assert pct["max"] == 1000.0
+    assert percentiles(Counter())["p99"] is None
