@@ -141,6 +141,7 @@ SCHEMAS: dict[str, Any] = {
             "status": {"type": "string", "enum": ["held", "paid", "cancelled", "expired"]},
             "order_id": _S,
             "ended_at": _I,
+            "src": {**_S, "description": "the buyer's source channel, from the viewer token"},
         }
     ),
     "HoldRef": _obj(
@@ -177,6 +178,7 @@ SCHEMAS: dict[str, Any] = {
             "qty": _I,
             "price_fen": _I,
             "order_id": _S,
+            "src": {**_S, "description": "the buyer's source channel, from the viewer token"},
             "ts": _I,
         }
     ),

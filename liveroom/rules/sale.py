@@ -147,6 +147,7 @@ class Hold:
     order_id: str = ""
     request_id: str = ""
     ended_at: int = 0
+    src: str = ""  # the buyer's source channel (token `src`): wecom_group, moments, ...
 
     def public(self) -> dict[str, Any]:
         return asdict(self)

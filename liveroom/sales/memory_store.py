@@ -145,6 +145,7 @@ class MemorySaleStore(SaleStore):
         qty: int,
         request_id: str,
         now: int,
+        src: str = "",
     ) -> GrabOutcome:
         room = self._room(room_id)
         data = room.sales.get(sale_id)
@@ -178,6 +179,7 @@ class MemorySaleStore(SaleStore):
                 created_at=now,
                 expires_at=rules.hold_expires_at(data.cfg, now),
                 request_id=request_id,
+                src=src,
             )
             data.available -= qty
             data.held += qty

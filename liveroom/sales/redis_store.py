@@ -86,6 +86,7 @@ def _hold(data: dict[str, Any]) -> Hold:
         order_id=data.get("order_id", ""),
         request_id=data.get("request_id", ""),
         ended_at=int(data.get("ended_at", 0) or 0),
+        src=data.get("src", ""),
     )
 
 
@@ -287,9 +288,10 @@ class RedisSaleStore(SaleStore):
         qty: int,
         request_id: str,
         now: int,
+        src: str = "",
     ) -> GrabOutcome:
         [outcome] = await self.grab_many(
-            room_id, [GrabRequest(sale_id, uid, tier, qty, request_id)], now
+            room_id, [GrabRequest(sale_id, uid, tier, qty, request_id, src)], now
         )
         return outcome
 
@@ -299,7 +301,7 @@ class RedisSaleStore(SaleStore):
     ) -> list[GrabOutcome]:
         args: list[Any] = [now, self.answer_ttl_s]
         for r in requests:
-            args += [r.sale_id, r.uid, r.tier, r.qty, r.request_id, new_id("h")]
+            args += [r.sale_id, r.uid, r.tier, r.qty, r.request_id, new_id("h"), r.src]
         flat = await self._run("grab", room_id, *args)
         out = []
         for kept, raw in zip(flat[::2], flat[1::2], strict=True):

@@ -221,7 +221,7 @@ class SalesService:
         self, room_id: str, ident: Identity, sale_id: str, qty: int, request_id: str
     ) -> GrabReply:
         self._touch(room_id)
-        request = GrabRequest(sale_id, ident.uid, ident.tier, qty, request_id)
+        request = GrabRequest(sale_id, ident.uid, ident.tier, qty, request_id, ident.src)
         outcome = await self.batcher.grab(room_id, request)
         if outcome.refusal is not None:
             r = outcome.refusal.public()

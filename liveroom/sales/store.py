@@ -44,6 +44,7 @@ class GrabRequest:
     tier: str
     qty: int
     request_id: str
+    src: str = ""
 
 
 class StoreUnavailable(EngineUnavailable):
@@ -89,6 +90,7 @@ def hold_event_fields(hold_type: str, hold: Hold, ts: int) -> dict[str, str]:
         "qty": str(hold.qty),
         "price_fen": str(hold.price_fen),
         "order_id": hold.order_id,
+        "src": hold.src,
         "ts": str(ts),
     }
 
@@ -157,6 +159,7 @@ class SaleStore(ABC):
         qty: int,
         request_id: str,
         now: int,
+        src: str = "",
     ) -> GrabOutcome:
         """Reserve `qty` units as one atomic decision; the same (uid, request id) gets the
         same answer for as long as the answer is kept (at least the hold's lifetime)."""
@@ -167,7 +170,7 @@ class SaleStore(ABC):
         """The same grabs in order, answered exactly as one by one; a store may do them in
         one round trip (the Redis store runs them in one script)."""
         return [
-            await self.grab(room_id, r.sale_id, r.uid, r.tier, r.qty, r.request_id, now)
+            await self.grab(room_id, r.sale_id, r.uid, r.tier, r.qty, r.request_id, now, r.src)
             for r in requests
         ]
 

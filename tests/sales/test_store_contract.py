@@ -251,6 +251,19 @@ async def test_hold_events_carry_the_hold(sale_store: SaleStore) -> None:
     assert paid["price_fen"] == 9900 and paid["sku"] == "tea-01"
 
 
+async def test_holds_remember_where_the_buyer_came_from(sale_store: SaleStore) -> None:
+    await sale_store.create_sale(make_sale())
+    out = await sale_store.grab("r1", "s1", "u1", "", 1, "a", T0, src="wecom_group")
+    assert out.hold is not None and out.hold.src == "wecom_group"
+    await sale_store.cancel("r1", out.hold.hold_id, T0 + 1)
+    events = [e for e in await sale_store.events("r1") if e["type"].startswith("hold_")]
+    assert [(e["type"], e["src"]) for e in events] == [
+        ("hold_created", "wecom_group"),
+        ("hold_cancelled", "wecom_group"),
+    ]
+    assert (await sale_store.get_hold("r1", out.hold.hold_id)).src == "wecom_group"  # type: ignore[union-attr]
+
+
 async def test_redis_commerce_stream_serves_consumer_groups(
     redis_url: str, key_prefix: str
 ) -> None:

@@ -23,7 +23,7 @@ local function emit_hold(h, etype, now)
   redis.call('XADD', B .. ':events', 'MAXLEN', '~', EVENTS_MAXLEN, '*',
     'type', etype, 'room_id', h.room_id, 'sale_id', h.sale_id, 'hold_id', h.hold_id,
     'uid', h.uid, 'sku', h.sku, 'qty', h.qty, 'price_fen', h.price_fen,
-    'order_id', h.order_id, 'ts', now)
+    'order_id', h.order_id, 'src', h.src or '', 'ts', now)
 end
 
 local function is_ended(s, now)

@@ -2,12 +2,12 @@
 -- (uid, request id), else ended / not_started / members_only / over_limit / sold_out,
 -- else a new hold. A batch of grabs for one room costs one round trip; the answers are
 -- exactly those of the same grabs sent one by one.
--- ARGV: now_ms, answer ttl (s), then 6 per grab: sale_id, uid, tier, qty, request_id,
--- new hold id. Returns, per grab: 1 if a kept answer else 0, then the answer JSON.
+-- ARGV: now_ms, answer ttl (s), then 7 per grab: sale_id, uid, tier, qty, request_id,
+-- new hold id, the buyer's source channel. Returns, per grab: 1 if a kept answer else 0, then the answer JSON.
 local now, answer_ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
 local out = {}
 
-local function grab_one(sale_id, uid, tier, qty, request_id, hold_id)
+local function grab_one(sale_id, uid, tier, qty, request_id, hold_id, src)
   local skey = B .. ':s:' .. sale_id
   local akey = B .. ':ans:' .. sale_id .. ':' .. #uid .. ':' .. uid .. ':' .. request_id
   local kept = redis.call('GET', akey)
@@ -43,7 +43,7 @@ local function grab_one(sale_id, uid, tier, qty, request_id, hold_id)
       hold_id = hold_id, room_id = s.room_id, sale_id = sale_id, uid = uid,
       qty = tostring(qty), price_fen = s.price_fen, sku = s.sku, created_at = tostring(now),
       expires_at = tostring(now + 1000 * tonumber(s.hold_s)), status = 'held', order_id = '',
-      request_id = request_id, ended_at = '0',
+      request_id = request_id, ended_at = '0', src = src,
     }
     redis.call('HINCRBY', skey, 'available', -qty)
     redis.call('HINCRBY', skey, 'held', qty)
@@ -61,9 +61,9 @@ local function grab_one(sale_id, uid, tier, qty, request_id, hold_id)
   return 0, encoded
 end
 
-for i = 3, #ARGV, 6 do
+for i = 3, #ARGV, 7 do
   local kept, answer = grab_one(ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]),
-    ARGV[i + 4], ARGV[i + 5])
+    ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
   out[#out + 1] = kept
   out[#out + 1] = answer
 end
