@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,10 +49,26 @@ def room() -> str:
     return f"br-{uuid.uuid4().hex[:8]}"
 
 
+FAILURES = Path("/tmp/liveroom-browser-failures")
+FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[FAILED] = report.failed
+    return report
+
+
 @pytest.fixture
-def pages(browser: Any, server: LiveServer, room: str) -> Iterator[Pages]:
+def pages(
+    request: pytest.FixtureRequest, browser: Any, server: LiveServer, room: str
+) -> Iterator[Pages]:
     p = Pages(browser, server, room)
     yield p
+    if request.node.stash.get(FAILED, False):
+        p.snapshot(FAILURES / request.node.name)  # what each page showed when it failed
     p.close()
     assert not p.page_errors, f"JavaScript errors in the pages: {p.page_errors}"
 

@@ -85,6 +85,19 @@ class Pages:
             expect(page.locator("#title")).not_to_have_text("…")
         return page
 
+    def snapshot(self, where: Path) -> None:
+        """Screenshots and texts of every open page, to see why a test failed."""
+        where.mkdir(parents=True, exist_ok=True)
+        n = 0
+        for ctx in self.contexts:
+            for page in ctx.pages:
+                n += 1
+                try:
+                    page.screenshot(path=str(where / f"page{n}.png"), full_page=True)
+                    (where / f"page{n}.txt").write_text(page.url + "\n\n" + page.inner_text("body"))
+                except Exception as exc:  # a crashed page must not hide the real failure
+                    (where / f"page{n}.txt").write_text(f"{page.url}: {exc}")
+
     def close(self) -> None:
         for ctx in self.contexts:
             ctx.close()
