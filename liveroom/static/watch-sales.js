@@ -142,7 +142,15 @@ export function install(ext) {
     for (const c of box.querySelectorAll(".sale-card")) {
       refresh(c);
       const ends = c.querySelector("[data-ends]");
-      if (ends) ends.textContent = clock(+ends.dataset.ends, client);
+      if (!ends) continue;
+      ends.textContent = clock(+ends.dataset.ends, client);
+      if (+ends.dataset.ends <= Date.now() + client.skew) {
+        // Unpaid holds return to stock; whether it was paid only the mini-program knows,
+        // so say what is certain and let the server judge a new grab.
+        c.querySelector(".mine").replaceChildren("Payment window closed.");
+        c.held = 0;
+        refresh(c);
+      }
     }
   }, 1000);
 }

@@ -26,7 +26,7 @@ def add_to_bag(panel, sku):
     return panel.locator(f"#bag li[data-sku='{sku}']")
 
 
-def start_sale(panel, sku, *, stock, starts_in=0, early=0):
+def start_sale(panel, sku, *, stock, starts_in=0, early=0, hold=300):
     add_to_bag(panel, sku).locator("button.new-sale").click()
     form = panel.locator("#sale-form")
     expect(form.locator("select[name=sku]")).to_have_value(sku)
@@ -34,6 +34,7 @@ def start_sale(panel, sku, *, stock, starts_in=0, early=0):
     form.locator("input[name=stock]").fill(str(stock))
     form.locator("input[name=starts_in]").fill(str(starts_in))
     form.locator("input[name=early]").fill(str(early))
+    form.locator("input[name=hold]").fill(str(hold))
     form.locator("button").click()
     return panel.locator("#sales li", has_text="Hydrating serum")
 
@@ -94,3 +95,20 @@ def test_grab_refusal_is_shown_to_the_viewer(pages, sku, viewer):
     assert other_device.until(lambda f: f.get("rid") == 1)["t"] == "ack"
     mia.locator(".sale-card button.grab").click()
     expect(mia.locator("#toast")).to_have_text("You already have the most you can buy")
+
+
+def test_unpaid_reservation_returns_to_stock_and_can_be_grabbed_again(pages, sku):
+    panel = pages.panel()
+    mia = pages.watch(pages.token("u1", nick="Mia"))
+    sale = start_sale(panel, sku, stock=1, hold=2)
+    card = mia.locator(".sale-card")
+    card.locator("button.grab").click()
+    expect(card.locator(".mine")).to_contain_text("Reserved")
+    expect(sale.locator(".available")).to_have_text("0")
+    # nobody pays: the hold expires and its unit goes back on sale
+    expect(card.locator(".mine")).to_have_text("Payment window closed.")
+    expect(sale.locator(".available")).to_have_text("1")
+    expect(card.locator("button.grab")).to_have_text("Grab it")
+    card.locator("button.grab").click()
+    expect(card.locator(".mine")).to_contain_text("Reserved")
+    expect(sale.locator(".available")).to_have_text("0")
