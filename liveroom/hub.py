@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from liveroom import codec, protocol
+from liveroom.background import every
 from liveroom.connection import Connection, wire_frame
 from liveroom.engine.base import ENDED, Engine, Room
 from liveroom.metrics import METRICS
@@ -58,7 +59,9 @@ class Hub:
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._tick_loop(), name="hub-tick"),
-            loop.create_task(self._presence_loop(), name="hub-presence"),
+            loop.create_task(
+                every(self.settings.presence_interval_s, self.report_presence), name="hub-presence"
+            ),
         ]
 
     async def stop(self) -> None:
@@ -302,11 +305,6 @@ class Hub:
         conn.steady = not conn.closing
 
     # presence ------------------------------------------------------------------------
-    async def _presence_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.presence_interval_s)
-            await self.report_presence()
-
     async def report_presence(self) -> None:
         now = time.monotonic()
         for room_id, channel in list(self.rooms.items()):

@@ -9,6 +9,9 @@ by the store; everything a process does locally is safe to do on every process:
   winners connected to it, when the `draw_closed` event reaches it;
 - each process keeps a cache of the room's open phrase draws, so a comment is matched
   against pass phrases without a Redis round trip.
+Draw results (started, closed with winners and seed, cancelled) also go to the room's
+commerce event stream, kept by the sales store, so a merchant's data side reads every
+business event of a room from one stream.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from liveroom.background import every
 from liveroom.draws import claim, create_store
 from liveroom.draws.store import Draw, DrawResult, DrawStore, EnterResult, Prize, new_draw_id
 from liveroom.engine.base import Engine, EngineUnavailable, new_event, now_ms
@@ -29,6 +34,7 @@ from liveroom.tokens import Identity
 
 if TYPE_CHECKING:
     from liveroom.hub import Hub, RoomChannel
+    from liveroom.sales.store import SaleStore
 
 log = logging.getLogger("liveroom.draws")
 
@@ -120,11 +126,22 @@ def public_result(d: Draw, res: DrawResult | None, entrants_count: int) -> dict[
 
 
 class DrawService:
-    def __init__(self, settings: Settings, engine: Engine, hub: Hub, store: DrawStore) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        hub: Hub,
+        store: DrawStore,
+        commerce: Callable[[], SaleStore] | None = None,
+    ) -> None:
+        """`commerce` finds the store keeping the room's commerce event stream when a result
+        is recorded (a callable: the sales service may be installed after this one); None
+        records nothing durable."""
         self.settings = settings
         self.engine = engine
         self.hub = hub
         self.store = store
+        self.commerce = commerce
         self._open: dict[str, dict[str, Listing]] = {}  # room -> draw id -> listing
         self._gone: set[str] = set()  # draw ids known finished, so a stale read cannot revive
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -136,7 +153,13 @@ class DrawService:
     @classmethod
     def install(cls, lr: Any) -> DrawService:
         """Create the service for a LiveroomApp and hook it into the room's life."""
-        svc = cls(lr.settings, lr.engine, lr.hub, create_store(lr.engine))
+        svc = cls(
+            lr.settings,
+            lr.engine,
+            lr.hub,
+            create_store(lr.engine),
+            commerce=lambda: lr.services["sales"].store,
+        )
         lr.services["draws"] = svc
         lr.welcome_hooks.append(svc.on_welcome)
         lr.comment_hooks.append(svc.on_comment)
@@ -147,8 +170,8 @@ class DrawService:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._tasks = [
-            loop.create_task(self._every(SWEEP_INTERVAL_S, self.sweep), name="draw-sweeper"),
-            loop.create_task(self._every(COUNT_INTERVAL_S, self.publish_counts), name="draw-n"),
+            loop.create_task(every(SWEEP_INTERVAL_S, self.sweep), name="draw-sweeper"),
+            loop.create_task(every(COUNT_INTERVAL_S, self.publish_counts), name="draw-n"),
         ]
 
     async def stop(self) -> None:
@@ -161,14 +184,6 @@ class DrawService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.store.close()
-
-    async def _every(self, interval: float, job: Any) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await job()
-            except Exception:
-                log.warning("draw job %s failed", job.__name__, exc_info=True)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -199,10 +214,14 @@ class DrawService:
             room_id, new_event("draw_started", by=host, **d.announcement())
         )
         self._remember(room_id, Listing.of(d))
-        await self.store.append_event(
-            {"type": "draw_started", "room_id": room_id, "by": host, "seq": stored["seq"]}
-            | d.announcement()
-        )
+        try:
+            await self._record(
+                room_id,
+                "draw_started",
+                {"by": host, "seq": stored["seq"], "ts": stored["ts"], **d.announcement()},
+            )
+        except Exception:  # the draw runs already: refusing the host now would mislead
+            log.warning("draw %s/%s started but not recorded", room_id, d.id, exc_info=True)
         return d
 
     async def close(self, room_id: str, draw_id: str, by: str = "") -> dict[str, Any] | None:
@@ -239,12 +258,17 @@ class DrawService:
             await self.store.record_wins(d.room_id, d.id, [w["uid"] for w in res.winners])
         etype = "draw_closed" if d.state == rules.CLOSED else "draw_cancelled"
         stored = await self.engine.publish(d.room_id, new_event(etype, **fields))
-        await self.store.append_event(
-            {"type": etype, "room_id": d.room_id, "seq": stored["seq"], "ts": stored["ts"]} | fields
-        )
+        await self._record(d.room_id, etype, {**fields, "seq": stored["seq"], "ts": stored["ts"]})
         await self.store.done(d.room_id, d.id)
         self._forget(d.room_id, d.id)
         return {**fields, "seq": stored["seq"]}
+
+    async def _record(self, room_id: str, etype: str, fields: dict[str, Any]) -> None:
+        """Append to the room's commerce stream before the draw counts as announced: a failed
+        append leaves the draw due, and the sweeper announces and records it again (at least
+        once; consumers key results by draw_id)."""
+        if self.commerce is not None:
+            await self.commerce().append_event(room_id, etype, fields)
 
     async def sweep(self) -> None:
         """Close what is due; announce what a dead process closed but never announced."""

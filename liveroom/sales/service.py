@@ -21,12 +21,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from liveroom.background import every
 from liveroom.engine.base import Engine, EngineUnavailable, new_event
 from liveroom.rules import sale as rules
 from liveroom.rules.sale import CheckoutOutcome, Hold, Product, Sale, SaleConfig
 from liveroom.sales import create_store, ticket
 from liveroom.sales.batcher import GrabBatcher
-from liveroom.sales.store import GrabRequest, SaleStore, new_id, now_ms
+from liveroom.sales.store import VIEWER_JOINED, GrabRequest, SaleStore, new_id, now_ms
 from liveroom.settings import Settings
 from liveroom.tokens import Identity
 
@@ -99,6 +100,7 @@ class SalesService:
         svc = cls(lr.settings, lr.engine, create_store(lr.engine))
         lr.services["sales"] = svc
         lr.welcome_hooks.append(svc.on_welcome)
+        lr.welcome_hooks.append(svc.record_join)
         return svc
 
     # lifecycle ------------------------------------------------------------------------------
@@ -107,8 +109,8 @@ class SalesService:
         loop = asyncio.get_running_loop()
         tick_s = self.settings.tick_ms / 1000
         self._tasks = [
-            loop.create_task(self._every(SWEEP_INTERVAL_S, self.sweep), name="sale-sweeper"),
-            loop.create_task(self._every(tick_s, self.flush_stock), name="sale-stock"),
+            loop.create_task(every(SWEEP_INTERVAL_S, self.sweep), name="sale-sweeper"),
+            loop.create_task(every(tick_s, self.flush_stock), name="sale-stock"),
         ]
 
     async def stop(self) -> None:
@@ -120,17 +122,6 @@ class SalesService:
         await self.batcher.close()
         await self.store.close()
 
-    async def _every(self, interval: float, job: Any) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await job()
-            except EngineUnavailable as exc:
-                log.warning("sale job %s: store unavailable (%s)", job.__name__, exc)
-            except Exception:
-                log.exception("sale job %s failed", job.__name__)
-
-    # products and the bag ------------------------------------------------------------------
     async def put_product(self, raw: dict[str, Any], sku: str | None = None) -> Product:
         try:
             product = rules.build_product(raw, sku)
@@ -317,3 +308,18 @@ class SalesService:
         now = now_ms()
         welcome["bag"] = [p.public() for p in products]
         welcome["sales"] = [s.public(now) for s in sales[-STOCK_SALES_MAX:]]
+
+    async def record_join(self, welcome: dict[str, Any], room_id: str, ident: Identity) -> None:
+        """A logged-in viewer's arrival, with the channel that brought them (token `src`),
+        goes to the room's commerce stream so the data side can segment the audience. A
+        reconnect (`since`: the welcome carries `recovered`) is the same visit and is not
+        counted again. Best effort: a stream that cannot be written never refuses a join."""
+        if ident.is_anonymous or ident.is_host or welcome.get("recovered") is not None:
+            return
+        fields = {"uid": ident.uid, "tier": ident.tier, "src": ident.src}
+        try:
+            await self.store.append_event(room_id, VIEWER_JOINED, fields)
+        except Exception:
+            log.warning(
+                "viewer_joined for %s in %s not recorded", ident.uid, room_id, exc_info=True
+            )
