@@ -46,6 +46,30 @@ def _token(args: argparse.Namespace) -> None:
     )
 
 
+def _api(args: argparse.Namespace) -> None:
+    """Call the merchant API signed, as a merchant backend would (curl with the signing done)."""
+    import urllib.error
+    import urllib.request
+
+    from liveroom.merchant.auth import signed_headers
+
+    settings = Settings.from_env()
+    body = (args.json or "").encode()
+    path = args.path if args.path.startswith("/") else f"/{args.path}"
+    headers = signed_headers(args.secret or settings.merchant_key, args.method, path, body)
+    if body:
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(
+        args.url.rstrip("/") + path, data=body or None, headers=headers, method=args.method.upper()
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            print(resp.read().decode())
+    except urllib.error.HTTPError as err:
+        print(err.read().decode(), file=sys.stderr)
+        raise SystemExit(f"HTTP {err.code}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="liveroom", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
     tok.add_argument("--secret", default="", help="signing secret (LIVEROOM_SECRET)")
     tok.set_defaults(func=_token)
+
+    api = sub.add_parser("api", help="call the merchant API with a signed request")
+    api.add_argument("method", help="GET, POST, PUT, DELETE")
+    api.add_argument("path", help="e.g. /api/products")
+    api.add_argument("json", nargs="?", default="", help="request body (JSON)")
+    api.add_argument("--url", default="http://127.0.0.1:8000", help="server base URL")
+    api.add_argument("--secret", default="", help="merchant secret (LIVEROOM_MERCHANT_SECRET)")
+    api.set_defaults(func=_api)
 
     from liveroom.draws.verify_cli import add_verify_parser
 

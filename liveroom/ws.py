@@ -126,6 +126,8 @@ async def _welcome(
         "recovered": None,
         "events": [],
     }
+    if ident.is_host:
+        welcome["room"]["keywords"] = snap.room.keywords  # private to hosts
     if mod.muted(time.time()):
         welcome["you"]["muted_until"] = int(mod.muted_until)
     if since is not None:

@@ -147,6 +147,9 @@ async def test_keyword_filter_and_anonymous_watch_only(live_server: LiveServer) 
         refused = await a.request({"t": "comment", "text": "加 Ｖ Ｘ 领券"})
         assert refused["code"] == "blocked_word"
         assert (await a.request({"t": "comment", "text": "how much?"}))["t"] == "ack"
+        assert "keywords" not in a.welcome["room"]
+    async with await Client.connect(host(live_server)) as h2:
+        assert h2.welcome["room"]["keywords"] == ["vx", "加微信"]  # hosts see the list
     async with await Client.connect(live_server.ws_url(ROOM)) as anon:
         assert anon.welcome["you"]["anonymous"] is True
         err = await anon.request({"t": "comment", "text": "hi"})

@@ -70,6 +70,8 @@ def test_recovery_ranges() -> None:
     assert history.recovery(5, 10, 6) == "range"
     assert history.recovery(4, 10, 6) == "gap"
     assert history.recovery(0, 10, None) == "gap"
+    assert history.recovery(12, 10, 1) == "gap"  # the room was reset under the client
+    assert history.recovery(0, 0, None) == "none"
 
 
 def test_recent_comments_skip_deleted_and_other_events() -> None:

@@ -6,8 +6,14 @@ from collections.abc import Iterable
 
 
 def recovery(since: int, current_seq: int, oldest_kept: int | None) -> str:
-    """'none' (nothing missed), 'range' (history holds it all) or 'gap' (too old)."""
-    if since >= current_seq:
+    """'none' (nothing missed), 'range' (history holds it all) or 'gap' (too old).
+
+    A `since` beyond the room's seq is a gap too: the room was reset (a memory engine
+    restarted, an empty Redis), so what the client holds is from another life of the room.
+    """
+    if since > current_seq:
+        return "gap"
+    if since == current_seq:
         return "none"
     if since < 0 or oldest_kept is None or oldest_kept > since + 1:
         return "gap"

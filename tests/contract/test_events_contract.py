@@ -47,7 +47,12 @@ async def test_nothing_missed_is_an_empty_list(engine: Engine) -> None:
     assert await engine.events_since("fresh", 0) == []
     await engine.publish("r", new_event("x"))
     assert await engine.events_since("r", 1) == []
-    assert await engine.events_since("r", 7) == []
+
+
+async def test_since_beyond_the_room_is_a_gap(engine: Engine) -> None:
+    """A client holding seq 7 of a room now at seq 1 saw another life of the room (reset)."""
+    await engine.publish("r", new_event("x"))
+    assert await engine.events_since("r", 7) is None
 
 
 async def test_history_is_capped_and_older_gaps_are_reported(make_engine: MakeEngine) -> None:
