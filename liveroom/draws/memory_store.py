@@ -6,12 +6,9 @@ which is the same guarantee each Redis Lua script gives across processes.
 
 from __future__ import annotations
 
-from typing import Any
-
 from liveroom.draws.store import Draw, DrawStore, EnterResult, Joined, OpenView
 from liveroom.rules import draw as rules
 
-EVENTS_KEPT = 10_000
 WINS_KEPT = 5
 
 
@@ -22,7 +19,6 @@ class MemoryDrawStore(DrawStore):
         self._seen: dict[tuple[str, str], int] = {}
         self._due: set[tuple[str, str]] = set()
         self._wins: dict[tuple[str, str], list[str]] = {}
-        self._events: list[dict[str, Any]] = []
 
     async def create(self, d: Draw) -> None:
         key = (d.room_id, d.id)
@@ -99,13 +95,6 @@ class MemoryDrawStore(DrawStore):
 
     async def first_seen(self, room_id: str, uid: str) -> int | None:
         return self._seen.get((room_id, uid))
-
-    async def append_event(self, event: dict[str, Any]) -> None:
-        self._events.append(dict(event))
-        del self._events[:-EVENTS_KEPT]
-
-    async def events(self, count: int = 100) -> list[dict[str, Any]]:
-        return [dict(e) for e in self._events[-count:]]
 
     async def joined(self, room_id: str, uid: str | None, now_ms: int) -> Joined:
         if uid is not None:

@@ -11,14 +11,13 @@ Keys of a draw carry the room's hash tag, so each script touches one Cluster slo
 Outside any room:
   {prefix}:draws:due               sorted set "room/draw" by ends_at, until announced:
                                    what the sweepers close (or announce, if the closer died)
-  {prefix}:events                  stream of durable business events
+Draw results go to the room's commerce event stream, kept by the sales store.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -32,7 +31,6 @@ KEEP_FINISHED_S = 30 * 86400  # the public endpoint serves a finished draw this 
 SEEN_TTL_S = 2 * 86400
 WINS_KEPT = 5
 WINS_TTL_S = 7 * 86400  # as long as a claim ticket lives
-EVENTS_MAXLEN = 1_000_000
 
 # The same test as rules.entry_refusal: only an OPEN draw before its end takes entries.
 _ENTER = """
@@ -220,25 +218,6 @@ class RedisDrawStore(DrawStore):
     async def first_seen(self, room_id: str, uid: str) -> int | None:
         value = await self.redis.hget(self._room(room_id, "draws:seen"), uid)
         return None if value is None else int(value)
-
-    @_gated
-    async def append_event(self, event: dict[str, Any]) -> None:
-        fields = {
-            "type": event["type"],
-            "data": json.dumps(event, separators=(",", ":"), ensure_ascii=False),
-        }
-        await self.redis.xadd(
-            f"{self.prefix}:events", fields, maxlen=EVENTS_MAXLEN, approximate=True
-        )
-
-    @_gated
-    async def events(self, count: int = 100) -> list[dict[str, Any]]:
-        entries = await self.redis.xrevrange(f"{self.prefix}:events", count=count)
-        out = []
-        for _, fields in reversed(entries):
-            data = fields.get(b"data", fields.get("data"))
-            out.append(json.loads(_s(data)))
-        return out
 
     @_gated
     async def joined(self, room_id: str, uid: str | None, now_ms: int) -> Joined:

@@ -184,14 +184,6 @@ class DrawStore(ABC):
     async def first_seen(self, room_id: str, uid: str) -> int | None: ...
 
     @abstractmethod
-    async def append_event(self, event: dict[str, Any]) -> None:
-        """Durable business event (draw results) for the merchant's data side."""
-
-    @abstractmethod
-    async def events(self, count: int = 100) -> list[dict[str, Any]]:
-        """The latest `count` durable events, oldest first."""
-
-    @abstractmethod
     async def joined(self, room_id: str, uid: str | None, now_ms: int) -> Joined:
         """A viewer joins: start their watch clock (`mark_seen`, unless uid is None), and
         read the open draws (with counts and whether uid entered) and uid's recent wins."""

@@ -3,6 +3,7 @@ makes it atomic on the event loop exactly as each Redis method is one Lua script
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -17,7 +18,13 @@ from liveroom.rules.sale import (
     SweepResult,
 )
 from liveroom.sales import store
-from liveroom.sales.store import SaleStore, hold_event_fields, normalize_event, sale_event_fields
+from liveroom.sales.store import (
+    SaleStore,
+    event_fields,
+    hold_event_fields,
+    normalize_event,
+    sale_event_fields,
+)
 
 EVENTS_KEPT = 100_000
 
@@ -59,15 +66,17 @@ class MemorySaleStore(SaleStore):
     def _room(self, room_id: str) -> _RoomSales:
         return self._rooms.setdefault(room_id, _RoomSales())
 
-    def _emit(self, room: _RoomSales, fields: dict[str, str]) -> None:
+    def _emit(self, room: _RoomSales, fields: dict[str, str]) -> str:
         ms = int(fields["ts"])
         last_ms, n = room.last_event
         # ids like a Redis stream's: <ms>-<n>, strictly increasing
         event_id = (ms, 0) if ms > last_ms else (last_ms, n + 1)
         room.last_event = event_id
-        room.events.append(normalize_event(f"{event_id[0]}-{event_id[1]}", fields))
+        text = f"{event_id[0]}-{event_id[1]}"
+        room.events.append(normalize_event(text, fields))
         if len(room.events) > EVENTS_KEPT:
             del room.events[: len(room.events) - EVENTS_KEPT]
+        return text
 
     # products and the bag ---------------------------------------------------------------------
     async def put_product(self, product: Product) -> None:
@@ -284,6 +293,9 @@ class MemorySaleStore(SaleStore):
         mark = _stream_id(after)
         out = [e for e in self._room(room_id).events if _stream_id(e["id"]) > mark]
         return out[:count]
+
+    async def append_event(self, room_id: str, event_type: str, fields: Mapping[str, Any]) -> str:
+        return self._emit(self._room(room_id), event_fields(room_id, event_type, fields))
 
 
 def _stream_id(text: str) -> tuple[int, int]:

@@ -11,7 +11,8 @@ Key layout (B = "<prefix>:{<room_id>}:sale", the hash tag keeps a room in one sl
   B:orders          hash: order id -> hold id (confirm idempotency)
   B:sales           zset: sale id -> created_at
   B:bag, B:clicks   list of pinned skus, hash sku -> clicks
-  B:events          stream: the commerce events (consumer groups welcome)
+  B:events          stream: the room's commerce events (consumer groups welcome): sale and
+                    hold changes from the scripts, draw results and joins via append_event
 and two deployment-wide keys: "<prefix>:sale:rooms" (rooms the sweeper visits) and
 "<prefix>:products" (sku -> product JSON).
 """
@@ -19,7 +20,8 @@ and two deployment-wide keys: "<prefix>:sale:rooms" (rooms the sweeper visits) a
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Mapping
 from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -42,11 +44,23 @@ from liveroom.sales.store import (
     GrabRequest,
     SaleStore,
     StoreUnavailable,
+    event_fields,
     new_id,
     normalize_event,
 )
 
 LUA = Path(__file__).parent / "lua"
+_COMMON = (LUA / "_common.lua").read_text()
+
+
+def _lua_constant(name: str) -> int:
+    found = re.search(rf"local {name} = (\d+)", _COMMON)
+    assert found, f"{name} missing from _common.lua"
+    return int(found.group(1))
+
+
+# One cap for the stream, whoever writes to it: the scripts' own constant.
+EVENTS_MAXLEN = _lua_constant("EVENTS_MAXLEN")
 MAX_CONNECTIONS = 32
 _UNAVAILABLE = (rexc.ConnectionError, rexc.TimeoutError, TimeoutError, ConnectionError)
 
@@ -145,9 +159,8 @@ class RedisSaleStore(SaleStore):
         self.r = client
         self.prefix = prefix
         self.answer_ttl_s = answer_ttl_s
-        common = (LUA / "_common.lua").read_text()
         self._scripts = {
-            name: client.register_script(common + "\n" + (LUA / f"{name}.lua").read_text())
+            name: client.register_script(_COMMON + "\n" + (LUA / f"{name}.lua").read_text())
             for name in ("grab", "confirm", "cancel", "sweep", "create_sale", "end_sale")
         }
 
@@ -364,6 +377,18 @@ class RedisSaleStore(SaleStore):
     async def events(self, room_id: str, after: str = "0-0", count: int = 100) -> list[dict]:
         rows = await self.r.xrange(self._base(room_id) + ":events", min=f"({after}", count=count)
         return [normalize_event(event_id, fields) for event_id, fields in rows]
+
+    @_guarded
+    async def append_event(self, room_id: str, event_type: str, fields: Mapping[str, Any]) -> str:
+        entry = event_fields(room_id, event_type, fields)
+        key = self.events_key(room_id)
+        try:
+            return await self.r.xadd(key, entry, maxlen=EVENTS_MAXLEN, approximate=True)
+        except rexc.ConnectionError:
+            # A pooled connection left dead by a Redis restart fails once; this append is
+            # not a decision (its events are delivered at least once anyway), so it takes
+            # a fresh connection and tries again rather than fail a draw's announcement.
+            return await self.r.xadd(key, entry, maxlen=EVENTS_MAXLEN, approximate=True)
 
     def events_key(self, room_id: str) -> str:
         """The stream a merchant backend reads with XREADGROUP."""

@@ -59,7 +59,7 @@ async def test_entries_during_a_redis_outage_are_refused_then_retried(
             await asyncio.sleep(again["retry_after"] / 10)
         assert again["t"] == "ack" and again["entrants"] == 2 and not again["duplicate"]
         closed = await host.request({"t": "close_draw", "draw_id": draw_id})
-        assert closed["t"] == "ack" and closed["entrants_count"] == 2
+        assert closed["t"] == "ack" and closed["entrants_count"] == 2, closed
         record = await asyncio.to_thread(fetch, srv, draw_id)
         assert record["entrants"] == ["v1", "v2"]
         status, report = await asyncio.to_thread(verify_with_cli, srv, draw_id)

@@ -19,6 +19,7 @@ from liveroom.draws.store import DrawStore
 from liveroom.engine.base import Engine, now_ms
 from liveroom.hub import Hub
 from liveroom.rules import draw as rules
+from liveroom.sales.store import SaleStore
 from tests.draws.test_room_draws import PRIZE, ROOM, fetch, port_in_my_range, verify_with_cli
 from tests.draws.test_store_contract import make_draw
 from tests.support.client import Client
@@ -26,10 +27,21 @@ from tests.support.server import LiveServer
 
 
 @pytest.fixture
-async def service(engine: Engine) -> AsyncIterator[DrawService]:
+async def commerce(engine: Engine) -> AsyncIterator[SaleStore]:
+    """The room's commerce event stream, where draw results are recorded."""
+    from liveroom.sales import create_store
+
+    store = create_store(engine)
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+async def service(engine: Engine, commerce: SaleStore) -> AsyncIterator[DrawService]:
     from liveroom.draws import create_store
 
-    svc = DrawService(engine.settings, engine, Hub(engine), create_store(engine))
+    store = create_store(engine)
+    svc = DrawService(engine.settings, engine, Hub(engine), store, commerce=lambda: commerce)
     yield svc
     await svc.stop()
 
@@ -38,7 +50,9 @@ async def published(engine: Engine, room_id: str) -> list[dict]:
     return await engine.events_since(room_id, 0) or []
 
 
-async def test_sweeper_closes_a_due_draw_once(service: DrawService, engine: Engine) -> None:
+async def test_sweeper_closes_a_due_draw_once(
+    service: DrawService, engine: Engine, commerce: SaleStore
+) -> None:
     store: DrawStore = service.store
     d = make_draw(room=ROOM, ends_in_ms=-1, eligibility=rules.Eligibility())
     await store.create(d)
@@ -50,9 +64,11 @@ async def test_sweeper_closes_a_due_draw_once(service: DrawService, engine: Engi
     assert len(closed) == 1
     expected = rules.pick_winners(d.seed, ["a", "b", "c"], d.winners_count)
     assert [w["uid"] for w in closed[0]["winners"]] == expected
-    durable = [e for e in await store.events() if e["type"] == "draw_closed"]
+    durable = [e for e in await commerce.events(ROOM) if e["type"] == "draw_closed"]
     assert [e["draw_id"] for e in durable] == [d.id]
     assert durable[0]["seed"] == d.seed and durable[0]["entrants_count"] == 3
+    assert durable[0]["winners"] == closed[0]["winners"]
+    assert durable[0]["seq"] == closed[0]["seq"]
     assert await store.due(now_ms()) == []
 
 

@@ -20,8 +20,8 @@ from liveroom.rules import sale as rules
 from liveroom.sales.redis_store import RedisSaleStore
 from liveroom.sales.store import now_ms
 from tests.sales.merchant import Merchant
-from tests.sales.redis_server import OwnRedis
 from tests.support.client import Client
+from tests.support.redis_process import RedisProcess
 from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
@@ -31,8 +31,8 @@ ROOM = "fault"
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    server = OwnRedis(6380, tmp_path).start()
+def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    server = RedisProcess(data_dir=tmp_path).start()
     try:
         yield server
     finally:
@@ -40,13 +40,13 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
 
 
 @pytest.fixture
-async def store(own_redis: OwnRedis) -> AsyncIterator[RedisSaleStore]:
+async def store(own_redis: RedisProcess) -> AsyncIterator[RedisSaleStore]:
     s = RedisSaleStore.from_url(own_redis.url, PREFIX)
     yield s
     await s.close()
 
 
-def server(redis: OwnRedis, port: int) -> LiveServer:
+def server(redis: RedisProcess, port: int) -> LiveServer:
     env = {"LIVEROOM_REDIS_URL": redis.url, "LIVEROOM_KEY_PREFIX": PREFIX}
     return LiveServer(env=env, port=port)
 
@@ -76,7 +76,7 @@ async def grab(c: Client, sale_id: str, request_id: str, qty: int = 1) -> dict[s
 
 
 async def test_killed_server_holds_expire_when_another_process_runs(
-    own_redis: OwnRedis, store: RedisSaleStore
+    own_redis: RedisProcess, store: RedisSaleStore
 ) -> None:
     first = server(own_redis, 18210).start()
     try:
@@ -114,7 +114,7 @@ async def test_killed_server_holds_expire_when_another_process_runs(
 
 
 async def test_redis_restart_mid_sale_retry_never_double_reserves(
-    own_redis: OwnRedis, store: RedisSaleStore
+    own_redis: RedisProcess, store: RedisSaleStore
 ) -> None:
     with server(own_redis, 18212) as srv:
         sid = await new_sale(srv, stock=5, limit_per_user=5, hold_s=120)
@@ -166,7 +166,7 @@ async def test_redis_restart_mid_sale_retry_never_double_reserves(
 
 
 async def test_two_processes_share_stock_and_nonce_memory(
-    own_redis: OwnRedis, store: RedisSaleStore
+    own_redis: RedisProcess, store: RedisSaleStore
 ) -> None:
     with server(own_redis, 18213) as a, server(own_redis, 18214) as b:
         sid = await new_sale(a, stock=7, limit_per_user=1, hold_s=60)
@@ -187,7 +187,7 @@ async def test_two_processes_share_stock_and_nonce_memory(
 
 
 async def test_grabs_cut_off_by_a_crash_are_retried_on_another_process_once(
-    own_redis: OwnRedis, store: RedisSaleStore
+    own_redis: RedisProcess, store: RedisSaleStore
 ) -> None:
     """Whether or not the dead process got to run a grab, retrying its request id on
     another process ends with exactly one hold per grab."""
@@ -213,3 +213,15 @@ async def test_grabs_cut_off_by_a_crash_are_retried_on_another_process_once(
         assert await store.takens(ROOM, sid) == dict.fromkeys(users, 1)
         for c in again:
             await c.close()
+
+
+async def test_an_event_appended_after_a_redis_restart_is_kept(
+    own_redis: RedisProcess, store: RedisSaleStore
+) -> None:
+    """Draw results and joins reach the stream on the first try after Redis comes back,
+    although the store's pooled connections died with the old Redis."""
+    await store.append_event(ROOM, "viewer_joined", {"uid": "before"})
+    own_redis.stop()
+    own_redis.start()
+    await store.append_event(ROOM, "viewer_joined", {"uid": "after"})
+    assert [e["uid"] for e in await store.events(ROOM)] == ["before", "after"]

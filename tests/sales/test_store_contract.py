@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from liveroom.rules import sale as rules
-from liveroom.sales.store import SaleStore
+from liveroom.sales.store import SaleStore, now_ms
 from tests.sales.conftest import PRODUCT, T0, assert_invariants, make_sale
 
 
@@ -264,23 +268,120 @@ async def test_holds_remember_where_the_buyer_came_from(sale_store: SaleStore) -
     assert (await sale_store.get_hold("r1", out.hold.hold_id)).src == "wecom_group"  # type: ignore[union-attr]
 
 
+WINNERS = [{"uid": "u1", "nick": "[vip] Amy"}]
+DRAW_CLOSED = {
+    "draw_id": "d1",
+    "prize": {"title": "Scarf", "image": "", "claim_path": "/p/claim"},
+    "winners": WINNERS,
+    "winners_count": 1,
+    "entrants_count": 3,
+    "seed": "00ff",
+    "commitment": "abc",
+    "seq": 7,
+    "ts": T0 + 2,
+}
+
+
+async def test_appended_events_join_the_sale_events_in_one_stream(sale_store: SaleStore) -> None:
+    await sale_store.create_sale(make_sale())
+    joined_id = await sale_store.append_event(
+        "r1", "viewer_joined", {"uid": "u9", "tier": "vip", "src": "moments", "ts": T0 + 1}
+    )
+    await sale_store.grab("r1", "s1", "u9", "vip", 1, "a", T0 + 1)
+    closed_id = await sale_store.append_event("r1", "draw_closed", DRAW_CLOSED)
+    events = await sale_store.events("r1")
+    assert [e["type"] for e in events] == [
+        "sale_created",
+        "sale_started",
+        "viewer_joined",
+        "hold_created",
+        "draw_closed",
+    ]
+    joined, closed = events[2], events[4]
+    assert joined == {
+        "id": joined_id,
+        "type": "viewer_joined",
+        "room_id": "r1",
+        "uid": "u9",
+        "tier": "vip",
+        "src": "moments",
+        "ts": T0 + 1,
+    }
+    # numbers and the draw's structure read back as written (a nick is never parsed)
+    assert closed == {"id": closed_id, "type": "draw_closed", "room_id": "r1", **DRAW_CLOSED}
+    assert await sale_store.events("r2") == []
+
+
+async def test_appended_events_page_by_id(sale_store: SaleStore) -> None:
+    ids = [
+        await sale_store.append_event("r1", "viewer_joined", {"uid": f"u{i}", "ts": T0})
+        for i in range(5)
+    ]
+    assert len(set(ids)) == 5  # same millisecond, still distinct and ordered
+    seen: list[str] = []
+    after = "0-0"
+    while page := await sale_store.events("r1", after=after, count=2):
+        assert len(page) <= 2
+        seen += [e["uid"] for e in page]
+        after = page[-1]["id"]
+    assert seen == [f"u{i}" for i in range(5)]
+    assert [e["id"] for e in await sale_store.events("r1", after=ids[2])] == ids[3:]
+
+
+async def test_an_event_without_ts_is_stamped_now(sale_store: SaleStore) -> None:
+    before = now_ms()
+    await sale_store.append_event("r1", "viewer_joined", {"uid": "u1"})
+    [event] = await sale_store.events("r1")
+    assert before <= event["ts"] <= now_ms()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"type": "hold_paid"},  # set by the store
+        {"room_id": "elsewhere"},
+        {"uid": 7},  # a number where strings go would read back as "7"
+        {"seq": "7"},
+        {"seq": True},
+        {"note": {"a": 1}},  # structure outside the JSON fields
+        {"uid": None},
+    ],
+)
+async def test_append_refuses_what_would_not_read_back(sale_store: SaleStore, fields: dict) -> None:
+    with pytest.raises(ValueError):
+        await sale_store.append_event("r1", "viewer_joined", fields)
+    with pytest.raises(ValueError):  # and an event always has a type
+        await sale_store.append_event("r1", "", {"uid": "u1"})
+    assert await sale_store.events("r1") == []
+
+
 async def test_redis_commerce_stream_serves_consumer_groups(
     redis_url: str, key_prefix: str
 ) -> None:
-    """What docs/merchant-api.md promises a merchant backend reading Redis directly."""
+    """What docs/merchant-api.md promises a merchant backend reading Redis directly: sale,
+    hold and draw events (and joins) in one room stream, read by a consumer group."""
     from liveroom.sales.redis_store import RedisSaleStore
 
     store = RedisSaleStore.from_url(redis_url, key_prefix)
     try:
         await store.create_sale(make_sale())
         await store.grab("r1", "s1", "u1", "", 1, "a", T0)
+        await store.append_event("r1", "draw_closed", DRAW_CLOSED)
         key = store.events_key("r1")
         assert key == f"{key_prefix}:{{r1}}:sale:events"
         await store.r.xgroup_create(key, "orders", id="0")
         [(_, rows)] = await store.r.xreadgroup("orders", "w1", {key: ">"}, count=10)
-        assert [f["type"] for _, f in rows] == ["sale_created", "sale_started", "hold_created"]
+        assert [f["type"] for _, f in rows] == [
+            "sale_created",
+            "sale_started",
+            "hold_created",
+            "draw_closed",
+        ]
         assert rows[2][1]["uid"] == "u1" and rows[2][1]["qty"] == "1"
-        await store.r.xack(key, "orders", *(row_id for row_id, _ in rows[:2]))
+        draw = rows[3][1]
+        assert json.loads(draw["winners"]) == WINNERS and draw["seed"] == "00ff"
+        assert draw["entrants_count"] == "3" and draw["room_id"] == "r1"
+        await store.r.xack(key, "orders", *(row_id for row_id, _ in rows[:3]))
         pending = await store.r.xpending(key, "orders")
         assert pending["pending"] == 1  # the unacknowledged entry is re-deliverable
         assert await store.rooms_with_sales() == ["r1"]

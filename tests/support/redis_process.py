@@ -43,7 +43,7 @@ class RedisProcess:
             try:
                 client.ping()
                 break
-            except redis_sync.ConnectionError:
+            except (redis_sync.ConnectionError, redis_sync.ResponseError):  # LOADING the AOF
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"redis-server on port {self.port} did not start") from None
                 time.sleep(0.05)
