@@ -14,9 +14,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from liveroom import tokens
+from liveroom.draws import service as draw_service
 from liveroom.draws.service import ANNOUNCE_GRACE_MS, DrawService
 from liveroom.draws.store import DrawStore
-from liveroom.engine.base import Engine, now_ms
+from liveroom.engine.base import Engine, EngineUnavailable, now_ms
 from liveroom.hub import Hub
 from liveroom.rules import draw as rules
 from liveroom.sales.store import SaleStore
@@ -142,3 +143,29 @@ async def test_a_draw_survives_a_server_crash(redis_url: str, key_prefix: str) -
         assert record["entrants"] == ["v0", "v1", "v2", "v3"]
         status, report = verify_with_cli(second, ack["draw_id"])
         assert status == 0 and report["winners"] == [w["uid"] for w in record["winners"]]
+
+
+class DownStream:
+    """A commerce stream that cannot be written (Redis away just then)."""
+
+    async def append_event(self, room_id: str, event_type: str, fields: dict) -> str:
+        raise EngineUnavailable("stream down")
+
+
+async def test_a_result_the_stream_missed_is_recorded_by_a_later_sweep(
+    service: DrawService, engine: Engine, commerce: SaleStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = make_draw(room=ROOM, ends_in_ms=-1, eligibility=rules.Eligibility())
+    await service.store.create(d)
+    await service.store.enter(ROOM, d.id, "a", "a", d.ends_at - 1)
+    working = service.commerce
+    service.commerce = DownStream  # type: ignore[assignment]
+    with pytest.raises(EngineUnavailable):
+        await service.close(ROOM, d.id)
+    service.commerce = working
+    assert await commerce.events(ROOM) == []
+    monkeypatch.setattr(draw_service, "ANNOUNCE_GRACE_MS", -1)  # the grace has passed
+    await service.sweep()
+    await service.sweep()  # recorded once it is done: nothing more
+    durable = [e for e in await commerce.events(ROOM) if e["type"] == "draw_closed"]
+    assert [(e["draw_id"], e["winners"]) for e in durable] == [(d.id, [{"uid": "a", "nick": "a"}])]

@@ -98,3 +98,36 @@ async def test_refusals_carry_what_the_client_needs() -> None:
     with pytest.raises(SaleRefused) as info:
         await svc.create_sale(ROOM, {"sku": "nope", "stock": 1}, "host")
     assert info.value.code == "no_such_product"
+
+
+class BrokenStream(MemorySaleStore):
+    async def append_event(self, room_id: str, event_type: str, fields: Any) -> str:
+        raise EngineUnavailable("stream down")
+
+
+def welcome(since: bool = False) -> dict[str, Any]:
+    """As the room socket builds it: `recovered` is None unless the client sent `since`."""
+    return {"t": "welcome", "recovered": True if since else None}
+
+
+async def test_only_a_logged_in_viewers_fresh_join_is_recorded() -> None:
+    svc, _ = await service()
+    joins = [
+        (Identity(uid="amy", tier="vip", src="moments"), welcome()),
+        (Identity(uid="amy", src="moments"), welcome(since=True)),  # same visit, resumed
+        (Identity(uid="anon:x1"), welcome()),
+        (Identity(uid="boss", role="host"), welcome()),
+    ]
+    for ident, frame in joins:
+        await svc.record_join(frame, ROOM, ident)
+    events = await svc.store.events(ROOM)
+    assert [(e["type"], e["uid"], e["tier"], e["src"]) for e in events] == [
+        ("viewer_joined", "amy", "vip", "moments")
+    ]
+
+
+async def test_a_stream_outage_never_refuses_a_join() -> None:
+    svc, _ = await service(BrokenStream())
+    frame = welcome()
+    await svc.record_join(frame, ROOM, Identity(uid="amy", src="moments"))  # no raise
+    assert frame == welcome()
