@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from websockets.sync.client import connect
 
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, free_port
 
 sync_api = pytest.importorskip("playwright.sync_api")
-from tests.browser.pages import CHROMIUM, CHROMIUM_ARGS, Pages, Viewer, port_in_range  # noqa: E402
+from tests.browser.pages import CHROMIUM, CHROMIUM_ARGS, Pages, Viewer  # noqa: E402
 
 if not CHROMIUM.exists():
     pytest.skip("needs Debian's chromium at /usr/bin/chromium", allow_module_level=True)
@@ -30,7 +30,7 @@ sync_api.expect.set_options(timeout=10_000)
 @pytest.fixture(scope="module")
 def server() -> Iterator[LiveServer]:
     """One memory-engine server per module; every test uses rooms of its own."""
-    with LiveServer(port=port_in_range()) as srv:
+    with LiveServer(port=free_port()) as srv:
         yield srv
 
 

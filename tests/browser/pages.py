@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
-import socket
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -26,18 +24,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PORTS = range(18400, 18500)  # this suite's share of loopback ports
-
-
-def port_in_range() -> int:
-    for port in random.sample(PORTS, len(PORTS)):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18400-18499")
 
 
 class Pages:

@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 from websockets.exceptions import ConnectionClosed
 
 from liveroom import protocol
-from tests.browser.pages import Pages, port_in_range
-from tests.support.server import LiveServer
+from tests.browser.pages import Pages
+from tests.support.server import LiveServer, free_port
 
 
 def test_panel_connects_and_counts_viewers(pages):
@@ -204,7 +204,7 @@ def test_panel_reconnects_with_since_and_replays_what_it_missed(pages, viewer):
 
 def test_panel_survives_a_server_restart(browser, room):
     """The memory engine forgets everything on restart: the panel must notice and start afresh."""
-    port = port_in_range()
+    port = free_port()
     first = LiveServer(port=port).start()
     pages = Pages(browser, first, room)
     try:

@@ -11,15 +11,15 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.pages import Pages, port_in_range
-from tests.support.server import LiveServer
+from tests.browser.pages import Pages
+from tests.support.server import LiveServer, free_port
 
 
 @pytest.fixture
 def two_servers(redis_url: str, key_prefix: str) -> Iterator[tuple[LiveServer, LiveServer]]:
     env = {"LIVEROOM_REDIS_URL": redis_url, "LIVEROOM_KEY_PREFIX": key_prefix}
-    with LiveServer(env=env, port=port_in_range()) as a:
-        with LiveServer(env=env, port=port_in_range()) as b:
+    with LiveServer(env=env, port=free_port()) as a:
+        with LiveServer(env=env, port=free_port()) as b:
             yield a, b
 
 

@@ -39,7 +39,7 @@ def redis_proc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Redis
 @pytest.fixture
 def servers(redis_proc: RedisProcess) -> Iterator[tuple[LiveServer, LiveServer]]:
     env = {"LIVEROOM_REDIS_URL": redis_proc.url, "LIVEROOM_KEY_PREFIX": f"lr-{uuid.uuid4().hex}"}
-    with LiveServer(env=env, port=18101) as a, LiveServer(env=env, port=18102) as b:
+    with LiveServer(env=env) as a, LiveServer(env=env) as b:
         yield a, b
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from liveroom import tokens
-from tests.draws.test_room_draws import PRIZE, ROOM, fetch, port_in_my_range, verify_with_cli
+from tests.draws.test_room_draws import PRIZE, ROOM, fetch, verify_with_cli
 from tests.support.client import Client
 from tests.support.redis_process import RedisProcess
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, free_port
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
 
@@ -32,7 +32,7 @@ async def test_entries_during_a_redis_outage_are_refused_then_retried(
     own_redis: RedisProcess,
 ) -> None:
     env = {"LIVEROOM_REDIS_URL": own_redis.url, "LIVEROOM_KEY_PREFIX": "lrtest-draw-outage"}
-    with LiveServer(env=env, port=port_in_my_range()) as srv:
+    with LiveServer(env=env, port=free_port()) as srv:
 
         async def join(uid: str, role: str = "viewer") -> Client:
             token = tokens.mint_for(srv.secret, uid, room=ROOM, role=role, nick=uid)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -18,36 +17,24 @@ from liveroom import tokens
 from liveroom.draws import claim
 from liveroom.rules import draw as rules
 from tests.support.client import Client
-from tests.support.server import ROOT, LiveServer
+from tests.support.server import ROOT, LiveServer, free_port
 
 ROOM = "drawroom"
 PRIZE = {"title": "Silk scarf", "image": "https://cdn.example/scarf.png", "claim_path": "/p/claim"}
 
 
-def port_in_my_range() -> int:
-    """This suite's servers listen on 18300-18399 (the ports given to the draws work)."""
-    for port in range(18300, 18400):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18300-18399")
-
-
 @pytest.fixture
 def two_servers(redis_url: str, key_prefix: str) -> Iterator[tuple[LiveServer, LiveServer]]:
     env = {"LIVEROOM_REDIS_URL": redis_url, "LIVEROOM_KEY_PREFIX": key_prefix}
-    with LiveServer(env=env, port=port_in_my_range()) as a:
-        with LiveServer(env=env, port=port_in_my_range()) as b:
+    with LiveServer(env=env, port=free_port()) as a:
+        with LiveServer(env=env, port=free_port()) as b:
             yield a, b
 
 
 @pytest.fixture
 def memory_server(key_prefix: str) -> Iterator[LiveServer]:
     env = {"LIVEROOM_REDIS_URL": "", "LIVEROOM_KEY_PREFIX": key_prefix}
-    with LiveServer(env=env, port=port_in_my_range()) as srv:
+    with LiveServer(env=env, port=free_port()) as srv:
         yield srv
 
 

@@ -21,10 +21,10 @@ from liveroom.engine.base import Engine, EngineUnavailable, now_ms
 from liveroom.hub import Hub
 from liveroom.rules import draw as rules
 from liveroom.sales.store import SaleStore
-from tests.draws.test_room_draws import PRIZE, ROOM, fetch, port_in_my_range, verify_with_cli
+from tests.draws.test_room_draws import PRIZE, ROOM, fetch, verify_with_cli
 from tests.draws.test_store_contract import make_draw
 from tests.support.client import Client
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, free_port
 
 
 @pytest.fixture
@@ -116,7 +116,7 @@ def fetch_until_closed(srv: LiveServer, draw_id: str, timeout: float = 30) -> di
 
 async def test_a_draw_survives_a_server_crash(redis_url: str, key_prefix: str) -> None:
     env = {"LIVEROOM_REDIS_URL": redis_url, "LIVEROOM_KEY_PREFIX": key_prefix}
-    first = LiveServer(env=env, port=port_in_my_range()).start()
+    first = LiveServer(env=env, port=free_port()).start()
     try:
         secret = first.secret
 
@@ -138,7 +138,7 @@ async def test_a_draw_survives_a_server_crash(redis_url: str, key_prefix: str) -
         with contextlib.suppress(Exception):
             await c.close()
     # nobody is connected anywhere; a fresh process's sweeper must close it
-    with LiveServer(env=env, port=port_in_my_range()) as second:
+    with LiveServer(env=env, port=free_port()) as second:
         record = await asyncio.to_thread(fetch_until_closed, second, ack["draw_id"])
         assert record["entrants"] == ["v0", "v1", "v2", "v3"]
         status, report = verify_with_cli(second, ack["draw_id"])

@@ -5,7 +5,6 @@ GET /api/rooms/{room}/events, and on Redis a consumer group reads the same entri
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,28 +14,16 @@ import redis.asyncio as aioredis
 from liveroom import tokens
 from tests.sales.merchant import Merchant
 from tests.support.client import Client
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, free_port
 
 ROOM = "stream-show"
 PRODUCT = {"sku": "tea-01", "title": "Spring tea", "price_fen": 9900, "appid": "wx1", "page": "p"}
 PRIZE = {"title": "Silk scarf", "image": "", "claim_path": "/p/claim"}
 
 
-def port_in_my_range() -> int:
-    """These servers listen on 18700-18799 (the ports given to the commerce stream work)."""
-    for port in range(18700, 18800):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18700-18799")
-
-
 @pytest.fixture
 def server(server_env: dict[str, str]) -> Iterator[LiveServer]:
-    with LiveServer(env=server_env, port=port_in_my_range()) as srv:
+    with LiveServer(env=server_env, port=free_port()) as srv:
         yield srv
 
 

@@ -22,7 +22,7 @@ from liveroom.sales.store import now_ms
 from tests.sales.merchant import Merchant
 from tests.support.client import Client
 from tests.support.redis_process import RedisProcess
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, free_port
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
 
@@ -78,7 +78,7 @@ async def grab(c: Client, sale_id: str, request_id: str, qty: int = 1) -> dict[s
 async def test_killed_server_holds_expire_when_another_process_runs(
     own_redis: RedisProcess, store: RedisSaleStore
 ) -> None:
-    first = server(own_redis, 18210).start()
+    first = server(own_redis, free_port()).start()
     try:
         sid = await new_sale(first, stock=10, limit_per_user=3, hold_s=2)
         buyers = [await viewer(first, f"b{i}") for i in range(3)]
@@ -99,7 +99,7 @@ async def test_killed_server_holds_expire_when_another_process_runs(
     await asyncio.sleep(max(0, max(h["expires_at"] for h in holds) - now_ms()) / 1000 + 0.2)
     s = await check(store, sid)
     assert s.held == 5, "nothing may expire holds while no process runs"
-    with server(own_redis, 18211) as second:
+    with server(own_redis, free_port()) as second:
         watcher = await viewer(second, "watcher")
         await watcher.until(lambda f: f.get("stock", {}).get(sid) == 9, timeout=10)
         s = await check(store, sid)
@@ -116,7 +116,7 @@ async def test_killed_server_holds_expire_when_another_process_runs(
 async def test_redis_restart_mid_sale_retry_never_double_reserves(
     own_redis: RedisProcess, store: RedisSaleStore
 ) -> None:
-    with server(own_redis, 18212) as srv:
+    with server(own_redis, free_port()) as srv:
         sid = await new_sale(srv, stock=5, limit_per_user=5, hold_s=120)
         buyer = await viewer(srv, "buyer")
         before = await grab(buyer, sid, "r1", qty=2)
@@ -168,7 +168,7 @@ async def test_redis_restart_mid_sale_retry_never_double_reserves(
 async def test_two_processes_share_stock_and_nonce_memory(
     own_redis: RedisProcess, store: RedisSaleStore
 ) -> None:
-    with server(own_redis, 18213) as a, server(own_redis, 18214) as b:
+    with server(own_redis, free_port()) as a, server(own_redis, free_port()) as b:
         sid = await new_sale(a, stock=7, limit_per_user=1, hold_s=60)
         clients = [await viewer(a if i % 2 else b, f"p{i}") for i in range(20)]
         answers = await asyncio.gather(*(grab(c, sid, "x") for c in clients))
@@ -191,7 +191,7 @@ async def test_grabs_cut_off_by_a_crash_are_retried_on_another_process_once(
 ) -> None:
     """Whether or not the dead process got to run a grab, retrying its request id on
     another process ends with exactly one hold per grab."""
-    first = server(own_redis, 18215).start()
+    first = server(own_redis, free_port()).start()
     try:
         sid = await new_sale(first, stock=100, limit_per_user=1, hold_s=120)
         users = [f"c{i}" for i in range(40)]
@@ -202,7 +202,7 @@ async def test_grabs_cut_off_by_a_crash_are_retried_on_another_process_once(
         first.kill()  # these 20 answers are lost, whether or not their grabs ran
     finally:
         first.stop()
-    with server(own_redis, 18216) as second:
+    with server(own_redis, free_port()) as second:
         again = [await viewer(second, u) for u in users]
         answers = await asyncio.gather(*(grab(c, sid, "tap-1") for c in again))
         assert all(a["t"] == "ack" for a in answers), answers

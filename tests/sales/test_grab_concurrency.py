@@ -19,13 +19,12 @@ import pytest
 from liveroom.rules import sale as rules
 from tests.sales.crowd import answers, connect_crowd, drop_all, shows_stock
 from tests.sales.merchant import Merchant
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, free_port
 
 VIEWERS = 2000
 STOCK = 100
 LIMIT = 2
 HOLD_S = 20
-PORT = 18201
 
 
 def plan(i: int, sale_id: str) -> list[dict[str, Any]]:
@@ -85,7 +84,7 @@ class Check:
 async def shop(request: pytest.FixtureRequest, redis_url: str, key_prefix: str):
     url = redis_url if request.param == "redis" else ""
     env = {"LIVEROOM_REDIS_URL": url, "LIVEROOM_KEY_PREFIX": key_prefix}
-    with LiveServer(env=env, port=PORT if url else PORT + 1) as srv:
+    with LiveServer(env=env, port=free_port()) as srv:
         merchant = Merchant(srv.url, srv.secret)
         await merchant.ok("POST", "/api/products", {"sku": "tea", "title": "Tea", "price_fen": 100})
         try:
