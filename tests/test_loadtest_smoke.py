@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,23 +15,11 @@ from pathlib import Path
 import pytest
 
 from liveroom.settings import DEV_SECRET
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
 LOCUST = Path(sys.executable).parent / "locust"
-PORTS = range(18600, 18700)  # this suite's own port range
-
-
-def port_in_range() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18600-18699")
 
 
 def run_script(name: str, *args: str, timeout: float = 60) -> dict:
@@ -53,7 +40,7 @@ def test_locust_headless_run_joins_receives_and_fails_nothing(tmp_path: Path) ->
     sys.path.insert(0, str(SCRIPTS))
     from benchlib.shop import put_product
 
-    with LiveServer(port=port_in_range()) as srv:
+    with LiveServer() as srv:
         put_product(srv.url, "lt-tea-set", DEV_SECRET)  # so the host's sales can run
         prefix = tmp_path / "locust"
         cmd = [str(LOCUST), "-f", "loadtest/locustfile.py", "--headless", "-u", "6", "-r", "6",
@@ -72,7 +59,7 @@ def test_locust_headless_run_joins_receives_and_fails_nothing(tmp_path: Path) ->
 
 
 def test_fanout_bench_delivers_to_every_viewer_on_all_three_servers() -> None:
-    port = port_in_range()
+    port = free_port()
     result = run_script(
         "bench_fanout.py", "--port", str(port), "--viewers", "30", "--comments", "20",
         "--likes", "200", "-d", "2", "--warmup", "0.5", "--senders", "2",
@@ -92,7 +79,7 @@ def test_fanout_bench_delivers_to_every_viewer_on_all_three_servers() -> None:
 
 @pytest.mark.parametrize("engine", ["memory", "redis"])
 def test_flashsale_bench_holds_exactly_the_stock(engine: str) -> None:
-    args = ["--port", str(port_in_range()), "--viewers", "40", "--stock", "10"]
+    args = ["--port", str(free_port()), "--viewers", "40", "--stock", "10"]
     if engine == "redis":
         args.append("--redis")
     row = run_script("bench_flashsale.py", *args)["row"]
@@ -106,7 +93,7 @@ def test_flashsale_bench_holds_exactly_the_stock(engine: str) -> None:
 
 
 def test_capacity_bench_holds_every_idle_viewer() -> None:
-    port = port_in_range()
+    port = free_port()
     result = run_script(
         "bench_capacity.py", "--port", str(port), "-n", "60", "--steps", "2", "--hold", "0.5"
     )
