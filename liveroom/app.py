@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,7 +16,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from liveroom import commands
+from liveroom import commands, gcpolicy
 from liveroom.draws.http import draw_record
 from liveroom.draws.service import DrawService
 from liveroom.engine import create_engine
@@ -89,11 +90,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await lr.hub.start()
         await draws.start()
         await sales.start()
+        collector = asyncio.get_running_loop().create_task(
+            gcpolicy.manage(settings.gc_freeze_s, settings.gc_full_s), name="gc-policy"
+        )
         lr.ready = True
         try:
             yield
         finally:
             lr.ready = False
+            collector.cancel()
             await sales.stop()
             await draws.stop()
             await lr.hub.stop()

@@ -59,6 +59,10 @@ class Settings:
     presence_interval_s: float = 1.0
     presence_ttl_s: float = 5.0
     allow_anonymous: bool = True
+    # Garbage collector (see gcpolicy.py): freeze long-lived objects every `gc_freeze_s`
+    # (0: CPython's default collector), and run a full collection every `gc_full_s`.
+    gc_freeze_s: float = 10.0
+    gc_full_s: float = 900.0
     dedup_ttl_s: int = 600
     node_id: str = field(default_factory=lambda: secrets.token_hex(4))
 
