@@ -13,8 +13,10 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from liveroom import commands, gcpolicy
 from liveroom.draws.http import draw_record
@@ -26,7 +28,7 @@ from liveroom.merchant.routes import merchant_routes
 from liveroom.metrics import METRICS
 from liveroom.sales.service import SalesService
 from liveroom.settings import Settings
-from liveroom.ws import room_socket
+from liveroom.ws import ROOM_SOCKET_PATH, room_socket
 
 log = logging.getLogger("liveroom")
 STATIC = Path(__file__).parent / "static"
@@ -76,6 +78,26 @@ def _page(name: str) -> Callable[[Request], Awaitable[Response]]:
     return serve
 
 
+class LiveroomStarlette(Starlette):
+    """Starlette with the room socket dispatched before the middleware stack.
+
+    A viewer's socket lives for the whole show, and every layer it passes through
+    (error middleware, exception middleware, router, route, session wrapper) keeps a
+    suspended coroutine frame for all that time: about 2 KiB a viewer, 40 MiB for 20,000.
+    The room socket handles its own errors, so it goes straight to its endpoint.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            match = ROOM_SOCKET_PATH.match(scope["path"])
+            if match is not None:
+                scope["app"] = self
+                scope["path_params"] = {"room_id": match["room_id"]}
+                await room_socket(WebSocket(scope, receive, send))
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     commands.load_all()
@@ -105,7 +127,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await engine.close()
 
     routes: list[Any] = [
-        WebSocketRoute("/ws/rooms/{room_id}", room_socket),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
@@ -117,6 +138,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if (STATIC / "watch.html").exists():
         routes.append(Route("/watch", _page("watch.html")))
     routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = LiveroomStarlette(routes=routes, lifespan=lifespan)
     app.state.liveroom = lr
     return app

@@ -20,6 +20,26 @@ log = logging.getLogger("liveroom.connection")
 class Connection:
     """Sends go straight to the socket when uvicorn exposes it, else through a writer task."""
 
+    # slots: one of these lives per viewer for the whole show
+    __slots__ = (
+        "_queue",
+        "_queued_bytes",
+        "_writer",
+        "backlog",
+        "closing",
+        "degraded_at",
+        "fmt",
+        "group",
+        "ident",
+        "joining",
+        "kind",
+        "last_seq",
+        "raw",
+        "steady",
+        "transport",
+        "ws",
+    )
+
     def __init__(self, ws: WebSocket, ident: Identity, fmt: str) -> None:
         self.ws = ws
         self.ident = ident

@@ -55,3 +55,11 @@ class LiveroomWSProtocol(WebSocketsSansIOProtocol):
         scope = getattr(self, "scope", None)
         if scope is not None:
             scope["extensions"][RAW_KEY] = RawSocket(self)
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            # Held for the life of the socket otherwise: the handshake's request and
+            # response (about 4 KiB a viewer). Nothing reads them after the accept.
+            self.request = None
+            self.response = None

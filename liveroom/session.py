@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from liveroom.hub import Hub, RoomChannel
 
 
-@dataclass
+@dataclass(slots=True)
 class Session:
     settings: Settings
     engine: Engine

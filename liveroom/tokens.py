@@ -28,7 +28,7 @@ class TokenError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Identity:
     uid: str
     nick: str = ""

@@ -22,6 +22,8 @@ from liveroom.session import Session
 log = logging.getLogger("liveroom.ws")
 
 ROOM_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# the socket's path; a room id that fails ROOM_ID still gets a clear error frame
+ROOM_SOCKET_PATH = re.compile(r"^/ws/rooms/(?P<room_id>[^/]+)$")
 ERROR_WINDOW_S = 10.0
 ERROR_LIMIT = 20  # bad frames per window before the server gives up on a client
 CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later": the engine could not be reached
@@ -91,14 +93,18 @@ async def room_socket(ws: WebSocket) -> None:
     try:
         try:
             channel = await hub.join(room_id, conn)
-            snap = await _welcome(app, conn, channel, since, mod)
+            # only the status outlives the welcome: a held snapshot (recent comments) would
+            # cost every viewer kilobytes for the whole show
+            status = (await _welcome(app, conn, channel, since, mod)).room.status
         except EngineUnavailable:
             conn.send(_unavailable_frame(None))
             await conn.close(CLOSE_TRY_AGAIN, "unavailable")
             return
-        if snap.room.status == ENDED:
+        if status == ENDED:
             await conn.close(protocol.CLOSE_ROOM_ENDED, "room ended")
             return
+        # Nothing reads the handshake headers again; a show-long socket need not keep them.
+        ws.scope["headers"] = []
         session = Session(settings, engine, hub, room_id, conn, channel, app.services, app)
         await _read_loop(ws, session)
     except WebSocketDisconnect:
