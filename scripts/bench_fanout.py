@@ -180,6 +180,7 @@ def run_one(kind: str, viewers: int, args: argparse.Namespace, port: int) -> dic
     elapsed = max(s["elapsed"] for s in stats)
     hist = merge_hist(s["latency"] for s in stats)
     pct = percentiles(hist)
+    e2e = percentiles(merge_hist(s.get("e2e", {}) for s in stats))
     deliveries = sum(s["deliveries"] for s in stats)
     frames = sum(s["frames"] for s in stats)
     closes: dict[str, int] = {}
@@ -215,6 +216,9 @@ def run_one(kind: str, viewers: int, args: argparse.Namespace, port: int) -> dic
         "p99_ms": pct["p99"],
         "p999_ms": pct["p999"],
         "max_ms": pct["max"],
+        "e2e_p50_ms": e2e["p50"],
+        "e2e_p99_ms": e2e["p99"],
+        "e2e_p999_ms": e2e["p999"],
         "latency_samples": pct["samples"],
         "server_cores": usage.cores,
         "loadgen_cores": gen_cpu / usage.wall_s,
@@ -255,6 +259,7 @@ COLUMNS = [
     "p50_ms",
     "p99_ms",
     "p999_ms",
+    "e2e_p99_ms",
     "server_cores",
     "loadgen_cores",
     "other_cores",
@@ -356,13 +361,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if base["deliveries_per_s"]
             else float("inf")
         )
-        p99_ok = (mine["p99_ms"] or 1e9) <= (base["p99_ms"] or 1e9)
+        # end to end (send to receipt): a baseline that falls behind queues comments before
+        # it stamps them, which the server-stamped latency would not show
+        p99_ok = (mine["e2e_p99_ms"] or 1e9) <= (base["e2e_p99_ms"] or 1e9)
         base["ratio_vs_liveroom"] = ratio
         verdict.check(
             f">= {TARGET_RATIO:g}x deliveries/s of {base['server']} at {base['viewers']} viewers"
             ", equal or better p99",
             ratio >= TARGET_RATIO and p99_ok,
-            f"{ratio:.2f}x, p99 {mine['p99_ms']} vs {base['p99_ms']} ms",
+            f"{ratio:.2f}x, end-to-end p99 {mine['e2e_p99_ms']} vs {base['e2e_p99_ms']} ms",
         )
     if len(sizes) > 1:
         sat = [r for r in ours if r["saturated"]]

@@ -48,6 +48,9 @@ class Stats:
     probe_events: int = 0
     closes: Counter = field(default_factory=Counter)
     latency: Counter = field(default_factory=Counter)  # 0.1 ms buckets -> count
+    # from the sender's send time (carried in the comment text) to receipt: includes any
+    # queueing in front of the server, which `ts` (stamped on arrival) cannot see
+    e2e: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
 
     def snapshot(self) -> dict[str, Any]:
@@ -59,6 +62,7 @@ class Stats:
             "probe_events": self.probe_events,
             "closes": dict(self.closes),
             "latency": dict(self.latency),
+            "e2e": dict(self.e2e),
             "errors": dict(self.errors),
         }
 
@@ -76,6 +80,20 @@ def events_in(payload: bytes) -> int:
     if h == 0xDD:
         return int.from_bytes(payload[i + 8 : i + 12], "big")
     return 0
+
+
+def sent_at(event: dict) -> float | None:
+    """The send time (ms) an injected comment carries at the end of its text, `... @<ms>`."""
+    text = event.get("text")
+    if not isinstance(text, str):
+        return None
+    at = text.rfind("@")
+    if at < 0:
+        return None
+    try:
+        return float(text[at + 1 :])
+    except ValueError:
+        return None
 
 
 class Client(WSClient):
@@ -124,6 +142,9 @@ class Client(WSClient):
                 if ts:
                     lat[int((t - ts) * 10)] += 1
                     st.probe_events += 1
+                    sent = sent_at(ev)
+                    if sent:
+                        st.e2e[int((t - sent) * 10)] += 1
         if self.pending and RID_KEY in payload and TICK_HEAD not in payload[:12]:
             frame = msgpack.unpackb(payload, raw=False)
             rid = frame.get("rid")
@@ -151,8 +172,12 @@ class Client(WSClient):
                 ev = json.loads(payload[2:])[1]
                 ts = ev.get("ts") if isinstance(ev, dict) else None
                 if ts:
-                    st.latency[int((now_ms() - ts) * 10)] += 1
+                    t = now_ms()
+                    st.latency[int((t - ts) * 10)] += 1
                     st.probe_events += 1
+                    sent = sent_at(ev)
+                    if sent:
+                        st.e2e[int((t - sent) * 10)] += 1
         elif payload[:1] == b"2":  # engine.io ping from the server
             self.send(b"3", OP_TEXT)
         elif payload[:1] == b"0":  # engine.io open: join the default namespace
@@ -311,7 +336,8 @@ class Worker:
                 break
             due_c = int(comments_per_s * elapsed) - sent_c
             for _ in range(due_c):
-                senders[k % len(senders)].send_frame({"t": "comment", "text": text})
+                stamped = f"{text} @{now_ms():.1f}"
+                senders[k % len(senders)].send_frame({"t": "comment", "text": stamped})
                 k += 1
             sent_c += max(0, due_c)
             due_l = int(likes_per_s * elapsed) - sent_l
