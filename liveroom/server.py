@@ -52,6 +52,9 @@ def uvicorn_config(settings: Settings, **extra: object) -> dict[str, object]:
         "ws_ping_interval": 20.0,
         "ws_ping_timeout": 20.0,
         "backlog": 4096,
+        # liveroom never looks at client addresses; the proxy-header middleware would only
+        # keep one more suspended frame alive per viewer
+        "proxy_headers": False,
         "log_level": os.environ.get("LIVEROOM_LOG_LEVEL", "info"),
         **extra,
     }
