@@ -18,7 +18,8 @@ from benchlib.report import markdown_table
 FANOUT_COLS = [
     "step", "server", "viewers", "connected", "comment_from", "comments_per_s",
     "expected_deliveries_per_s", "deliveries_per_s", "frames_per_s", "p50_ms", "p99_ms",
-    "p999_ms", "server_cores", "loadgen_cores", "other_cores", "rss_per_viewer_kib", "dropped",
+    "p999_ms", "e2e_p99_ms", "server_cores", "loadgen_cores", "other_cores",
+    "rss_per_viewer_kib", "dropped",
 ]  # fmt: skip
 
 
