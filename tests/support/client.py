@@ -71,13 +71,15 @@ class Client:
         self, pred: Callable[[dict[str, Any]], bool], timeout: float = DEFAULT_TIMEOUT
     ) -> dict[str, Any]:
         """The next event (inside a tick) matching pred."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            frame = await self.recv(max(0.01, deadline - loop.time()))
-            for event in frame.get("events", []) if frame.get("t") == "tick" else []:
-                if pred(event):
-                    return event
+        found: list[dict[str, Any]] = []
+
+        def tick_with_match(frame: dict[str, Any]) -> bool:
+            if frame.get("t") == "tick":
+                found.extend(e for e in frame.get("events", []) if pred(e))
+            return bool(found)
+
+        await self.until(tick_with_match, timeout)
+        return found[0]
 
     async def closed(self, timeout: float = DEFAULT_TIMEOUT) -> tuple[int | None, str]:
         """Wait for the server to close; return (code, reason)."""
