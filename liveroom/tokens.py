@@ -8,12 +8,10 @@ Format: base64url(JSON claims) "." base64url(HMAC-SHA256(secret, first part)).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import time
 from dataclasses import asdict, dataclass
+
+from liveroom import signed
 
 ANY_ROOM = "*"
 ROLES = ("viewer", "host")
@@ -51,21 +49,8 @@ class Identity:
         return {"uid": self.uid, "nick": self.nick, "tier": self.tier}
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _sign(secret: str, body: str) -> str:
-    return _b64(hmac.new(secret.encode(), body.encode("ascii"), hashlib.sha256).digest())
-
-
 def mint(secret: str, identity: Identity) -> str:
-    body = _b64(json.dumps(asdict(identity), separators=(",", ":")).encode())
-    return f"{body}.{_sign(secret, body)}"
+    return signed.seal(secret, asdict(identity))
 
 
 def mint_for(
@@ -90,12 +75,15 @@ def verify(secret: str, token: str, room_id: str, *, now: float | None = None) -
     body, sep, sig = token.partition(".")
     if not sep or not body or not sig:
         raise TokenError("token_invalid", "token is not of the form <claims>.<signature>")
-    if not hmac.compare_digest(sig, _sign(secret, body)):
-        raise TokenError("token_invalid", "token signature does not match")
     try:
-        claims = json.loads(_unb64(body))
+        claims = signed.unseal(secret, token)
+    except signed.Unsealed as err:
+        if err.reason == "signature":
+            raise TokenError("token_invalid", "token signature does not match") from None
+        raise TokenError("token_invalid", f"token claims unreadable: {err.detail}") from None
+    try:
         ident = Identity(**claims)
-    except (ValueError, TypeError) as exc:
+    except TypeError as exc:
         raise TokenError("token_invalid", f"token claims unreadable: {exc}") from None
     if not isinstance(ident.uid, str) or not ident.uid or ident.role not in ROLES:
         raise TokenError("token_invalid", "token claims lack a user id or a known role")

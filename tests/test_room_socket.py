@@ -178,6 +178,7 @@ async def test_end_room_closes_everyone(live_server: LiveServer) -> None:
         (lambda s: tokens.mint_for("forged", "u", room=ROOM), "token_invalid", 4001),
         (lambda s: tokens.mint_for(s, "u", room="other"), "token_wrong_room", 4003),
         (lambda s: "garbage", "token_invalid", 4001),
+        (lambda s: "eyJ1aWQiOiJ4In0.签名", "token_invalid", 4001),
     ],
 )
 async def test_bad_tokens_get_an_error_and_a_close_code(
