@@ -12,18 +12,14 @@ import time
 from dataclasses import asdict, dataclass
 
 from liveroom import signed
+from liveroom.errors import Refusal
 
 ANY_ROOM = "*"
 ROLES = ("viewer", "host")
 
 
-class TokenError(Exception):
+class TokenError(Refusal):
     """A token that must not be honoured; `code` is what the client sees."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from liveroom.background import every
 from liveroom.draws import claim, create_store
 from liveroom.draws.store import Draw, DrawResult, DrawStore, EnterResult, Prize, new_draw_id
 from liveroom.engine.base import Engine, EngineUnavailable, new_event, now_ms
+from liveroom.errors import Refusal
 from liveroom.rules import draw as rules
 from liveroom.settings import Settings
 from liveroom.tokens import Identity
@@ -49,14 +50,8 @@ RECORDS_KEPT = 64
 ALGORITHM = "sha256-commit+hmac-sha256-fisher-yates/v1"
 
 
-class DrawRefused(Exception):
+class DrawRefused(Refusal):
     """A host or viewer request the draw cannot honour; `code` is what the client sees."""
-
-    def __init__(self, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.extra = extra
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ import secrets
 import time
 from collections.abc import Mapping
 
+from liveroom.errors import Refusal
+
 HEADER_TIMESTAMP = "X-Liveroom-Timestamp"
 HEADER_NONCE = "X-Liveroom-Nonce"
 HEADER_SIGNATURE = "X-Liveroom-Signature"
@@ -28,11 +30,8 @@ NONCE_TTL_S = 2 * MAX_SKEW_S  # a nonce must be remembered as long as its timest
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
-class AuthError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class AuthError(Refusal):
+    pass
 
 
 def string_to_sign(method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bytes:

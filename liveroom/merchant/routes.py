@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from liveroom.engine.base import EngineUnavailable, new_event
+from liveroom.errors import Refusal
 from liveroom.merchant import auth
 from liveroom.merchant.nonces import MemoryNonces, Nonces, RedisNonces
 from liveroom.merchant.openapi import OPENAPI
@@ -49,12 +50,8 @@ _STATUS = {
 Handler = Callable[[Request, Any], Awaitable[Response]]
 
 
-class ApiError(Exception):
-    def __init__(self, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.extra = extra
+class ApiError(Refusal):
+    pass
 
 
 def _error(code: str, message: str, **extra: Any) -> JSONResponse:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
+from liveroom.errors import Refusal
 
-class CommentRejected(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+
+class CommentRejected(Refusal):
+    pass
 
 
 def _fold(text: str) -> str:

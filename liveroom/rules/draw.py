@@ -26,6 +26,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from liveroom.errors import Refusal
+
 # States a draw moves through; only OPEN accepts entries, and it leaves OPEN exactly once.
 OPEN = "open"
 CLOSED = "closed"
@@ -45,13 +47,8 @@ WRONG_ENTRY_MODE = "wrong_entry_mode"
 _U64 = 1 << 64
 
 
-class DrawRuleError(ValueError):
+class DrawRuleError(Refusal, ValueError):
     """A draw the host asked for that cannot run as given; `code` goes back to the host."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def new_seed() -> str:

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from liveroom import errors
+
 # Refusal codes a viewer sees in the error frame of a grab.
 NO_SUCH_SALE = "no_such_sale"
 NOT_STARTED = "not_started"
@@ -44,13 +46,8 @@ MAX_HOLD_S = 3600
 MAX_EARLY_S = 86_400
 
 
-class SaleError(ValueError):
+class SaleError(errors.Refusal, ValueError):
     """A sale request that cannot be honoured; `code` is what the caller sees."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
