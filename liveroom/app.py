@@ -1,4 +1,4 @@
-"""The Starlette application: routes, and the engine and hub it runs on."""
+"""The Starlette application: the node's routes, the room socket and the pages."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,34 +18,14 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from liveroom import commands, gcpolicy
-from liveroom.draws.http import draw_record
-from liveroom.draws.service import DrawService
-from liveroom.engine import create_engine
-from liveroom.engine.base import Engine
-from liveroom.hub import Hub
 from liveroom.merchant.routes import merchant_routes
 from liveroom.metrics import METRICS
-from liveroom.sales.service import SalesService
+from liveroom.node import Node, build
 from liveroom.settings import Settings
 from liveroom.ws import ROOM_SOCKET_PATH, room_socket
 
 log = logging.getLogger("liveroom")
 STATIC = Path(__file__).parent / "static"
-
-# Feature modules extend the welcome frame (room_id, identity) and react to accepted comments.
-WelcomeHook = Callable[[dict[str, Any], str, Any], Awaitable[None]]
-CommentHook = Callable[[Any, dict[str, Any]], Awaitable[None]]
-
-
-@dataclass
-class LiveroomApp:
-    settings: Settings
-    engine: Engine
-    hub: Hub
-    services: dict[str, Any] = field(default_factory=dict)
-    welcome_hooks: list[WelcomeHook] = field(default_factory=list)
-    comment_hooks: list[CommentHook] = field(default_factory=list)
-    ready: bool = False
 
 
 async def healthz(request: Request) -> Response:
@@ -54,20 +33,20 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    lr: LiveroomApp = request.app.state.liveroom
-    if not lr.ready:
+    node: Node = request.app.state.node
+    if not node.ready:
         return JSONResponse({"ready": False}, status_code=503)
     try:
-        await lr.engine.room("__readyz__")
+        await node.engine.room("__readyz__")
     except Exception as exc:
         return JSONResponse({"ready": False, "error": str(exc)}, status_code=503)
-    return JSONResponse({"ready": True, "engine": lr.engine.name})
+    return JSONResponse({"ready": True, "engine": node.engine.name})
 
 
 async def metrics(request: Request) -> Response:
-    lr: LiveroomApp = request.app.state.liveroom
+    node: Node = request.app.state.node
     return PlainTextResponse(
-        METRICS.render({"rooms": len(lr.hub.rooms)}), media_type="text/plain; version=0.0.4"
+        METRICS.render({"rooms": len(node.hub.rooms)}), media_type="text/plain; version=0.0.4"
     )
 
 
@@ -101,37 +80,26 @@ class LiveroomStarlette(Starlette):
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     commands.load_all()
-    engine = create_engine(settings)
-    lr = LiveroomApp(settings, engine, Hub(engine))
-    draws = DrawService.install(lr)
-    sales = SalesService.install(lr)
+    node = build(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await engine.start()
-        await lr.hub.start()
-        await draws.start()
-        await sales.start()
+        await node.start()
         collector = asyncio.get_running_loop().create_task(
             gcpolicy.manage(settings.gc_freeze_s, settings.gc_full_s), name="gc-policy"
         )
-        lr.ready = True
         try:
             yield
         finally:
-            lr.ready = False
             collector.cancel()
-            await sales.stop()
-            await draws.stop()
-            await lr.hub.stop()
-            await engine.close()
+            await node.stop()
 
     routes: list[Any] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
-        Route("/api/draws/{room_id}/{draw_id}", draw_record),
     ]
+    routes += node.routes()
     routes += merchant_routes()
     if (STATIC / "panel.html").exists():
         routes.append(Route("/panel", _page("panel.html")))
@@ -139,5 +107,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes.append(Route("/watch", _page("watch.html")))
     routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
     app = LiveroomStarlette(routes=routes, lifespan=lifespan)
-    app.state.liveroom = lr
+    app.state.node = node
     return app

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from liveroom.engine.base import EngineUnavailable
+from liveroom.errors import Unavailable
 
 log = logging.getLogger("liveroom.background")
 
@@ -25,7 +25,7 @@ async def every(interval_s: float, job: Callable[[], Awaitable[object]]) -> None
             await job()
         except asyncio.CancelledError:
             raise
-        except EngineUnavailable as exc:
+        except Unavailable as exc:
             if down == 0:
                 log.warning(
                     "%s: store unavailable (%s); retrying every %.2fs", name, exc, interval_s

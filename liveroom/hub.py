@@ -22,6 +22,7 @@ from liveroom.engine.base import ENDED, Engine, Room
 from liveroom.metrics import METRICS
 from liveroom.rules.lanes import NORMAL, lane_of
 from liveroom.rules.sampling import Sampler
+from liveroom.types import RoomEventHandler
 
 log = logging.getLogger("liveroom.hub")
 
@@ -51,8 +52,7 @@ class Hub:
         self.rooms: dict[str, RoomChannel] = {}
         self._tasks: list[asyncio.Task] = []
         self._joining: dict[str, asyncio.Lock] = {}
-        # feature modules hook room events here: (room channel, event) -> None
-        self.event_hooks: list[Any] = []
+        self._listener: RoomEventHandler | None = None
 
     # lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -74,6 +74,10 @@ class Hub:
             with contextlib.suppress(Exception):
                 await self.engine.report_presence(room_id, 0)
                 await self.engine.unsubscribe(room_id)
+
+    def listen(self, handler: RoomEventHandler) -> None:
+        """Who hears every room event this process receives (the node, for its features)."""
+        self._listener = handler
 
     # membership ----------------------------------------------------------------------
     async def join(self, room_id: str, conn: Connection) -> RoomChannel:
@@ -143,8 +147,8 @@ class Hub:
                     {"t": "error", "code": "banned", "message": "you are banned from this room"}
                 )
                 asyncio.get_running_loop().create_task(conn.close(protocol.CLOSE_BANNED, "banned"))
-        for hook in self.event_hooks:
-            hook(channel, event)
+        if self._listener is not None:
+            self._listener.on_room_event(channel, event)
 
     async def _refresh_room(self, channel: RoomChannel) -> None:
         with contextlib.suppress(Exception):

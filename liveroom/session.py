@@ -1,9 +1,10 @@
-"""What a frame handler may touch: the engine, the hub, this room and this connection."""
+"""What a frame handler may touch: the node (engine, hub, features), this room and this
+connection."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from liveroom.connection import Connection
 from liveroom.engine.base import Engine
@@ -12,19 +13,28 @@ from liveroom.tokens import Identity
 
 if TYPE_CHECKING:
     from liveroom.hub import Hub, RoomChannel
+    from liveroom.node import Node
 
 
 @dataclass(slots=True)
 class Session:
-    settings: Settings
-    engine: Engine
-    hub: Hub
+    node: Node
     room_id: str
     conn: Connection
     channel: RoomChannel
-    services: dict[str, Any]
-    app: Any = None  # the LiveroomApp, for hooks
 
     @property
     def ident(self) -> Identity:
         return self.conn.ident
+
+    @property
+    def settings(self) -> Settings:
+        return self.node.settings
+
+    @property
+    def engine(self) -> Engine:
+        return self.node.engine
+
+    @property
+    def hub(self) -> Hub:
+        return self.node.hub

@@ -6,18 +6,23 @@ import logging
 import re
 import secrets
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from liveroom import codec, protocol, tokens
 from liveroom.commands import HANDLERS
 from liveroom.connection import Connection
-from liveroom.engine.base import ENDED, EngineUnavailable, Moderation, Snapshot
+from liveroom.engine.base import ENDED, Moderation, Snapshot
+from liveroom.errors import Unavailable
 from liveroom.hub import RoomChannel
 from liveroom.metrics import METRICS
 from liveroom.protocol import ProtocolError
 from liveroom.session import Session
+from liveroom.types import Join
+
+if TYPE_CHECKING:
+    from liveroom.node import Node
 
 log = logging.getLogger("liveroom.ws")
 
@@ -46,8 +51,8 @@ def _anonymous() -> tokens.Identity:
 
 
 async def room_socket(ws: WebSocket) -> None:
-    app = ws.app.state.liveroom
-    settings, engine, hub = app.settings, app.engine, app.hub
+    node: Node = ws.app.state.node
+    settings, engine, hub = node.settings, node.engine, node.hub
     room_id = ws.path_params["room_id"]
     offered = list(ws.scope.get("subprotocols") or [])
     fmt = codec.choose_format(offered)
@@ -81,7 +86,7 @@ async def room_socket(ws: WebSocket) -> None:
     since = int(since_raw) if since_raw is not None else None
     try:
         mod = await engine.moderation(room_id, ident.uid)
-    except EngineUnavailable:
+    except Unavailable:
         await _refuse(ws, fmt, CLOSE_TRY_AGAIN, "unavailable", UNAVAILABLE_MESSAGE)
         return
     if mod.banned:
@@ -95,8 +100,8 @@ async def room_socket(ws: WebSocket) -> None:
             channel = await hub.join(room_id, conn)
             # only the status outlives the welcome: a held snapshot (recent comments) would
             # cost every viewer kilobytes for the whole show
-            status = (await _welcome(app, conn, channel, since, mod)).room.status
-        except EngineUnavailable:
+            status = (await _welcome(node, conn, channel, since, mod)).room.status
+        except Unavailable:
             conn.send(_unavailable_frame(None))
             await conn.close(CLOSE_TRY_AGAIN, "unavailable")
             return
@@ -105,7 +110,7 @@ async def room_socket(ws: WebSocket) -> None:
             return
         # Nothing reads the handshake headers again; a show-long socket need not keep them.
         ws.scope["headers"] = []
-        session = Session(settings, engine, hub, room_id, conn, channel, app.services, app)
+        session = Session(node, room_id, conn, channel)
         await _read_loop(ws, session)
     except WebSocketDisconnect:
         pass
@@ -115,11 +120,11 @@ async def room_socket(ws: WebSocket) -> None:
 
 
 async def _welcome(
-    app: Any, conn: Connection, channel: RoomChannel, since: int | None, mod: Moderation
+    node: Node, conn: Connection, channel: RoomChannel, since: int | None, mod: Moderation
 ) -> Snapshot:
     """Send the snapshot (and what a reconnecting client missed), then open the live flow."""
-    engine, hub, ident, room_id = app.engine, app.hub, conn.ident, channel.id
-    snap = await engine.snapshot(room_id, app.settings.recent_comments)
+    engine, hub, ident, room_id = node.engine, node.hub, conn.ident, channel.id
+    snap = await engine.snapshot(room_id, node.settings.recent_comments)
     welcome: dict[str, Any] = {
         "t": "welcome",
         "room": snap.room.public(),
@@ -143,8 +148,7 @@ async def _welcome(
         else:
             welcome["recovered"] = True
             welcome["events"] = [e for e in missed if e["seq"] <= snap.seq]
-    for extend in app.welcome_hooks:
-        await extend(welcome, room_id, ident)
+    await node.on_join(Join(room_id, ident, resumed=since is not None), welcome)
     conn.send(welcome)
     hub.finish_join(conn, snap.seq)
     return snap
@@ -206,7 +210,7 @@ async def _read_loop(ws: WebSocket, session: Session) -> None:
             if len(errors) > ERROR_LIMIT:
                 await conn.close(protocol.CLOSE_TOO_MANY_ERRORS, "too many bad frames")
                 return
-        except EngineUnavailable:
+        except Unavailable:
             # Redis is down or restarting: nothing was changed, the same frame may be resent
             conn.send(_unavailable_frame(rid))
         except Exception:

@@ -16,9 +16,8 @@ from liveroom.draws.service import (
     MAX_WINNERS,
     MIN_DURATION_S,
     DrawRefused,
-    DrawService,
 )
-from liveroom.engine.base import EngineUnavailable
+from liveroom.errors import Unavailable
 from liveroom.protocol import Command, Field, ProtocolError, Spec
 from liveroom.rules import draw as rules
 from liveroom.session import Session
@@ -44,13 +43,6 @@ protocol.register("cancel_draw", Spec({"draw_id": _DRAW_ID}, host_only=True))
 protocol.register("enter_draw", Spec({"draw_id": _DRAW_ID}))
 
 
-def _service(session: Session, rid: Any) -> DrawService:
-    svc = session.services.get("draws")
-    if svc is None:
-        raise ProtocolError("unavailable", "draws are not enabled on this server", rid)
-    return svc
-
-
 def _refused(err: DrawRefused, rid: Any) -> ProtocolError:
     out = ProtocolError(err.code, err.message, rid)
     out.extra.update(err.extra)
@@ -65,7 +57,7 @@ def _answers(rid: Any) -> Iterator[None]:
         yield
     except DrawRefused as err:
         raise _refused(err, rid) from None
-    except EngineUnavailable:
+    except Unavailable:
         err = ProtocolError("unavailable", "draws are unavailable for a moment; retry", rid)
         err.extra["retry_after"] = 1.0
         raise err from None
@@ -73,7 +65,7 @@ def _answers(rid: Any) -> Iterator[None]:
 
 @handles("start_draw")
 async def start_draw(session: Session, cmd: Command) -> dict[str, Any]:
-    svc = _service(session, cmd.rid)
+    svc = session.node.draws
     with _answers(cmd.rid):
         d = await svc.start_draw(session.room_id, session.ident.uid, cmd.args)
     return {"draw_id": d.id, "commitment": d.commitment, "ends_at": d.ends_at}
@@ -81,7 +73,7 @@ async def start_draw(session: Session, cmd: Command) -> dict[str, Any]:
 
 @handles("close_draw", "cancel_draw")
 async def finish_draw(session: Session, cmd: Command) -> dict[str, Any]:
-    svc = _service(session, cmd.rid)
+    svc = session.node.draws
     draw_id = cmd.args["draw_id"]
     with _answers(cmd.rid):
         if cmd.type == "close_draw":
@@ -100,7 +92,7 @@ async def finish_draw(session: Session, cmd: Command) -> dict[str, Any]:
 
 @handles("enter_draw")
 async def enter_draw(session: Session, cmd: Command) -> dict[str, Any]:
-    svc = _service(session, cmd.rid)
+    svc = session.node.draws
     draw_id = cmd.args["draw_id"]
     with _answers(cmd.rid):
         result = await svc.enter(session.room_id, session.ident, draw_id, rules.BUTTON)

@@ -7,9 +7,9 @@ import logging
 from typing import Any
 
 from liveroom.commands import handles
-from liveroom.engine.base import EngineUnavailable
+from liveroom.errors import Unavailable
 from liveroom.protocol import Command, Field, ProtocolError, Spec, register
-from liveroom.sales.service import SaleRefused, SalesService
+from liveroom.sales.service import SaleRefused
 from liveroom.sales.store import now_ms
 from liveroom.session import Session
 
@@ -54,10 +54,6 @@ register(
 )
 
 
-def _service(session: Session) -> SalesService:
-    return session.services["sales"]
-
-
 async def _call(cmd: Command, coro: Any) -> Any:
     """Run a service call; refusals and outages become error frames for this rid."""
     try:
@@ -66,7 +62,7 @@ async def _call(cmd: Command, coro: Any) -> Any:
         perr = ProtocolError(err.code, err.message, cmd.rid)
         perr.extra.update(err.extra)
         raise perr from None
-    except EngineUnavailable as exc:
+    except Unavailable as exc:
         log.warning("%s answered retry: %s", cmd.type, exc)
         perr = ProtocolError("retry", "the sale service is unavailable; retry", cmd.rid)
         perr.extra["retry_after"] = RETRY_AFTER_S
@@ -75,33 +71,33 @@ async def _call(cmd: Command, coro: Any) -> Any:
 
 @handles("pin_product")
 async def pin_product(session: Session, cmd: Command) -> dict[str, Any]:
-    svc = _service(session)
+    svc = session.node.sales
     return await _call(cmd, svc.pin(session.room_id, cmd.args["sku"], session.ident.uid))
 
 
 @handles("unpin_product")
 async def unpin_product(session: Session, cmd: Command) -> dict[str, Any]:
-    svc = _service(session)
+    svc = session.node.sales
     return await _call(cmd, svc.unpin(session.room_id, cmd.args["sku"], session.ident.uid))
 
 
 @handles("start_sale")
 async def start_sale(session: Session, cmd: Command) -> dict[str, Any]:
-    svc = _service(session)
+    svc = session.node.sales
     sale = await _call(cmd, svc.create_sale(session.room_id, dict(cmd.args), session.ident.uid))
     return {"sale": sale.public(now_ms())}
 
 
 @handles("end_sale")
 async def end_sale(session: Session, cmd: Command) -> dict[str, Any]:
-    svc = _service(session)
+    svc = session.node.sales
     sale = await _call(cmd, svc.end_sale(session.room_id, cmd.args["sale_id"], session.ident.uid))
     return {"sale": sale.public(now_ms())}
 
 
 @handles("product_click")
 async def product_click(session: Session, cmd: Command) -> None:
-    await _call(cmd, _service(session).click(session.room_id, cmd.args["sku"]))
+    await _call(cmd, session.node.sales.click(session.room_id, cmd.args["sku"]))
     return None
 
 
@@ -109,7 +105,7 @@ async def product_click(session: Session, cmd: Command) -> None:
 async def grab(session: Session, cmd: Command) -> dict[str, Any]:
     if session.ident.is_anonymous:
         raise ProtocolError("login_required", "anonymous viewers cannot grab", cmd.rid)
-    svc = _service(session)
+    svc = session.node.sales
     reply = await _call(
         cmd,
         svc.grab(

@@ -53,9 +53,8 @@ async def comment(session: Session, cmd: Command) -> dict[str, Any]:
         if result.retry_after:
             err.extra["retry_after"] = result.retry_after
         raise err
-    if not result.duplicate and session.app is not None:
-        for hook in session.app.comment_hooks:
-            await hook(session, result.event)
+    if not result.duplicate:
+        await session.node.on_comment(session, result.event)
     return {"comment": result.event, "duplicate": result.duplicate}
 
 

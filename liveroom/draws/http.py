@@ -8,13 +8,16 @@ While the draw is open it shows only the commitment and the entrant count.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from liveroom.draws.service import DrawService
-from liveroom.engine.base import EngineUnavailable
+from liveroom.errors import Unavailable
 from liveroom.rules import draw as rules
+
+if TYPE_CHECKING:
+    from liveroom.draws.service import DrawService
 
 _ROOM_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _DRAW_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -25,16 +28,14 @@ def _error(status: int, code: str, message: str) -> Response:
 
 
 async def draw_record(request: Request) -> Response:
-    svc: DrawService | None = request.app.state.liveroom.services.get("draws")
-    if svc is None:
-        return _error(503, "unavailable", "draws are not enabled on this server")
+    svc: DrawService = request.app.state.node.draws
     room_id = request.path_params["room_id"]
     draw_id = request.path_params["draw_id"]
     if not _ROOM_ID.match(room_id) or not _DRAW_ID.match(draw_id):
         return _error(400, "bad_request", "malformed room or draw id")
     try:
         record = await svc.record(room_id, draw_id)
-    except EngineUnavailable:
+    except Unavailable:
         return _error(503, "unavailable", "draws are unavailable for a moment; retry")
     if record is None:
         return _error(404, "draw_not_found", "no such draw in this room")

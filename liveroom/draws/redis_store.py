@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from redis import exceptions as rexc
 
 from liveroom.draws.store import Draw, DrawStore, EnterResult, Joined, OpenView
-from liveroom.engine.base import EngineUnavailable
+from liveroom.errors import Unavailable
 from liveroom.rules import draw as rules
 
 KEEP_FINISHED_S = 30 * 86400  # the public endpoint serves a finished draw this long
@@ -69,7 +69,7 @@ def _gated(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
             try:
                 return await fn(self, *args, **kwargs)
             except _DOWN as exc:  # the one error callers handle, as for the engine
-                raise EngineUnavailable(f"redis unavailable: {exc}") from exc
+                raise Unavailable(f"redis unavailable: {exc}") from exc
 
     return run
 

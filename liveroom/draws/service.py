@@ -20,22 +20,26 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from starlette.routing import BaseRoute, Route
+
 from liveroom.background import every
-from liveroom.draws import claim, create_store
+from liveroom.draws import claim
+from liveroom.draws.http import draw_record
 from liveroom.draws.store import Draw, DrawResult, DrawStore, EnterResult, Prize, new_draw_id
-from liveroom.engine.base import Engine, EngineUnavailable, new_event, now_ms
-from liveroom.errors import Refusal
+from liveroom.engine.base import Engine, new_event, now_ms
+from liveroom.errors import Refusal, Unavailable
 from liveroom.rules import draw as rules
 from liveroom.settings import Settings
 from liveroom.tokens import Identity
+from liveroom.types import Event, Feature, Frame, Join
 
 if TYPE_CHECKING:
     from liveroom.hub import Hub, RoomChannel
     from liveroom.sales.store import SaleStore
+    from liveroom.session import Session
 
 log = logging.getLogger("liveroom.draws")
 
@@ -120,18 +124,17 @@ def public_result(d: Draw, res: DrawResult | None, entrants_count: int) -> dict[
     return out
 
 
-class DrawService:
+class DrawService(Feature):
     def __init__(
         self,
         settings: Settings,
         engine: Engine,
         hub: Hub,
         store: DrawStore,
-        commerce: Callable[[], SaleStore] | None = None,
+        commerce: SaleStore | None = None,
     ) -> None:
-        """`commerce` finds the store keeping the room's commerce event stream when a result
-        is recorded (a callable: the sales service may be installed after this one); None
-        records nothing durable."""
+        """`commerce` is the store keeping the room's commerce event stream, where results
+        are recorded; None records nothing durable."""
         self.settings = settings
         self.engine = engine
         self.hub = hub
@@ -144,22 +147,6 @@ class DrawService:
         self._tasks: list[asyncio.Task] = []
         self._running: set[asyncio.Task] = set()
         self._records: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
-
-    @classmethod
-    def install(cls, lr: Any) -> DrawService:
-        """Create the service for a LiveroomApp and hook it into the room's life."""
-        svc = cls(
-            lr.settings,
-            lr.engine,
-            lr.hub,
-            create_store(lr.engine),
-            commerce=lambda: lr.services["sales"].store,
-        )
-        lr.services["draws"] = svc
-        lr.welcome_hooks.append(svc.on_welcome)
-        lr.comment_hooks.append(svc.on_comment)
-        lr.hub.event_hooks.append(svc.on_event)
-        return svc
 
     # lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -179,6 +166,9 @@ class DrawService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.store.close()
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route("/api/draws/{room_id}/{draw_id}", draw_record)]
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -263,7 +253,7 @@ class DrawService:
         append leaves the draw due, and the sweeper announces and records it again (at least
         once; consumers key results by draw_id)."""
         if self.commerce is not None:
-            await self.commerce().append_event(room_id, etype, fields)
+            await self.commerce.append_event(room_id, etype, fields)
 
     async def sweep(self) -> None:
         """Close what is due; announce what a dead process closed but never announced."""
@@ -278,7 +268,7 @@ class DrawService:
                 elif now - d.closed_at > ANNOUNCE_GRACE_MS:
                     log.warning("announcing draw %s/%s whose closer never did", room_id, draw_id)
                     await self._announce(d, "")
-            except EngineUnavailable:
+            except Unavailable:
                 raise  # nothing else will work either; the next sweep retries
             except Exception:  # one broken draw must not stall every other room's
                 log.exception("sweeping draw %s/%s failed", room_id, draw_id)
@@ -338,7 +328,7 @@ class DrawService:
             self._dirty.add((room_id, draw_id))
         return result
 
-    async def on_comment(self, session: Any, event: dict[str, Any]) -> None:
+    async def on_comment(self, session: Session, event: Event) -> None:
         """A comment carrying an open draw's pass phrase enters its author."""
         listings = self._open.get(session.room_id)
         if not listings or event.get("host"):
@@ -363,9 +353,10 @@ class DrawService:
                 frame.update(entered=True, entrants=result.entrants, duplicate=result.duplicate)
             session.conn.send(frame)
 
-    async def on_welcome(self, welcome: dict[str, Any], room_id: str, ident: Identity) -> None:
+    async def on_join(self, join: Join, welcome: Frame) -> None:
         """Start the watch clock; show the draws under way, and hand a winner who was away
         at the close the claim tickets they missed."""
+        room_id, ident = join.room_id, join.ident
         viewer = not ident.is_anonymous and not ident.is_host
         view = await self.store.joined(room_id, ident.uid if viewer else None, now_ms())
         shown = []
@@ -394,7 +385,7 @@ class DrawService:
             await self.engine.publish_state(room_id, {"draw": counts})
 
     # events from every process -------------------------------------------------------
-    def on_event(self, channel: RoomChannel, event: dict[str, Any]) -> None:
+    def on_room_event(self, channel: RoomChannel, event: Event) -> None:
         etype = event.get("type")
         if etype == "draw_started":
             self._remember(channel.id, Listing.from_event(event))

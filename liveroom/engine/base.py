@@ -76,14 +76,6 @@ REFUSALS = {
 }
 
 
-class EngineUnavailable(Exception):
-    """The engine's backing store cannot be reached (e.g. Redis down or restarting).
-
-    Raised promptly instead of hanging, so a handler can answer with a clear error and the
-    process keeps serving; the engine reconnects on its own once the store is back.
-    """
-
-
 @dataclass(frozen=True)
 class Moderation:
     banned: bool = False

@@ -13,7 +13,7 @@ shard that owns its slot instead of being broadcast to every node.
 
 Messages on a room channel are described in redis_pubsub.py, which reads them.
 
-Redis outages: every call raises EngineUnavailable promptly (short socket timeouts, no
+Redis outages: every call raises Unavailable promptly (short socket timeouts, no
 retries) instead of hanging; the single subscriber connection reconnects with backoff,
 resubscribes every room it had and replays what it missed from the history. If Redis
 comes back empty (no persistence), seqs go on above the highest this process has seen
@@ -42,7 +42,6 @@ from liveroom.engine.base import (
     ROOM_FIELDS,
     CommentResult,
     Engine,
-    EngineUnavailable,
     Moderation,
     Room,
     Sink,
@@ -50,6 +49,7 @@ from liveroom.engine.base import (
 )
 from liveroom.engine.keys import RoomKeys, node_channel
 from liveroom.engine.redis_pubsub import UNAVAILABLE, Subscriber, event_message
+from liveroom.errors import Unavailable
 from liveroom.rules import history
 
 log = logging.getLogger("liveroom.engine.redis")
@@ -57,11 +57,11 @@ log = logging.getLogger("liveroom.engine.redis")
 
 @contextlib.contextmanager
 def _guard() -> Iterator[None]:
-    """Turn a lost Redis into EngineUnavailable, the one error callers handle."""
+    """Turn a lost Redis into Unavailable, the one error callers handle."""
     try:
         yield
     except UNAVAILABLE as exc:
-        raise EngineUnavailable(f"redis unavailable: {exc}") from exc
+        raise Unavailable(f"redis unavailable: {exc}") from exc
 
 
 def _load_script(name: str) -> str:

@@ -27,7 +27,8 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from liveroom.engine.base import EngineUnavailable, Sink
+from liveroom.engine.base import Sink
+from liveroom.errors import Unavailable
 
 log = logging.getLogger("liveroom.engine.redis")
 
@@ -174,7 +175,7 @@ class Subscriber:
                         waiter.set_result(None)
             except asyncio.CancelledError:
                 raise
-            except (*UNAVAILABLE, EngineUnavailable) as exc:
+            except (*UNAVAILABLE, Unavailable) as exc:
                 failures += 1
                 if failures == 1 or failures % 20 == 0:
                     log.warning("redis subscriber lost (%s); reconnecting", exc)

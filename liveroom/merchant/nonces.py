@@ -8,7 +8,9 @@ from abc import ABC, abstractmethod
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
 
-from liveroom.engine.base import EngineUnavailable
+from liveroom.errors import Unavailable
+from liveroom.sales.store import SaleStore
+from liveroom.settings import Settings
 
 
 class Nonces(ABC):
@@ -46,4 +48,13 @@ class RedisNonces(Nonces):
                 await self.r.set(f"{self.prefix}:merchant:nonce:{nonce}", 1, nx=True, ex=ttl_s)
             )
         except (rexc.ConnectionError, rexc.TimeoutError, OSError) as exc:
-            raise EngineUnavailable(str(exc)) from exc
+            raise Unavailable(str(exc)) from exc
+
+
+def create_nonces(settings: Settings, store: SaleStore) -> Nonces:
+    """Replay memory where the sale store keeps its state (on Redis, its client), so
+    every process of a deployment refuses a nonce any of them has seen."""
+    client = getattr(store, "r", None)
+    if client is not None:
+        return RedisNonces(client, settings.key_prefix)
+    return MemoryNonces()

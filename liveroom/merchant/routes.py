@@ -7,22 +7,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from liveroom.engine.base import EngineUnavailable, new_event
-from liveroom.errors import Refusal
+from liveroom.engine.base import new_event
+from liveroom.errors import Refusal, Unavailable
 from liveroom.merchant import auth
-from liveroom.merchant.nonces import MemoryNonces, Nonces, RedisNonces
 from liveroom.merchant.openapi import OPENAPI
 from liveroom.rules import sale as rules
 from liveroom.rules.sale import CheckoutOutcome, Hold
 from liveroom.sales.service import SaleRefused, SalesService
 from liveroom.sales.store import now_ms
 from liveroom.ws import ROOM_ID
+
+if TYPE_CHECKING:
+    from liveroom.node import Node
 
 MAX_BODY = 64 * 1024
 RETRY_AFTER_S = 1
@@ -60,17 +62,6 @@ def _error(code: str, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}, **extra}, status, headers)
 
 
-def _nonces(request: Request, svc: SalesService) -> Nonces:
-    lr = request.app.state.liveroom
-    nonces = lr.services.get("merchant_nonces")
-    if nonces is None:
-        client = getattr(svc.store, "r", None)
-        prefix = lr.settings.key_prefix
-        nonces = RedisNonces(client, prefix) if client is not None else MemoryNonces()
-        lr.services["merchant_nonces"] = nonces
-    return nonces
-
-
 def _signed_path(request: Request) -> str:
     """The request target exactly as sent (percent-encoding and all): what was signed."""
     raw = request.scope.get("raw_path") or request.url.path.encode()
@@ -82,8 +73,7 @@ def signed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """Authenticate, parse the JSON body, run the handler, map failures to JSON errors."""
 
     async def endpoint(request: Request) -> Response:
-        lr = request.app.state.liveroom
-        svc: SalesService = lr.services["sales"]
+        node: Node = request.app.state.node
         try:
             body = await request.body()
             if len(body) > MAX_BODY:
@@ -91,11 +81,11 @@ def signed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             path = _signed_path(request)
             try:
                 nonce = auth.verify(
-                    lr.settings.merchant_key, request.method, path, request.headers, body
+                    node.settings.merchant_key, request.method, path, request.headers, body
                 )
             except auth.AuthError as err:
                 raise ApiError(err.code, err.message) from None
-            if not await _nonces(request, svc).claim(nonce, auth.NONCE_TTL_S):
+            if not await node.nonces.claim(nonce, auth.NONCE_TTL_S):
                 raise ApiError("replayed_request", "this nonce was already used")
             data: Any = None
             if body:
@@ -113,14 +103,14 @@ def signed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             return _error(err.code, err.message, **err.extra)
         except SaleRefused as err:
             return _error(err.code, err.message, **err.extra)
-        except EngineUnavailable:
+        except Unavailable:
             return _error("retry", "the store is unavailable; retry the same call")
 
     return endpoint
 
 
 def _svc(request: Request) -> SalesService:
-    return request.app.state.liveroom.services["sales"]
+    return request.app.state.node.sales
 
 
 def _field(data: dict[str, Any], name: str, max_len: int = 64) -> str:
@@ -162,9 +152,9 @@ async def delete_product(request: Request, data: Any) -> Response:
 
 # rooms ---------------------------------------------------------------------------------------
 async def get_room(request: Request, data: Any) -> Response:
-    lr = request.app.state.liveroom
+    node: Node = request.app.state.node
     room_id = request.path_params["room_id"]
-    room = await lr.engine.room(room_id)
+    room = await node.engine.room(room_id)
     bag = await _svc(request).store.bag(room_id)
     clicks = await _svc(request).store.clicks(room_id)
     return JSONResponse(
@@ -174,7 +164,7 @@ async def get_room(request: Request, data: Any) -> Response:
 
 async def put_room(request: Request, data: dict[str, Any]) -> Response:
     """Title, anonymous access and blocked keywords; the room sees it as a `room` event."""
-    lr = request.app.state.liveroom
+    node: Node = request.app.state.node
     room_id = request.path_params["room_id"]
     changes: dict[str, Any] = {}
     unknown = set(data) - {"title", "allow_anonymous", "keywords"}
@@ -200,10 +190,10 @@ async def put_room(request: Request, data: dict[str, Any]) -> Response:
     if not changes:
         raise ApiError("bad_request", "nothing to change")
     public = {k: v for k, v in changes.items() if k != "keywords"}  # keywords stay private
-    stored = await lr.engine.publish(
+    stored = await node.engine.publish(
         room_id, new_event("room", by="merchant", **public), room_changes=changes
     )
-    room = await lr.engine.room(room_id)
+    room = await node.engine.room(room_id)
     return JSONResponse(
         {"room": {**room.public(), "keywords": room.keywords}, "seq": stored["seq"]}
     )

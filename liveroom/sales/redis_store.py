@@ -29,6 +29,7 @@ from typing import Any, ParamSpec, TypeVar
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
 
+from liveroom.errors import Unavailable
 from liveroom.rules import sale as rules
 from liveroom.rules.sale import (
     CheckoutOutcome,
@@ -43,7 +44,6 @@ from liveroom.rules.sale import (
 from liveroom.sales.store import (
     GrabRequest,
     SaleStore,
-    StoreUnavailable,
     event_fields,
     new_id,
     normalize_event,
@@ -69,17 +69,17 @@ T = TypeVar("T")
 
 
 def _guarded(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    """Turn "Redis is away" into StoreUnavailable, which callers answer as retryable."""
+    """Turn "Redis is away" into Unavailable, which callers answer as retryable."""
 
     @wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await fn(*args, **kwargs)
         except _UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc) or type(exc).__name__) from exc
+            raise Unavailable(str(exc) or type(exc).__name__) from exc
         except rexc.ResponseError as exc:
             if "LOADING" in str(exc) or "MASTERDOWN" in str(exc):
-                raise StoreUnavailable(str(exc)) from exc
+                raise Unavailable(str(exc)) from exc
             raise
 
     return wrapper

@@ -22,14 +22,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from liveroom.background import every
-from liveroom.engine.base import Engine, EngineUnavailable, new_event
+from liveroom.engine.base import Engine, new_event
+from liveroom.errors import Unavailable
 from liveroom.rules import sale as rules
 from liveroom.rules.sale import CheckoutOutcome, Hold, Product, Sale, SaleConfig
-from liveroom.sales import create_store, ticket
+from liveroom.sales import ticket
 from liveroom.sales.batcher import GrabBatcher
 from liveroom.sales.store import VIEWER_JOINED, GrabRequest, SaleStore, new_id, now_ms
 from liveroom.settings import Settings
 from liveroom.tokens import Identity
+from liveroom.types import Feature, Frame, Join
 
 log = logging.getLogger("liveroom.sales")
 
@@ -80,7 +82,7 @@ class GrabReply:
 
 
 @dataclass
-class SalesService:
+class SalesService(Feature):
     settings: Settings
     engine: Engine
     store: SaleStore
@@ -93,15 +95,6 @@ class SalesService:
 
     def __post_init__(self) -> None:
         self.batcher = GrabBatcher(self.store)
-
-    @classmethod
-    def install(cls, lr: Any) -> SalesService:
-        """Create the service for a LiveroomApp and hook it into the room's life."""
-        svc = cls(lr.settings, lr.engine, create_store(lr.engine))
-        lr.services["sales"] = svc
-        lr.welcome_hooks.append(svc.on_welcome)
-        lr.welcome_hooks.append(svc.record_join)
-        return svc
 
     # lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -267,7 +260,7 @@ class SalesService:
         for room_id in rooms:
             try:
                 await self._sweep_room(room_id)
-            except EngineUnavailable:
+            except Unavailable:
                 raise  # every room would fail alike: wait for the next round
             except Exception:
                 log.exception("sweeping room %s failed", room_id)  # the other rooms go on
@@ -298,23 +291,28 @@ class SalesService:
                 self._dirty.update(rooms[i:])  # try these again next tick
                 raise
 
-    async def on_welcome(self, welcome: dict[str, Any], room_id: str, ident: Any) -> None:
+    async def on_join(self, join: Join, welcome: Frame) -> None:
+        await self._welcome_shop(join.room_id, welcome)
+        await self._record_join(join)
+
+    async def _welcome_shop(self, room_id: str, welcome: Frame) -> None:
         """A joining client gets the bag, the sales and their stock with its welcome."""
         self._touch(room_id)
         try:
             products, sales = await self.store.shop(room_id)
-        except EngineUnavailable:
+        except Unavailable:
             return  # the room still works; the shop fills in with the next events
         now = now_ms()
         welcome["bag"] = [p.public() for p in products]
         welcome["sales"] = [s.public(now) for s in sales[-STOCK_SALES_MAX:]]
 
-    async def record_join(self, welcome: dict[str, Any], room_id: str, ident: Identity) -> None:
+    async def _record_join(self, join: Join) -> None:
         """A logged-in viewer's arrival, with the channel that brought them (token `src`),
         goes to the room's commerce stream so the data side can segment the audience. A
-        reconnect (`since`: the welcome carries `recovered`) is the same visit and is not
-        counted again. Best effort: a stream that cannot be written never refuses a join."""
-        if ident.is_anonymous or ident.is_host or welcome.get("recovered") is not None:
+        reconnect (`since`) is the same visit and is not counted again. Best effort: a
+        stream that cannot be written never refuses a join."""
+        room_id, ident = join.room_id, join.ident
+        if ident.is_anonymous or ident.is_host or join.resumed:
             return
         fields = {"uid": ident.uid, "tier": ident.tier, "src": ident.src}
         try:

@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from liveroom.engine.base import EngineUnavailable
 from liveroom.rules.sale import (
     CheckoutOutcome,
     GrabOutcome,
@@ -74,10 +73,6 @@ class GrabRequest:
     qty: int
     request_id: str
     src: str = ""
-
-
-class StoreUnavailable(EngineUnavailable):
-    """The backing store cannot be reached: the caller may retry the same request id."""
 
 
 def now_ms() -> int:

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 import redis as redis_sync
 
-from liveroom.engine.base import EngineUnavailable, new_event
+from liveroom.engine.base import new_event
 from liveroom.engine.redis import RedisEngine
+from liveroom.errors import Unavailable
 from liveroom.settings import Settings
 from tests.contract.conftest import Recorder
 from tests.support.redis_process import RedisProcess
@@ -64,7 +65,7 @@ CALLS: dict[str, Callable[[RedisEngine, Recorder], Awaitable[Any]]] = {
 async def every_call_is_unavailable(eng: RedisEngine, sink: Recorder) -> None:
     for call in CALLS.values():
         # the guard only stops a hang from stalling the suite; a hang fails the test
-        with pytest.raises(EngineUnavailable):
+        with pytest.raises(Unavailable):
             await asyncio.wait_for(call(eng, sink), 15)
 
 
@@ -74,7 +75,7 @@ async def publish_until_delivered(eng: RedisEngine, recorder: Recorder, room: st
         while True:
             try:
                 stored = await eng.publish(room, new_event("after", room=room))
-            except EngineUnavailable:
+            except Unavailable:
                 await asyncio.sleep(0.1)
                 continue
             try:
@@ -112,7 +113,7 @@ async def test_a_stalled_redis_times_out_instead_of_hanging(
     await fault_engine.publish("r", new_event("before"))
     redis_proc.signal(signal.SIGSTOP)
     try:
-        with pytest.raises(EngineUnavailable):
+        with pytest.raises(Unavailable):
             await asyncio.wait_for(fault_engine.publish("r", new_event("stalled")), 15)
     finally:
         redis_proc.signal(signal.SIGCONT)
@@ -121,7 +122,7 @@ async def test_a_stalled_redis_times_out_instead_of_hanging(
             try:
                 assert (await fault_engine.snapshot("r", 0)).seq >= 1
                 break
-            except EngineUnavailable:
+            except Unavailable:
                 await asyncio.sleep(0.1)
 
 
@@ -201,7 +202,7 @@ async def test_seqs_keep_climbing_when_redis_comes_back_empty(
             try:
                 stored = await fault_engine.publish("r", new_event("after"))
                 break
-            except EngineUnavailable:
+            except Unavailable:
                 await asyncio.sleep(0.05)
     assert stored["seq"] == 7
     await recorder.until(lambda r: stored in r.of("event"), timeout=20)

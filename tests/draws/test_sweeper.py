@@ -17,7 +17,8 @@ from liveroom import tokens
 from liveroom.draws import service as draw_service
 from liveroom.draws.service import ANNOUNCE_GRACE_MS, DrawService
 from liveroom.draws.store import DrawStore
-from liveroom.engine.base import Engine, EngineUnavailable, now_ms
+from liveroom.engine.base import Engine, now_ms
+from liveroom.errors import Unavailable
 from liveroom.hub import Hub
 from liveroom.rules import draw as rules
 from liveroom.sales.store import SaleStore
@@ -42,7 +43,7 @@ async def service(engine: Engine, commerce: SaleStore) -> AsyncIterator[DrawServ
     from liveroom.draws import create_store
 
     store = create_store(engine)
-    svc = DrawService(engine.settings, engine, Hub(engine), store, commerce=lambda: commerce)
+    svc = DrawService(engine.settings, engine, Hub(engine), store, commerce=commerce)
     yield svc
     await svc.stop()
 
@@ -149,7 +150,7 @@ class DownStream:
     """A commerce stream that cannot be written (Redis away just then)."""
 
     async def append_event(self, room_id: str, event_type: str, fields: dict) -> str:
-        raise EngineUnavailable("stream down")
+        raise Unavailable("stream down")
 
 
 async def test_a_result_the_stream_missed_is_recorded_by_a_later_sweep(
@@ -159,8 +160,8 @@ async def test_a_result_the_stream_missed_is_recorded_by_a_later_sweep(
     await service.store.create(d)
     await service.store.enter(ROOM, d.id, "a", "a", d.ends_at - 1)
     working = service.commerce
-    service.commerce = DownStream  # type: ignore[assignment]
-    with pytest.raises(EngineUnavailable):
+    service.commerce = DownStream()  # type: ignore[assignment]
+    with pytest.raises(Unavailable):
         await service.close(ROOM, d.id)
     service.commerce = working
     assert await commerce.events(ROOM) == []

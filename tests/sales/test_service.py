@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 
-from liveroom.engine.base import EngineUnavailable
 from liveroom.engine.memory import MemoryEngine
+from liveroom.errors import Unavailable
 from liveroom.sales.memory_store import MemorySaleStore
 from liveroom.sales.service import SaleRefused, SalesService
 from liveroom.sales.store import now_ms
 from liveroom.settings import Settings
 from liveroom.tokens import Identity
+from liveroom.types import Join
 
 ROOM = "svc"
 
@@ -59,10 +60,10 @@ async def test_a_failed_stock_update_is_sent_next_tick() -> None:
     real = svc.engine.publish_state
 
     async def down(room_id: str, state: dict) -> None:
-        raise EngineUnavailable("redis away")
+        raise Unavailable("redis away")
 
     svc.engine.publish_state = down  # type: ignore[method-assign]
-    with pytest.raises(EngineUnavailable):
+    with pytest.raises(Unavailable):
         await svc.flush_stock()
     svc.engine.publish_state = real  # type: ignore[method-assign]
     await svc.flush_stock()
@@ -102,24 +103,19 @@ async def test_refusals_carry_what_the_client_needs() -> None:
 
 class BrokenStream(MemorySaleStore):
     async def append_event(self, room_id: str, event_type: str, fields: Any) -> str:
-        raise EngineUnavailable("stream down")
-
-
-def welcome(since: bool = False) -> dict[str, Any]:
-    """As the room socket builds it: `recovered` is None unless the client sent `since`."""
-    return {"t": "welcome", "recovered": True if since else None}
+        raise Unavailable("stream down")
 
 
 async def test_only_a_logged_in_viewers_fresh_join_is_recorded() -> None:
     svc, _ = await service()
     joins = [
-        (Identity(uid="amy", tier="vip", src="moments"), welcome()),
-        (Identity(uid="amy", src="moments"), welcome(since=True)),  # same visit, resumed
-        (Identity(uid="anon:x1"), welcome()),
-        (Identity(uid="boss", role="host"), welcome()),
+        Join(ROOM, Identity(uid="amy", tier="vip", src="moments"), resumed=False),
+        Join(ROOM, Identity(uid="amy", src="moments"), resumed=True),  # same visit, resumed
+        Join(ROOM, Identity(uid="anon:x1"), resumed=False),
+        Join(ROOM, Identity(uid="boss", role="host"), resumed=False),
     ]
-    for ident, frame in joins:
-        await svc.record_join(frame, ROOM, ident)
+    for join in joins:
+        await svc.on_join(join, {"t": "welcome"})
     events = await svc.store.events(ROOM)
     assert [(e["type"], e["uid"], e["tier"], e["src"]) for e in events] == [
         ("viewer_joined", "amy", "vip", "moments")
@@ -128,6 +124,6 @@ async def test_only_a_logged_in_viewers_fresh_join_is_recorded() -> None:
 
 async def test_a_stream_outage_never_refuses_a_join() -> None:
     svc, _ = await service(BrokenStream())
-    frame = welcome()
-    await svc.record_join(frame, ROOM, Identity(uid="amy", src="moments"))  # no raise
-    assert frame == welcome()
+    frame: dict[str, Any] = {"t": "welcome"}
+    await svc.on_join(Join(ROOM, Identity(uid="amy", src="moments"), resumed=False), frame)
+    assert frame == {"t": "welcome", "bag": [], "sales": []}  # the shop still comes
