@@ -13,15 +13,25 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute
 
-from liveroom.draws import create_store as create_draw_store
+from liveroom.draws.memory_store import MemoryDrawStore
+from liveroom.draws.redis_store import RedisDrawStore
 from liveroom.draws.service import DrawService
-from liveroom.engine import create_engine
+from liveroom.draws.store import DrawStore
 from liveroom.engine.base import Engine
+from liveroom.engine.memory import MemoryEngine
+from liveroom.engine.redis import RedisEngine
 from liveroom.hub import Hub
-from liveroom.merchant.nonces import Nonces, create_nonces
-from liveroom.sales import create_store as create_sale_store
+from liveroom.merchant.nonces import MemoryNonces, Nonces, RedisNonces
+from liveroom.redis import RedisLayer
+from liveroom.sales.memory_store import MemorySaleStore
+from liveroom.sales.redis_store import RedisSaleStore
 from liveroom.sales.service import SalesService
+from liveroom.sales.store import SaleStore
 from liveroom.settings import Settings
+from liveroom.stream.base import CommerceStream
+from liveroom.stream.joins import JoinRecorder
+from liveroom.stream.memory import MemoryStream
+from liveroom.stream.redis import RedisStream
 from liveroom.types import Event, Feature, Frame, Join
 
 if TYPE_CHECKING:
@@ -35,10 +45,13 @@ class Node:
     engine: Engine
     hub: Hub
     nonces: Nonces
+    stream: CommerceStream
     sales: SalesService
     draws: DrawService
     # every feature in build order: the order their callbacks run in
     features: tuple[Feature, ...] = field(default=())
+    # the process's one Redis layer (None on the memory engine), closed after everything
+    redis: RedisLayer | None = None
     ready: bool = False
 
     # lifecycle -----------------------------------------------------------------------
@@ -56,6 +69,8 @@ class Node:
         await self.nonces.close()
         await self.hub.stop()
         await self.engine.close()
+        if self.redis is not None:
+            await self.redis.close()
 
     def routes(self) -> list[BaseRoute]:
         return [route for feature in self.features for route in feature.routes()]
@@ -74,19 +89,62 @@ class Node:
             feature.on_room_event(channel, event)
 
 
+@dataclass(frozen=True)
+class Stores:
+    """Where a process keeps its state: all in memory, or all on one Redis layer."""
+
+    engine: Engine
+    stream: CommerceStream
+    sales: SaleStore
+    draws: DrawStore
+    nonces: Nonces
+
+
+def memory_stores(settings: Settings) -> Stores:
+    stream = MemoryStream()
+    return Stores(
+        engine=MemoryEngine(settings),
+        stream=stream,
+        sales=MemorySaleStore(stream, answer_ttl_s=_answer_ttl_s(settings)),
+        draws=MemoryDrawStore(),
+        nonces=MemoryNonces(),
+    )
+
+
+def redis_stores(settings: Settings, redis: RedisLayer) -> Stores:
+    stream = RedisStream(redis)
+    return Stores(
+        engine=RedisEngine(settings, redis),
+        stream=stream,
+        sales=RedisSaleStore(redis, stream, answer_ttl_s=_answer_ttl_s(settings)),
+        draws=RedisDrawStore(redis),
+        nonces=RedisNonces(redis),
+    )
+
+
+def _answer_ttl_s(settings: Settings) -> int:
+    """How long a grab's answer is kept for retries with its request id."""
+    return max(settings.dedup_ttl_s, 600)
+
+
 def build(settings: Settings) -> Node:
-    engine = create_engine(settings)
+    redis = RedisLayer.from_settings(settings) if settings.redis_url else None
+    stores = memory_stores(settings) if redis is None else redis_stores(settings, redis)
+    engine = stores.engine
     hub = Hub(engine)
-    sales = SalesService(settings, engine, create_sale_store(engine))
-    draws = DrawService(settings, engine, hub, create_draw_store(engine), commerce=sales.store)
+    sales = SalesService(settings, engine, stores.sales)
+    draws = DrawService(settings, engine, hub, stores.draws, commerce=stores.stream)
+    joins = JoinRecorder(stores.stream)
     node = Node(
         settings,
         engine,
         hub,
-        nonces=create_nonces(settings, sales.store),
+        nonces=stores.nonces,
+        stream=stores.stream,
         sales=sales,
         draws=draws,
-        features=(sales, draws),
+        features=(sales, draws, joins),
+        redis=redis,
     )
     hub.listen(node)
     return node

@@ -31,6 +31,12 @@ class Settings:
     workers: int = 1
     # No Redis URL means the embedded memory engine: one process, nothing to set up.
     redis_url: str = ""
+    # Redis Cluster instead of one Redis (the seam is liveroom/redis/client.py; not built yet).
+    redis_cluster: bool = False
+    # Connections per process (one pool for the engine and every store), and how long a
+    # call, a connect or a wait for a free connection may take before it counts as an outage.
+    redis_pool_size: int = 64
+    redis_timeout_s: float = 3.0
     # Namespace for every Redis key, so several deployments (or test runs) share one Redis.
     key_prefix: str = "lr"
     # Signs viewer and host tokens; shared with the merchant backend that mints them.

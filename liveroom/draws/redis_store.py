@@ -1,17 +1,11 @@
 """Draws in Redis, shared by every process: entries counted once across all of them,
 a draw finished exactly once, and a draw outliving the process that started it.
 
-Keys of a draw carry the room's hash tag, so each script touches one Cluster slot:
-  {prefix}:{room}:draw:{id}        hash: rec (JSON of the fixed fields), state, ends_at, closed_at
-  {prefix}:{room}:draw:{id}:in     set of entrant uids
-  {prefix}:{room}:draw:{id}:nick   hash uid -> nick, for announcing winners
-  {prefix}:{room}:draws:open       set of open draw ids
-  {prefix}:{room}:draws:seen       hash uid -> first-seen unix ms (watch-time eligibility)
-  {prefix}:{room}:draws:won:{uid}  list of the draw ids uid won lately (re-sent on rejoin)
-Outside any room:
-  {prefix}:draws:due               sorted set "room/draw" by ends_at, until announced:
-                                   what the sweepers close (or announce, if the closer died)
-Draw results go to the room's commerce event stream, kept by the sales store.
+Keys (liveroom/redis/keys.py DrawKeys) carry the room's hash tag, so each script
+(liveroom/redis/lua/draw_*.lua) touches one Cluster slot: a draw's record, entrants and
+nicks; the room's open draws, first-seen times and recent wins per viewer. One key is
+global: `Keys.draws_due`, the draws every process's sweeper closes (or announces, if the
+closer died). Draw results go to the room's commerce event stream (liveroom/stream).
 """
 
 from __future__ import annotations
@@ -21,10 +15,11 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from redis import exceptions as rexc
-
 from liveroom.draws.store import Draw, DrawStore, EnterResult, Joined, OpenView
-from liveroom.errors import Unavailable
+from liveroom.redis import RedisLayer
+from liveroom.redis.guard import guard
+from liveroom.redis.keys import DrawKeys
+from liveroom.redis.replies import text
 from liveroom.rules import draw as rules
 
 KEEP_FINISHED_S = 30 * 86400  # the public endpoint serves a finished draw this long
@@ -32,50 +27,21 @@ SEEN_TTL_S = 2 * 86400
 WINS_KEPT = 5
 WINS_TTL_S = 7 * 86400  # as long as a claim ticket lives
 
-# The same test as rules.entry_refusal: only an OPEN draw before its end takes entries.
-_ENTER = """
-local st = redis.call('HMGET', KEYS[1], 'state', 'ends_at')
-if not st[1] then return {-1, 0} end
-if st[1] ~= 'open' or tonumber(ARGV[3]) >= tonumber(st[2]) then
-  return {-2, redis.call('SCARD', KEYS[2])}
-end
-local added = redis.call('SADD', KEYS[2], ARGV[1])
-if added == 1 then redis.call('HSET', KEYS[3], ARGV[1], ARGV[2]) end
-return {added, redis.call('SCARD', KEYS[2])}
-"""
-
-# Compare-and-set out of OPEN: whoever runs this first finishes the draw; the rest get 0.
-_FINISH = """
-if redis.call('HGET', KEYS[1], 'state') ~= 'open' then return 0 end
-redis.call('HSET', KEYS[1], 'state', ARGV[1], 'closed_at', ARGV[2])
-redis.call('SREM', KEYS[4], ARGV[3])
-for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[4]) end
-return 1
-"""
-
-
-# Draws share the engine's connection pool: a burst of entries queues here rather than
+# Draws share the process's connection pool: a burst of entries queues here rather than
 # taking the connections that comments and joins need.
 MAX_IN_FLIGHT = 16
 
 T = TypeVar("T")
-_DOWN = (rexc.ConnectionError, rexc.TimeoutError, OSError)
 
 
 def _gated(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
     @functools.wraps(fn)
     async def run(self: RedisDrawStore, *args: Any, **kwargs: Any) -> T:
         async with self._gate:
-            try:
+            with guard():
                 return await fn(self, *args, **kwargs)
-            except _DOWN as exc:  # the one error callers handle, as for the engine
-                raise Unavailable(f"redis unavailable: {exc}") from exc
 
     return run
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _draw(row: list[Any]) -> Draw | None:
@@ -83,39 +49,35 @@ def _draw(row: list[Any]) -> Draw | None:
     rec, state, closed_at = row
     if rec is None:
         return None
-    return Draw.from_record(_s(rec), _s(state), int(closed_at or 0))
+    return Draw.from_record(text(rec), text(state), int(closed_at or 0))
 
 
 class RedisDrawStore(DrawStore):
-    def __init__(self, client: Any, prefix: str) -> None:
-        self.redis = client
-        self.prefix = prefix
-        self._enter = client.register_script(_ENTER)
-        self._finish = client.register_script(_FINISH)
+    def __init__(self, redis: RedisLayer) -> None:
+        self.redis = redis.client
+        self._keys = redis.keys
+        self._enter = redis.script("draw_enter")
+        self._finish = redis.script("draw_finish")
         self._gate = asyncio.Semaphore(MAX_IN_FLIGHT)
 
-    def _room(self, room_id: str, name: str) -> str:
-        return f"{self.prefix}:{{{room_id}}}:{name}"
+    def _room(self, room_id: str) -> DrawKeys:
+        return self._keys.draws(room_id)
 
-    def _keys(self, room_id: str, draw_id: str) -> tuple[str, str, str]:
-        base = self._room(room_id, f"draw:{draw_id}")
-        return base, f"{base}:in", f"{base}:nick"
-
-    @property
-    def _due(self) -> str:
-        return f"{self.prefix}:draws:due"
+    def _draw_keys(self, room_id: str, draw_id: str) -> tuple[str, str, str]:
+        k = self._room(room_id)
+        return k.draw(draw_id), k.entrants(draw_id), k.nicks(draw_id)
 
     @_gated
     async def create(self, d: Draw) -> None:
-        rec, _, _ = self._keys(d.room_id, d.id)
+        rec, _, _ = self._draw_keys(d.room_id, d.id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hsetnx(rec, "rec", d.to_record())
             pipe.hset(rec, mapping={"state": d.state, "ends_at": d.ends_at, "closed_at": 0})
-            pipe.sadd(self._room(d.room_id, "draws:open"), d.id)
+            pipe.sadd(self._room(d.room_id).open, d.id)
             created, *_ = await pipe.execute()
         if not created:
             raise ValueError(f"draw {d.id} exists")
-        await self.redis.zadd(self._due, {f"{d.room_id}/{d.id}": d.ends_at})
+        await self.redis.zadd(self._keys.draws_due, {f"{d.room_id}/{d.id}": d.ends_at})
 
     @_gated
     async def get(self, room_id: str, draw_id: str) -> Draw | None:
@@ -123,11 +85,13 @@ class RedisDrawStore(DrawStore):
 
     async def _read(self, room_id: str, draw_id: str) -> Draw | None:
         return _draw(
-            await self.redis.hmget(self._keys(room_id, draw_id)[0], "rec", "state", "closed_at")
+            await self.redis.hmget(
+                self._draw_keys(room_id, draw_id)[0], "rec", "state", "closed_at"
+            )
         )
 
     async def open_draws(self, room_id: str) -> list[Draw]:
-        ids = sorted(_s(i) for i in await self.redis.smembers(self._room(room_id, "draws:open")))
+        ids = sorted(text(i) for i in await self.redis.smembers(self._room(room_id).open))
         draws = [await self.get(room_id, i) for i in ids]
         return [d for d in draws if d is not None and d.state == rules.OPEN]
 
@@ -136,7 +100,7 @@ class RedisDrawStore(DrawStore):
         self, room_id: str, draw_id: str, uid: str, nick: str, now_ms: int
     ) -> EnterResult:
         added, count = await self._enter(
-            keys=list(self._keys(room_id, draw_id)), args=[uid, nick, now_ms]
+            keys=list(self._draw_keys(room_id, draw_id)), args=[uid, nick, now_ms]
         )
         added, count = int(added), int(count)
         if added == -1:
@@ -148,25 +112,25 @@ class RedisDrawStore(DrawStore):
 
     @_gated
     async def count(self, room_id: str, draw_id: str) -> int:
-        return int(await self.redis.scard(self._keys(room_id, draw_id)[1]))
+        return int(await self.redis.scard(self._draw_keys(room_id, draw_id)[1]))
 
     @_gated
     async def entrant_ids(self, room_id: str, draw_id: str) -> list[str]:
-        return [_s(u) for u in await self.redis.smembers(self._keys(room_id, draw_id)[1])]
+        return [text(u) for u in await self.redis.smembers(self._draw_keys(room_id, draw_id)[1])]
 
     @_gated
     async def nicks(self, room_id: str, draw_id: str, uids: list[str]) -> dict[str, str]:
         if not uids:
             return {}
-        names = await self.redis.hmget(self._keys(room_id, draw_id)[2], uids)
-        return {u: _s(n) for u, n in zip(uids, names, strict=True) if n is not None}
+        names = await self.redis.hmget(self._draw_keys(room_id, draw_id)[2], uids)
+        return {u: text(n) for u, n in zip(uids, names, strict=True) if n is not None}
 
     @_gated
     async def has_entered(self, room_id: str, draw_id: str, uid: str) -> bool:
-        return bool(await self.redis.sismember(self._keys(room_id, draw_id)[1], uid))
+        return bool(await self.redis.sismember(self._draw_keys(room_id, draw_id)[1], uid))
 
     def _wins_key(self, room_id: str, uid: str) -> str:
-        return self._room(room_id, f"draws:won:{uid}")
+        return self._room(room_id).won(uid)
 
     @_gated
     async def record_wins(self, room_id: str, draw_id: str, uids: list[str]) -> None:
@@ -181,11 +145,11 @@ class RedisDrawStore(DrawStore):
 
     @_gated
     async def wins(self, room_id: str, uid: str) -> list[str]:
-        return [_s(d) for d in await self.redis.lrange(self._wins_key(room_id, uid), 0, -1)]
+        return [text(d) for d in await self.redis.lrange(self._wins_key(room_id, uid), 0, -1)]
 
     @_gated
     async def finish(self, room_id: str, draw_id: str, state: str, now_ms: int) -> Draw | None:
-        keys = [*self._keys(room_id, draw_id), self._room(room_id, "draws:open")]
+        keys = [*self._draw_keys(room_id, draw_id), self._room(room_id).open]
         won = await self._finish(keys=keys, args=[state, now_ms, draw_id, KEEP_FINISHED_S])
         if not int(won):
             return None
@@ -193,20 +157,22 @@ class RedisDrawStore(DrawStore):
 
     @_gated
     async def due(self, now_ms: int) -> list[tuple[str, str]]:
-        members = await self.redis.zrangebyscore(self._due, "-inf", now_ms, start=0, num=100)
+        members = await self.redis.zrangebyscore(
+            self._keys.draws_due, "-inf", now_ms, start=0, num=100
+        )
         out = []
         for m in members:
-            room_id, _, draw_id = _s(m).partition("/")
+            room_id, _, draw_id = text(m).partition("/")
             out.append((room_id, draw_id))
         return out
 
     @_gated
     async def done(self, room_id: str, draw_id: str) -> None:
-        await self.redis.zrem(self._due, f"{room_id}/{draw_id}")
+        await self.redis.zrem(self._keys.draws_due, f"{room_id}/{draw_id}")
 
     @_gated
     async def mark_seen(self, room_id: str, uid: str, now_ms: int) -> int:
-        key = self._room(room_id, "draws:seen")
+        key = self._room(room_id).seen
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hsetnx(key, uid, now_ms)
             pipe.hget(key, uid)
@@ -216,29 +182,29 @@ class RedisDrawStore(DrawStore):
 
     @_gated
     async def first_seen(self, room_id: str, uid: str) -> int | None:
-        value = await self.redis.hget(self._room(room_id, "draws:seen"), uid)
+        value = await self.redis.hget(self._room(room_id).seen, uid)
         return None if value is None else int(value)
 
     @_gated
     async def joined(self, room_id: str, uid: str | None, now_ms: int) -> Joined:
-        seen = self._room(room_id, "draws:seen")
+        seen = self._room(room_id).seen
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.smembers(self._room(room_id, "draws:open"))
+            pipe.smembers(self._room(room_id).open)
             if uid is not None:
                 pipe.lrange(self._wins_key(room_id, uid), 0, -1)
                 pipe.hsetnx(seen, uid, now_ms)
                 pipe.expire(seen, SEEN_TTL_S)
             first = await pipe.execute()
-        open_ids = sorted(_s(i) for i in first[0])
-        won_ids = [_s(i) for i in first[1]] if uid is not None else []
+        open_ids = sorted(text(i) for i in first[0])
+        won_ids = [text(i) for i in first[1]] if uid is not None else []
         async with self.redis.pipeline(transaction=False) as pipe:
             for draw_id in open_ids:
-                rec, members, _ = self._keys(room_id, draw_id)
+                rec, members, _ = self._draw_keys(room_id, draw_id)
                 pipe.hmget(rec, "rec", "state", "closed_at")
                 pipe.scard(members)
                 pipe.sismember(members, uid or "")
             for draw_id in won_ids:
-                pipe.hmget(self._keys(room_id, draw_id)[0], "rec", "state", "closed_at")
+                pipe.hmget(self._draw_keys(room_id, draw_id)[0], "rec", "state", "closed_at")
             rows = await pipe.execute()
         views = []
         for n in range(len(open_ids)):

@@ -10,8 +10,8 @@ by the store; everything a process does locally is safe to do on every process:
 - each process keeps a cache of the room's open phrase draws, so a comment is matched
   against pass phrases without a Redis round trip.
 Draw results (started, closed with winners and seed, cancelled) also go to the room's
-commerce event stream, kept by the sales store, so a merchant's data side reads every
-business event of a room from one stream.
+commerce event stream (liveroom/stream), so a merchant's data side reads every business
+event of a room from one stream.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from liveroom.types import Event, Feature, Frame, Join
 
 if TYPE_CHECKING:
     from liveroom.hub import Hub, RoomChannel
-    from liveroom.sales.store import SaleStore
     from liveroom.session import Session
+    from liveroom.stream.base import CommerceStream
 
 log = logging.getLogger("liveroom.draws")
 
@@ -131,10 +131,10 @@ class DrawService(Feature):
         engine: Engine,
         hub: Hub,
         store: DrawStore,
-        commerce: SaleStore | None = None,
+        commerce: CommerceStream | None = None,
     ) -> None:
-        """`commerce` is the store keeping the room's commerce event stream, where results
-        are recorded; None records nothing durable."""
+        """`commerce` is the room's commerce event stream, where results are recorded; None
+        records nothing durable."""
         self.settings = settings
         self.engine = engine
         self.hub = hub
@@ -253,7 +253,7 @@ class DrawService(Feature):
         append leaves the draw due, and the sweeper announces and records it again (at least
         once; consumers key results by draw_id)."""
         if self.commerce is not None:
-            await self.commerce.append_event(room_id, etype, fields)
+            await self.commerce.append(room_id, etype, fields)
 
     async def sweep(self) -> None:
         """Close what is due; announce what a dead process closed but never announced."""

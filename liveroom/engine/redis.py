@@ -1,15 +1,14 @@
 """The Redis engine: room state shared by every process and host on one Redis.
 
-Each state change that must be atomic is one Lua script (liveroom/engine/lua, with
-lib.lua prepended so helpers live once), so the semantics match the memory engine, where
-each method runs on one event loop without awaiting in the middle. The contract suite
-(tests/contract) runs both engines through the same tests.
-
-Layout: every key of a room is `{prefix}:{room_id}:...` with the hash tag `{room_id}`
-(see keys.py), so a room's scripts touch one Redis Cluster slot. Events go out with plain
-PUBLISH on the room's channel; on a Redis Cluster you would switch the scripts to SPUBLISH
-and the subscriber to SSUBSCRIBE (sharded pub/sub), so a room's messages stay on the
-shard that owns its slot instead of being broadcast to every node.
+Each state change that must be atomic is one Lua script (liveroom/redis/lua/room_*.lua),
+so the semantics match the memory engine, where each method runs on one event loop
+without awaiting in the middle. The contract suite (tests/contract) runs both engines
+through the same tests. Connections, keys, scripts and the outage guard come from the one
+Redis layer (liveroom/redis): every key of a room carries the hash tag `{room_id}`, so a
+room's scripts touch one Redis Cluster slot. Events go out with plain PUBLISH on the
+room's channel; on a Redis Cluster the scripts would SPUBLISH and the subscriber SSUBSCRIBE
+(sharded pub/sub), so a room's messages stay on the shard that owns its slot instead of
+being broadcast to every node.
 
 Messages on a room channel are described in redis_pubsub.py, which reads them.
 
@@ -17,26 +16,19 @@ Redis outages: every call raises Unavailable promptly (short socket timeouts, no
 retries) instead of hanging; the single subscriber connection reconnects with backoff,
 resubscribes every room it had and replays what it missed from the history. If Redis
 comes back empty (no persistence), seqs go on above the highest this process has seen
-(`floor` in lib.lua append_event, and seq_floor.lua on resubscribe) instead of starting
-over at 1, which every hub would drop as already delivered; the history and room state
-are lost all the same, so run Redis with `appendonly yes`.
+(`floor` in lib_room.lua append_event, and room_seq_floor.lua on resubscribe) instead of
+starting over at 1, which every hub would drop as already delivered; the history and room
+state are lost all the same, so run Redis with `appendonly yes`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import struct
-from collections.abc import Iterator
-from importlib import resources
 from typing import Any
 
 import msgpack
-import redis.asyncio as aioredis
-from redis.backoff import NoBackoff
-from redis.commands.core import AsyncScript
-from redis.retry import Retry
 
 from liveroom.engine.base import (
     ROOM_FIELDS,
@@ -47,26 +39,14 @@ from liveroom.engine.base import (
     Sink,
     Snapshot,
 )
-from liveroom.engine.keys import RoomKeys, node_channel
-from liveroom.engine.redis_pubsub import UNAVAILABLE, Subscriber, event_message
-from liveroom.errors import Unavailable
+from liveroom.engine.redis_pubsub import Subscriber, event_message
+from liveroom.redis import RedisLayer
+from liveroom.redis.guard import guard
+from liveroom.redis.keys import RoomKeys
 from liveroom.rules import history
+from liveroom.settings import Settings
 
 log = logging.getLogger("liveroom.engine.redis")
-
-
-@contextlib.contextmanager
-def _guard() -> Iterator[None]:
-    """Turn a lost Redis into Unavailable, the one error callers handle."""
-    try:
-        yield
-    except UNAVAILABLE as exc:
-        raise Unavailable(f"redis unavailable: {exc}") from exc
-
-
-def _load_script(name: str) -> str:
-    lua = resources.files("liveroom.engine").joinpath("lua")
-    return lua.joinpath("lib.lua").read_text() + "\n" + lua.joinpath(f"{name}.lua").read_text()
 
 
 def _pack(obj: Any) -> bytes:
@@ -104,64 +84,48 @@ def _decode_room(room_id: str, flat: list[bytes], allow_anonymous: bool) -> Room
 
 class RedisEngine(Engine):
     name = "redis"
-    # Short timeouts: a live room would rather report "unavailable" than stall its viewers.
-    socket_timeout_s = 3.0
-    connect_timeout_s = 3.0
-    max_connections = 32
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # A bounded pool that queues callers (briefly) rather than failing a burst. No
-        # retries: a script whose reply was lost may have run, and running it again would
-        # publish twice or count likes twice. (Connections left dead by a Redis restart
-        # are detected and replaced when taken from the pool.)
-        pool = aioredis.BlockingConnectionPool.from_url(
-            self.settings.redis_url,
-            max_connections=self.max_connections,
-            timeout=self.socket_timeout_s,
-            socket_timeout=self.socket_timeout_s,
-            socket_connect_timeout=self.connect_timeout_s,
-            retry=Retry(NoBackoff(), 0),
-        )
-        self.client: aioredis.Redis = aioredis.Redis.from_pool(pool)
-        self._scripts: dict[str, AsyncScript] = {
-            name: self.client.register_script(_load_script(name))
-            for name in (
-                "publish",
-                "post_comment",
-                "snapshot",
-                "events_since",
-                "seq_floor",
-                "presence",
-                "add_likes",
-            )
-        }
-        home = node_channel(self.settings.key_prefix, self.settings.node_id)
+    def __init__(self, settings: Settings, redis: RedisLayer | None = None) -> None:
+        """`redis` is the process's Redis layer; without one the engine makes its own
+        (and closes it with itself), as a test or a tool needs."""
+        super().__init__(settings)
+        self._owns_redis = redis is None
+        self.redis = redis or RedisLayer.from_settings(settings)
+        self.client = self.redis.client
+        self._publish = self.redis.script("room_publish")
+        self._post_comment = self.redis.script("room_post_comment")
+        self._snapshot = self.redis.script("room_snapshot")
+        self._events_since = self.redis.script("room_events_since")
+        self._raise_seq = self.redis.script("room_seq_floor")
+        self._presence = self.redis.script("room_presence")
+        self._add_likes = self.redis.script("room_add_likes")
+        home = self.redis.keys.node_channel(settings.node_id)
         self.subscriber = Subscriber(self.client, home, self._resume)
         self._published: dict[str, int] = {}  # room -> highest seq this process assigned
 
     def _keys(self, room_id: str) -> RoomKeys:
-        return RoomKeys(self.settings.key_prefix, room_id)
+        return self.redis.keys.room(room_id)
 
     async def start(self) -> None:
-        with _guard():
+        with guard():
             await self.client.ping()
             await self.subscriber.start()
 
     async def close(self) -> None:
         await self.subscriber.close()
-        await self.client.aclose()
+        if self._owns_redis:
+            await self.redis.close()
 
     # rooms ---------------------------------------------------------------------------
     async def room(self, room_id: str) -> Room:
-        with _guard():
+        with guard():
             flat = await self.client.execute_command("HGETALL", self._keys(room_id).room)
         return _decode_room(room_id, _flat(flat), self.settings.allow_anonymous)
 
     async def snapshot(self, room_id: str, recent: int) -> Snapshot:
         k = self._keys(room_id)
-        with _guard():
-            room_flat, seq, likes, viewers, entries, deleted = await self._scripts["snapshot"](
+        with guard():
+            room_flat, seq, likes, viewers, entries, deleted = await self._snapshot(
                 keys=[k.room, k.seq, k.likes, k.presence, k.history, k.deleted], args=[recent]
             )
         newest_first = _unpack_entries(entries)
@@ -194,8 +158,8 @@ class RedisEngine(Engine):
     async def _resume(self, room_id: str, since: int) -> list[dict] | None:
         """After the subscriber reconnects: keep seqs monotonic, then read what was missed."""
         k = self._keys(room_id)
-        with _guard():
-            behind = await self._scripts["seq_floor"](keys=[k.seq], args=[since])
+        with guard():
+            behind = await self._raise_seq(keys=[k.seq], args=[since])
         if behind:
             log.error(
                 "room %s: Redis lost its data (seq was behind %d); seqs go on from there. "
@@ -226,8 +190,8 @@ class RedisEngine(Engine):
             mod_uid, until = moderation
             mod_until = repr(float(until or 0))
         k = self._keys(room_id)
-        with _guard():
-            seq = await self._scripts["publish"](
+        with guard():
+            seq = await self._publish(
                 keys=[k.room, k.seq, k.history, k.moderation],
                 args=[*self._event_args(k, event), mod_uid, mod_until, *changes],
             )
@@ -235,8 +199,8 @@ class RedisEngine(Engine):
 
     async def events_since(self, room_id: str, since: int) -> list[dict] | None:
         k = self._keys(room_id)
-        with _guard():
-            current, oldest, packed = await self._scripts["events_since"](
+        with guard():
+            current, oldest, packed = await self._events_since(
                 keys=[k.seq, k.history], args=[since]
             )
         state = history.recovery(since, int(current), int(oldest) if oldest >= 0 else None)
@@ -249,8 +213,8 @@ class RedisEngine(Engine):
     async def subscribe(self, room_id: str, sink: Sink) -> None:
         """Start delivering; if Redis is down this raises but the subscription stands."""
         k = self._keys(room_id)
-        with _guard():
-            await self.subscriber.add(room_id, k.channel, sink, self.socket_timeout_s)
+        with guard():
+            await self.subscriber.add(room_id, k.channel, sink, self.settings.redis_timeout_s)
             # where a catch-up after a lost connection starts if no event came before it
             self.subscriber.seen(k.channel, int(await self.client.get(k.seq) or 0))
 
@@ -263,8 +227,8 @@ class RedisEngine(Engine):
     ) -> CommentResult:
         s = self.settings
         k = self._keys(room_id)
-        with _guard():
-            reply = await self._scripts["post_comment"](
+        with guard():
+            reply = await self._post_comment(
                 keys=[
                     k.room,
                     k.seq,
@@ -299,30 +263,30 @@ class RedisEngine(Engine):
         return CommentResult.refused("rate_limited", 1.0 / s.comment_rate)
 
     async def comment_deleted(self, room_id: str, comment_id: str) -> bool:
-        with _guard():
+        with guard():
             added = await self.client.sadd(self._keys(room_id).deleted, comment_id)
         return added == 1
 
     async def moderation(self, room_id: str, uid: str) -> Moderation:
-        with _guard():
+        with guard():
             raw = await self.client.hget(self._keys(room_id).moderation, uid)
         mod = float(raw) if raw is not None else 0.0
         return Moderation(banned=mod == -1, muted_until=max(mod, 0.0))
 
     async def publish_state(self, room_id: str, state: dict[str, Any]) -> None:
-        with _guard():
+        with guard():
             await self.client.publish(self._keys(room_id).channel, b"s" + _pack(state))
 
     # likes and presence --------------------------------------------------------------
     async def add_likes(self, room_id: str, n: int) -> int:
         k = self._keys(room_id)
-        with _guard():
-            return int(await self._scripts["add_likes"](keys=[k.likes], args=[k.channel, n]))
+        with guard():
+            return int(await self._add_likes(keys=[k.likes], args=[k.channel, n]))
 
     async def report_presence(self, room_id: str, local_count: int) -> int:
         s = self.settings
-        with _guard():
-            total = await self._scripts["presence"](
+        with guard():
+            total = await self._presence(
                 keys=[self._keys(room_id).presence],
                 args=[s.node_id, local_count, int(s.presence_ttl_s * 1000)],
             )
@@ -336,7 +300,7 @@ def _flat(reply: Any) -> list[bytes]:
     return list(reply)
 
 
-_ENTRY_HEADER = struct.Struct(">QI")  # seq, payload length: pack_entry in lib.lua
+_ENTRY_HEADER = struct.Struct(">QI")  # seq, payload length: pack_entry in lib_room.lua
 
 
 def _unpack_entries(packed: bytes) -> list[dict[str, Any]]:

@@ -22,17 +22,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgpack
-import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from liveroom.engine.base import Sink
 from liveroom.errors import Unavailable
+from liveroom.redis.client import Client
+from liveroom.redis.guard import guard
 
 log = logging.getLogger("liveroom.engine.redis")
-
-UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 Resume = Callable[[str, int], Awaitable[list[dict] | None]]
 
@@ -46,7 +45,7 @@ class Subscriber:
 
     backoff_s = (0.05, 2.0)  # first and longest wait between reconnect attempts
 
-    def __init__(self, client: aioredis.Redis, home_channel: str, resume: Resume) -> None:
+    def __init__(self, client: Client, home_channel: str, resume: Resume) -> None:
         """`home_channel` is subscribed from the start, so the connection exists even with
         no rooms; `resume(room_id, since)` returns what a room published after `since`
         (as engine.events_since does) once the connection is back."""
@@ -116,7 +115,7 @@ class Subscriber:
             return
         pubsub = self._pubsub
         if pubsub is not None:
-            with contextlib.suppress(*UNAVAILABLE):
+            with contextlib.suppress(Unavailable), guard():  # gone with the connection
                 await pubsub.unsubscribe(key)
 
     # connection ----------------------------------------------------------------------
@@ -153,18 +152,11 @@ class Subscriber:
         failures = 0
         while True:
             try:
-                if self._pubsub is None:
-                    await self._connect()
-                    # subscribed first, then read history: nothing falls between the two
-                    await self._recover()
-                    self.connected.set()
-                    log.warning(
-                        "redis subscriber back after %d failed attempts; %d rooms resubscribed",
-                        failures,
-                        len(self._rooms),
-                    )
-                    failures, backoff = 0, self.backoff_s[0]
-                message = await self._pubsub.get_message(timeout=1.0)  # type: ignore[union-attr]
+                with guard():  # any outage, wherever it struck, leaves as Unavailable
+                    if self._pubsub is None:
+                        await self._reconnect(failures)
+                        failures, backoff = 0, self.backoff_s[0]
+                    message = await self._pubsub.get_message(timeout=1.0)  # type: ignore[union-attr]
                 if message is None:
                     continue
                 if message["type"] == "message":
@@ -175,7 +167,7 @@ class Subscriber:
                         waiter.set_result(None)
             except asyncio.CancelledError:
                 raise
-            except (*UNAVAILABLE, Unavailable) as exc:
+            except Unavailable as exc:
                 failures += 1
                 if failures == 1 or failures % 20 == 0:
                     log.warning("redis subscriber lost (%s); reconnecting", exc)
@@ -186,6 +178,17 @@ class Subscriber:
                 log.exception("redis subscriber: unexpected error; reconnecting")
                 await self._drop()
                 await asyncio.sleep(backoff)
+
+    async def _reconnect(self, failures: int) -> None:
+        await self._connect()
+        # subscribed first, then read history: nothing falls between the two
+        await self._recover()
+        self.connected.set()
+        log.warning(
+            "redis subscriber back after %d failed attempts; %d rooms resubscribed",
+            failures,
+            len(self._rooms),
+        )
 
     async def _recover(self) -> None:
         """Deliver what each room published while we were away, before any live message."""

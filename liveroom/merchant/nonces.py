@@ -5,12 +5,8 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 
-import redis.asyncio as aioredis
-from redis import exceptions as rexc
-
-from liveroom.errors import Unavailable
-from liveroom.sales.store import SaleStore
-from liveroom.settings import Settings
+from liveroom.redis import RedisLayer
+from liveroom.redis.guard import guarded
 
 
 class Nonces(ABC):
@@ -38,23 +34,13 @@ class MemoryNonces(Nonces):
 
 
 class RedisNonces(Nonces):
-    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
-        self.r = client
-        self.prefix = prefix
+    """One key per nonce (Keys.nonce), so every process of a deployment refuses a nonce any
+    of them has seen."""
 
+    def __init__(self, redis: RedisLayer) -> None:
+        self._client = redis.client
+        self._keys = redis.keys
+
+    @guarded
     async def claim(self, nonce: str, ttl_s: int) -> bool:
-        try:
-            return bool(
-                await self.r.set(f"{self.prefix}:merchant:nonce:{nonce}", 1, nx=True, ex=ttl_s)
-            )
-        except (rexc.ConnectionError, rexc.TimeoutError, OSError) as exc:
-            raise Unavailable(str(exc)) from exc
-
-
-def create_nonces(settings: Settings, store: SaleStore) -> Nonces:
-    """Replay memory where the sale store keeps its state (on Redis, its client), so
-    every process of a deployment refuses a nonce any of them has seen."""
-    client = getattr(store, "r", None)
-    if client is not None:
-        return RedisNonces(client, settings.key_prefix)
-    return MemoryNonces()
+        return bool(await self._client.set(self._keys.nonce(nonce), 1, nx=True, ex=ttl_s))

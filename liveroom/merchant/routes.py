@@ -247,7 +247,8 @@ async def room_events(request: Request, data: Any) -> Response:
     count = request.query_params.get("count", "100")
     if not count.isdigit() or not 1 <= int(count) <= 1000:
         raise ApiError("bad_request", "'count' must be 1..1000")
-    events = await _svc(request).store.events(request.path_params["room_id"], after, int(count))
+    stream = request.app.state.node.stream
+    events = await stream.read(request.path_params["room_id"], after, int(count))
     return JSONResponse({"events": events, "next": events[-1]["id"] if events else after})
 
 

@@ -1,6 +1,6 @@
 """Token bucket for per-user limits.
 
-The Redis engine runs the same arithmetic in Lua (engine/lua/lib.lua); the contract suite
+The Redis engine runs the same arithmetic in Lua (redis/lua/lib_room.lua); the contract suite
 checks that both agree.
 """
 

@@ -2,7 +2,7 @@
 
 Pure: no I/O, times are unix milliseconds passed in. The memory store calls these
 functions directly; the Redis store runs the same decisions inside one Lua script per
-operation (liveroom/sales/lua), and one contract suite runs both stores against these
+operation (liveroom/redis/lua/sale_*.lua), and one contract suite runs both stores against these
 rules, so the three cannot drift apart. Check order matters and is the same everywhere:
 ended, then not started / members only, then over the limit, then sold out.
 """

@@ -1,9 +1,9 @@
 """The sale store in this process: each method runs without awaiting mid-change, which
-makes it atomic on the event loop exactly as each Redis method is one Lua script."""
+makes it atomic on the event loop exactly as each Redis method is one Lua script; its
+events go to a MemoryStream in the same step (MemoryStream.add is synchronous)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -18,15 +18,34 @@ from liveroom.rules.sale import (
     SweepResult,
 )
 from liveroom.sales import store
-from liveroom.sales.store import (
-    SaleStore,
-    event_fields,
-    hold_event_fields,
-    normalize_event,
-    sale_event_fields,
-)
+from liveroom.sales.store import SaleStore
+from liveroom.stream.memory import MemoryStream
 
-EVENTS_KEPT = 100_000
+
+# The fields of stream.EVENT_TYPES sale_* and hold_*, as lib_sale.lua writes them on Redis.
+def _sale_event(cfg: SaleConfig, ts: int) -> dict[str, str]:
+    return {
+        "sale_id": cfg.sale_id,
+        "sku": cfg.sku,
+        "stock": str(cfg.stock),
+        "price_fen": str(cfg.price_fen),
+        "starts_at": str(cfg.starts_at),
+        "ts": str(ts),
+    }
+
+
+def _hold_event(hold: Hold, ts: int) -> dict[str, str]:
+    return {
+        "sale_id": hold.sale_id,
+        "hold_id": hold.hold_id,
+        "uid": hold.uid,
+        "sku": hold.sku,
+        "qty": str(hold.qty),
+        "price_fen": str(hold.price_fen),
+        "order_id": hold.order_id,
+        "src": hold.src,
+        "ts": str(ts),
+    }
 
 
 @dataclass
@@ -51,14 +70,13 @@ class _RoomSales:
     orders: dict[str, str] = field(default_factory=dict)  # order id -> hold id
     bag: list[str] = field(default_factory=list)
     clicks: dict[str, int] = field(default_factory=dict)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    last_event: tuple[int, int] = (0, 0)
 
 
 class MemorySaleStore(SaleStore):
     name = "memory"
 
-    def __init__(self, answer_ttl_s: int = 600) -> None:
+    def __init__(self, stream: MemoryStream | None = None, answer_ttl_s: int = 600) -> None:
+        self.stream: MemoryStream = stream if stream is not None else MemoryStream()
         self.answer_ttl_s = answer_ttl_s
         self._products: dict[str, Product] = {}
         self._rooms: dict[str, _RoomSales] = {}
@@ -66,17 +84,8 @@ class MemorySaleStore(SaleStore):
     def _room(self, room_id: str) -> _RoomSales:
         return self._rooms.setdefault(room_id, _RoomSales())
 
-    def _emit(self, room: _RoomSales, fields: dict[str, str]) -> str:
-        ms = int(fields["ts"])
-        last_ms, n = room.last_event
-        # ids like a Redis stream's: <ms>-<n>, strictly increasing
-        event_id = (ms, 0) if ms > last_ms else (last_ms, n + 1)
-        room.last_event = event_id
-        text = f"{event_id[0]}-{event_id[1]}"
-        room.events.append(normalize_event(text, fields))
-        if len(room.events) > EVENTS_KEPT:
-            del room.events[: len(room.events) - EVENTS_KEPT]
-        return text
+    def _emit(self, room_id: str, event_type: str, fields: dict[str, str]) -> None:
+        self.stream.add(room_id, {"type": event_type, "room_id": room_id, **fields})
 
     # products and the bag ---------------------------------------------------------------------
     async def put_product(self, product: Product) -> None:
@@ -122,10 +131,10 @@ class MemorySaleStore(SaleStore):
             raise rules.SaleError("sale_exists", f"sale {cfg.sale_id} already exists")
         data = _SaleData(cfg, available=cfg.stock)
         room.sales[cfg.sale_id] = data
-        self._emit(room, sale_event_fields(store.SALE_CREATED, cfg, cfg.created_at))
+        self._emit(cfg.room_id, "sale_created", _sale_event(cfg, cfg.created_at))
         if cfg.created_at >= cfg.starts_at:
             data.started = True
-            self._emit(room, sale_event_fields(store.SALE_STARTED, cfg, cfg.created_at))
+            self._emit(cfg.room_id, "sale_started", _sale_event(cfg, cfg.created_at))
         return data.view()
 
     async def get_sale(self, room_id: str, sale_id: str) -> Sale | None:
@@ -142,7 +151,7 @@ class MemorySaleStore(SaleStore):
             return None
         if not rules.is_ended(data.cfg, data.ended_at, now):
             data.ended_at = now
-            self._emit(room, sale_event_fields(store.SALE_ENDED, data.cfg, now))
+            self._emit(room_id, "sale_ended", _sale_event(data.cfg, now))
         return data.view()
 
     async def grab(
@@ -194,7 +203,7 @@ class MemorySaleStore(SaleStore):
             data.held += qty
             data.takens[uid] = taken + qty
             room.holds[hold.hold_id] = hold
-            self._emit(room, hold_event_fields(store.HOLD_CREATED, hold, now))
+            self._emit(room_id, "hold_created", _hold_event(hold, now))
             outcome = GrabOutcome(hold=hold)
         ttl_ms = 1000 * max(self.answer_ttl_s, data.cfg.hold_s + 60)
         if len(data.answers) > 200_000:
@@ -218,11 +227,11 @@ class MemorySaleStore(SaleStore):
         ended = replace(hold, status=status, ended_at=now, **kw)
         room.holds[hold.hold_id] = ended
         event_type = {
-            rules.PAID: store.HOLD_PAID,
-            rules.CANCELLED: store.HOLD_CANCELLED,
-            rules.EXPIRED: store.HOLD_EXPIRED,
+            rules.PAID: "hold_paid",
+            rules.CANCELLED: "hold_cancelled",
+            rules.EXPIRED: "hold_expired",
         }[status]
-        self._emit(room, hold_event_fields(event_type, ended, now))
+        self._emit(hold.room_id, event_type, _hold_event(ended, now))
         return ended
 
     async def confirm(self, room_id: str, hold_id: str, order_id: str, now: int) -> CheckoutOutcome:
@@ -271,11 +280,11 @@ class MemorySaleStore(SaleStore):
             ):
                 if step == "started":
                     data.started = True
-                    self._emit(room, sale_event_fields(store.SALE_STARTED, data.cfg, now))
+                    self._emit(room_id, "sale_started", _sale_event(data.cfg, now))
                     result.started.append(data.cfg.sale_id)
                 else:
                     data.ended_at = data.cfg.ends_at
-                    self._emit(room, sale_event_fields(store.SALE_ENDED, data.cfg, now))
+                    self._emit(room_id, "sale_ended", _sale_event(data.cfg, now))
                     result.ended.append(data.cfg.sale_id)
         return result
 
@@ -288,16 +297,3 @@ class MemorySaleStore(SaleStore):
 
     async def holds(self, room_id: str, sale_id: str) -> list[Hold]:
         return [h for h in self._room(room_id).holds.values() if h.sale_id == sale_id]
-
-    async def events(self, room_id: str, after: str = "0-0", count: int = 100) -> list[dict]:
-        mark = _stream_id(after)
-        out = [e for e in self._room(room_id).events if _stream_id(e["id"]) > mark]
-        return out[:count]
-
-    async def append_event(self, room_id: str, event_type: str, fields: Mapping[str, Any]) -> str:
-        return self._emit(self._room(room_id), event_fields(room_id, event_type, fields))
-
-
-def _stream_id(text: str) -> tuple[int, int]:
-    ms, _, n = text.partition("-")
-    return int(ms or 0), int(n or 0)

@@ -28,7 +28,7 @@ from liveroom.rules import sale as rules
 from liveroom.rules.sale import CheckoutOutcome, Hold, Product, Sale, SaleConfig
 from liveroom.sales import ticket
 from liveroom.sales.batcher import GrabBatcher
-from liveroom.sales.store import VIEWER_JOINED, GrabRequest, SaleStore, new_id, now_ms
+from liveroom.sales.store import GrabRequest, SaleStore, new_id, now_ms
 from liveroom.settings import Settings
 from liveroom.tokens import Identity
 from liveroom.types import Feature, Frame, Join
@@ -292,11 +292,8 @@ class SalesService(Feature):
                 raise
 
     async def on_join(self, join: Join, welcome: Frame) -> None:
-        await self._welcome_shop(join.room_id, welcome)
-        await self._record_join(join)
-
-    async def _welcome_shop(self, room_id: str, welcome: Frame) -> None:
         """A joining client gets the bag, the sales and their stock with its welcome."""
+        room_id = join.room_id
         self._touch(room_id)
         try:
             products, sales = await self.store.shop(room_id)
@@ -305,19 +302,3 @@ class SalesService(Feature):
         now = now_ms()
         welcome["bag"] = [p.public() for p in products]
         welcome["sales"] = [s.public(now) for s in sales[-STOCK_SALES_MAX:]]
-
-    async def _record_join(self, join: Join) -> None:
-        """A logged-in viewer's arrival, with the channel that brought them (token `src`),
-        goes to the room's commerce stream so the data side can segment the audience. A
-        reconnect (`since`) is the same visit and is not counted again. Best effort: a
-        stream that cannot be written never refuses a join."""
-        room_id, ident = join.room_id, join.ident
-        if ident.is_anonymous or ident.is_host or join.resumed:
-            return
-        fields = {"uid": ident.uid, "tier": ident.tier, "src": ident.src}
-        try:
-            await self.store.append_event(room_id, VIEWER_JOINED, fields)
-        except Exception:
-            log.warning(
-                "viewer_joined for %s in %s not recorded", ident.uid, room_id, exc_info=True
-            )

@@ -1,24 +1,19 @@
-"""The sale store interface: products, the room's shopping bag, sales, holds, events.
+"""The sale store interface: products, the room's shopping bag, sales, holds.
 
 Two implementations: `memory_store` (one process) and `redis_store` (one Lua script per
 state change). Decisions live in `liveroom.rules.sale`; a store only keeps state and makes
 each operation atomic. One contract suite (tests/sales/test_store_contract.py) runs both.
 
-The store also keeps the room's commerce event stream, the one durable record of a room's
-business (sales and holds, draw results, where joining viewers came from) that a merchant
-backend consumes. Sale and hold events are written in the same atomic step as the change
-they record; other features add theirs with `append_event`.
+Every sale and hold change is recorded in the room's commerce event stream
+(liveroom/stream) in the same atomic step as the change: `store.stream` is that stream.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from liveroom.rules.sale import (
     CheckoutOutcome,
@@ -29,40 +24,7 @@ from liveroom.rules.sale import (
     SaleConfig,
     SweepResult,
 )
-
-# Event types in the room's commerce event stream.
-SALE_CREATED = "sale_created"
-SALE_STARTED = "sale_started"
-SALE_ENDED = "sale_ended"
-HOLD_CREATED = "hold_created"
-HOLD_PAID = "hold_paid"
-HOLD_CANCELLED = "hold_cancelled"
-HOLD_EXPIRED = "hold_expired"
-DRAW_STARTED = "draw_started"
-DRAW_CLOSED = "draw_closed"
-DRAW_CANCELLED = "draw_cancelled"
-VIEWER_JOINED = "viewer_joined"
-
-# A stream entry is flat strings; these fields are numbers and these hold JSON (a draw's
-# prize, winners, eligibility), and both stores hand them out decoded. Kept to known names
-# so that a nick like "[vip]" is never mistaken for JSON.
-_INT_FIELDS = frozenset(
-    {
-        "qty",
-        "price_fen",
-        "ts",
-        "stock",
-        "expires_at",
-        "starts_at",
-        "ends_at",
-        "seq",
-        "winners_count",
-        "entrants_count",
-        "closed_at",
-    }
-)
-_JSON_FIELDS = frozenset({"prize", "winners", "eligibility"})
-_SET_BY_STORE = frozenset({"id", "type", "room_id"})
+from liveroom.stream.base import CommerceStream
 
 
 @dataclass(frozen=True)
@@ -83,72 +45,10 @@ def new_id(kind: str) -> str:
     return f"{kind}_{secrets.token_hex(8)}"
 
 
-def normalize_event(event_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """A stream entry as both stores hand it out: numbers and JSON fields decoded."""
-    out: dict[str, Any] = {"id": event_id}
-    for k, v in fields.items():
-        if k in _INT_FIELDS and v not in ("", None):
-            out[k] = int(v)
-        elif k in _JSON_FIELDS and v not in ("", None):
-            out[k] = json.loads(v)
-        else:
-            out[k] = v
-    return out
-
-
-def event_fields(room_id: str, event_type: str, fields: Mapping[str, Any]) -> dict[str, str]:
-    """The stream entry for an appended event, refusing what would not read back as written:
-    a number in a field not known as one, structure outside the JSON fields, bools."""
-    if not isinstance(event_type, str) or not event_type:
-        raise ValueError("event type must be a non-empty string")
-    reserved = _SET_BY_STORE & set(fields)
-    if reserved:
-        raise ValueError(f"fields {sorted(reserved)} are set by the store")
-    out = {"type": event_type, "room_id": room_id}
-    for k, v in fields.items():
-        if k in _JSON_FIELDS:
-            out[k] = json.dumps(v, separators=(",", ":"), ensure_ascii=False)
-        elif k in _INT_FIELDS and isinstance(v, int) and not isinstance(v, bool):
-            out[k] = str(v)
-        elif isinstance(v, str) and k not in _INT_FIELDS:
-            out[k] = v
-        else:
-            raise ValueError(f"event field {k!r} cannot hold {type(v).__name__}")
-    out.setdefault("ts", str(now_ms()))
-    return out
-
-
-def sale_event_fields(sale_type: str, cfg: SaleConfig, ts: int) -> dict[str, str]:
-    return {
-        "type": sale_type,
-        "room_id": cfg.room_id,
-        "sale_id": cfg.sale_id,
-        "sku": cfg.sku,
-        "stock": str(cfg.stock),
-        "price_fen": str(cfg.price_fen),
-        "starts_at": str(cfg.starts_at),
-        "ts": str(ts),
-    }
-
-
-def hold_event_fields(hold_type: str, hold: Hold, ts: int) -> dict[str, str]:
-    return {
-        "type": hold_type,
-        "room_id": hold.room_id,
-        "sale_id": hold.sale_id,
-        "hold_id": hold.hold_id,
-        "uid": hold.uid,
-        "sku": hold.sku,
-        "qty": str(hold.qty),
-        "price_fen": str(hold.price_fen),
-        "order_id": hold.order_id,
-        "src": hold.src,
-        "ts": str(ts),
-    }
-
-
 class SaleStore(ABC):
     name = "store"
+    # The room's commerce event stream, where this store records sale and hold events.
+    stream: CommerceStream
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         pass
@@ -252,16 +152,6 @@ class SaleStore(ABC):
 
     @abstractmethod
     async def holds(self, room_id: str, sale_id: str) -> list[Hold]: ...
-
-    @abstractmethod
-    async def events(self, room_id: str, after: str = "0-0", count: int = 100) -> list[dict]:
-        """Commerce events after the id `after`, oldest first, each with its `id`."""
-
-    @abstractmethod
-    async def append_event(self, room_id: str, event_type: str, fields: Mapping[str, Any]) -> str:
-        """Add an event that is not a sale or hold change (a draw result, a viewer's join)
-        to the room's commerce stream; `ts` defaults to now. Returns the event id. Raises
-        ValueError for fields that would not read back as written (see `event_fields`)."""
 
     async def shop(self, room_id: str) -> tuple[list[Product], list[Sale]]:
         """The pinned products (pin order) and the room's sales, for a joining viewer: every

@@ -1,20 +1,20 @@
 """The Lua copies of the comment rules compute exactly what liveroom.rules computes.
 
 The Redis engine must decide rate limits and slow mode inside its script (atomically), so
-lib.lua carries the arithmetic of rules/ratelimit.py; this checks the two agree bit for
+lib_room.lua carries the arithmetic of rules/ratelimit.py; this checks the two agree bit for
 bit on arbitrary inputs, rather than trusting a reading of both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from importlib import resources
 
 import pytest
 import redis as redis_sync
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from liveroom.redis.scripts import load
 from liveroom.rules import ratelimit
 from tests.conftest import REDIS_URL
 
@@ -31,7 +31,7 @@ return {allowed and 1 or 0, bucket, fmt(wait)}
 
 @pytest.fixture(scope="module")
 def run() -> Iterator[object]:
-    lib = resources.files("liveroom.engine").joinpath("lua", "lib.lua").read_text()
+    lib = load("lib_room").text
     client = redis_sync.Redis.from_url(REDIS_URL)
     script = client.register_script(lib + HARNESS)
     yield script

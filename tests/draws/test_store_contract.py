@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from liveroom.draws import create_store
 from liveroom.draws.store import Draw, DrawStore, Prize, new_draw_id
 from liveroom.engine import create_engine
 from liveroom.engine.base import Engine, now_ms
 from liveroom.rules import draw as rules
+from tests.support.stores import draw_store_for
 
 
 def make_draw(room: str = "r1", ends_in_ms: int = 60_000, **kw: object) -> Draw:
@@ -36,7 +36,7 @@ def make_draw(room: str = "r1", ends_in_ms: int = 60_000, **kw: object) -> Draw:
 
 @pytest.fixture
 async def store(engine: Engine) -> AsyncIterator[DrawStore]:
-    s = create_store(engine)
+    s = draw_store_for(engine)
     yield s
     await s.close()
 
@@ -50,7 +50,7 @@ async def other_store(engine: Engine, store: DrawStore) -> AsyncIterator[DrawSto
     second = create_engine(engine.settings)
     await second.start()
     try:
-        yield create_store(second)
+        yield draw_store_for(second)
     finally:
         await second.close()
 

@@ -21,28 +21,23 @@ from liveroom.engine.base import Engine, now_ms
 from liveroom.errors import Unavailable
 from liveroom.hub import Hub
 from liveroom.rules import draw as rules
-from liveroom.sales.store import SaleStore
+from liveroom.stream.base import CommerceStream
 from tests.draws.test_room_draws import PRIZE, ROOM, fetch, verify_with_cli
 from tests.draws.test_store_contract import make_draw
 from tests.support.client import Client
 from tests.support.server import LiveServer, free_port
+from tests.support.stores import draw_store_for, stream_for
 
 
 @pytest.fixture
-async def commerce(engine: Engine) -> AsyncIterator[SaleStore]:
+def commerce(engine: Engine) -> CommerceStream:
     """The room's commerce event stream, where draw results are recorded."""
-    from liveroom.sales import create_store
-
-    store = create_store(engine)
-    yield store
-    await store.close()
+    return stream_for(engine)
 
 
 @pytest.fixture
-async def service(engine: Engine, commerce: SaleStore) -> AsyncIterator[DrawService]:
-    from liveroom.draws import create_store
-
-    store = create_store(engine)
+async def service(engine: Engine, commerce: CommerceStream) -> AsyncIterator[DrawService]:
+    store = draw_store_for(engine)
     svc = DrawService(engine.settings, engine, Hub(engine), store, commerce=commerce)
     yield svc
     await svc.stop()
@@ -53,7 +48,7 @@ async def published(engine: Engine, room_id: str) -> list[dict]:
 
 
 async def test_sweeper_closes_a_due_draw_once(
-    service: DrawService, engine: Engine, commerce: SaleStore
+    service: DrawService, engine: Engine, commerce: CommerceStream
 ) -> None:
     store: DrawStore = service.store
     d = make_draw(room=ROOM, ends_in_ms=-1, eligibility=rules.Eligibility())
@@ -66,7 +61,7 @@ async def test_sweeper_closes_a_due_draw_once(
     assert len(closed) == 1
     expected = rules.pick_winners(d.seed, ["a", "b", "c"], d.winners_count)
     assert [w["uid"] for w in closed[0]["winners"]] == expected
-    durable = [e for e in await commerce.events(ROOM) if e["type"] == "draw_closed"]
+    durable = [e for e in await commerce.read(ROOM) if e["type"] == "draw_closed"]
     assert [e["draw_id"] for e in durable] == [d.id]
     assert durable[0]["seed"] == d.seed and durable[0]["entrants_count"] == 3
     assert durable[0]["winners"] == closed[0]["winners"]
@@ -149,12 +144,12 @@ async def test_a_draw_survives_a_server_crash(redis_url: str, key_prefix: str) -
 class DownStream:
     """A commerce stream that cannot be written (Redis away just then)."""
 
-    async def append_event(self, room_id: str, event_type: str, fields: dict) -> str:
+    async def append(self, room_id: str, event_type: str, fields: dict) -> str:
         raise Unavailable("stream down")
 
 
 async def test_a_result_the_stream_missed_is_recorded_by_a_later_sweep(
-    service: DrawService, engine: Engine, commerce: SaleStore, monkeypatch: pytest.MonkeyPatch
+    service: DrawService, engine: Engine, commerce: CommerceStream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     d = make_draw(room=ROOM, ends_in_ms=-1, eligibility=rules.Eligibility())
     await service.store.create(d)
@@ -164,9 +159,9 @@ async def test_a_result_the_stream_missed_is_recorded_by_a_later_sweep(
     with pytest.raises(Unavailable):
         await service.close(ROOM, d.id)
     service.commerce = working
-    assert await commerce.events(ROOM) == []
+    assert await commerce.read(ROOM) == []
     monkeypatch.setattr(draw_service, "ANNOUNCE_GRACE_MS", -1)  # the grace has passed
     await service.sweep()
     await service.sweep()  # recorded once it is done: nothing more
-    durable = [e for e in await commerce.events(ROOM) if e["type"] == "draw_closed"]
+    durable = [e for e in await commerce.read(ROOM) if e["type"] == "draw_closed"]
     assert [(e["draw_id"], e["winners"]) for e in durable] == [(d.id, [{"uid": "a", "nick": "a"}])]

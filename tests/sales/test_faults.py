@@ -107,7 +107,7 @@ async def test_killed_server_holds_expire_when_another_process_runs(
         await asyncio.sleep(1.2)  # more sweeps: nothing returns twice
         s = await check(store, sid)
         assert (s.available, s.held, s.sold) == (9, 0, 1)
-        events = await store.events(ROOM, count=1000)
+        events = await store.stream.read(ROOM, count=1000)
         expired = [e["hold_id"] for e in events if e["type"] == "hold_expired"]
         assert sorted(expired) == sorted(h["hold_id"] for h in holds[1:])
         await watcher.close()
@@ -220,8 +220,8 @@ async def test_an_event_appended_after_a_redis_restart_is_kept(
 ) -> None:
     """Draw results and joins reach the stream on the first try after Redis comes back,
     although the store's pooled connections died with the old Redis."""
-    await store.append_event(ROOM, "viewer_joined", {"uid": "before"})
+    await store.stream.append(ROOM, "viewer_joined", {"uid": "before"})
     own_redis.stop()
     own_redis.start()
-    await store.append_event(ROOM, "viewer_joined", {"uid": "after"})
-    assert [e["uid"] for e in await store.events(ROOM)] == ["before", "after"]
+    await store.stream.append(ROOM, "viewer_joined", {"uid": "after"})
+    assert [e["uid"] for e in await store.stream.read(ROOM)] == ["before", "after"]

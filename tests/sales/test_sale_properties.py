@@ -161,7 +161,7 @@ class Run:
         holds = await s.holds(ROOM, SALE)
         assert rules.invariant_violations(sale, await s.takens(ROOM, SALE), holds) == []
         finals: dict[str, int] = {}
-        for e in await s.events(ROOM, count=10_000):
+        for e in await s.stream.read(ROOM, count=10_000):
             if e["type"] in FINAL_EVENTS:
                 finals[e["hold_id"]] = finals.get(e["hold_id"], 0) + 1
         assert all(n == 1 for n in finals.values()), "a hold ended more than once"

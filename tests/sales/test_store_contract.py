@@ -39,7 +39,7 @@ async def test_create_sale_emits_created_and_started(sale_store: SaleStore) -> N
     sale = await sale_store.create_sale(make_sale())
     assert sale.counters() == {"stock": 10, "available": 10, "held": 0, "sold": 0}
     assert sale.status(T0) == "live"
-    events = await sale_store.events("r1")
+    events = await sale_store.stream.read("r1")
     assert [e["type"] for e in events] == ["sale_created", "sale_started"]
     assert events[0]["stock"] == 10 and events[0]["sale_id"] == "s1"
     assert await sale_store.rooms_with_sales() == ["r1"]
@@ -135,7 +135,7 @@ async def test_end_sale_stops_grabs_but_not_payment(sale_store: SaleStore) -> No
     assert refused.refusal == rules.Refusal(rules.ENDED)
     paid = await sale_store.confirm("r1", h.hold_id, "o1", T0 + 12)
     assert paid.error == "" and paid.hold is not None and paid.hold.status == "paid"
-    types = [e["type"] for e in await sale_store.events("r1")]
+    types = [e["type"] for e in await sale_store.stream.read("r1")]
     assert types.count("sale_ended") == 1
     await assert_invariants(sale_store, "r1", "s1")
 
@@ -156,7 +156,7 @@ async def test_confirm_is_idempotent_by_order_id(sale_store: SaleStore) -> None:
     assert reused.error == rules.ORDER_CONFLICT
     sale = await assert_invariants(sale_store, "r1", "s1")
     assert (sale.sold, sale.held, sale.available) == (1, 1, 8)
-    assert [e["type"] for e in await sale_store.events("r1")].count("hold_paid") == 1
+    assert [e["type"] for e in await sale_store.stream.read("r1")].count("hold_paid") == 1
     missing = await sale_store.confirm("r1", "h_nope", "o9", T0)
     assert missing.error == rules.NO_SUCH_HOLD and missing.hold is None
 
@@ -201,7 +201,7 @@ async def test_expiry_returns_stock_exactly_once(sale_store: SaleStore) -> None:
     assert (await sale_store.expire_due(T0 + 30_000)).expired == []
     sale = await assert_invariants(sale_store, "r1", "s1")
     assert sale.available == 10
-    types = [e["type"] for e in await sale_store.events("r1")]
+    types = [e["type"] for e in await sale_store.stream.read("r1")]
     assert types.count("hold_expired") == 1
 
 
@@ -223,16 +223,16 @@ async def test_confirm_after_expiry_is_refused_and_expires_it(sale_store: SaleSt
 
 async def test_scheduled_sale_starts_and_ends_once(sale_store: SaleStore) -> None:
     await sale_store.create_sale(make_sale(starts_in_s=10, duration_s=20))
-    assert [e["type"] for e in await sale_store.events("r1")] == ["sale_created"]
+    assert [e["type"] for e in await sale_store.stream.read("r1")] == ["sale_created"]
     assert (await sale_store.sweep("r1", T0 + 5_000)).started == []
     assert (await sale_store.sweep("r1", T0 + 10_000)).started == ["s1"]
     assert (await sale_store.sweep("r1", T0 + 11_000)).started == []
     done = await sale_store.sweep("r1", T0 + 30_000)
     assert done.ended == ["s1"]
     assert (await sale_store.sweep("r1", T0 + 40_000)).ended == []
-    events = await sale_store.events("r1")
+    events = await sale_store.stream.read("r1")
     assert [e["type"] for e in events] == ["sale_created", "sale_started", "sale_ended"]
-    after = await sale_store.events("r1", after=events[0]["id"])
+    after = await sale_store.stream.read("r1", after=events[0]["id"])
     assert [e["type"] for e in after] == ["sale_started", "sale_ended"]
     refused = await sale_store.grab("r1", "s1", "u1", "", 1, "a", T0 + 30_000)
     assert refused.refusal == rules.Refusal(rules.ENDED)
@@ -243,7 +243,7 @@ async def test_hold_events_carry_the_hold(sale_store: SaleStore) -> None:
     h = (await sale_store.grab("r1", "s1", "u1", "", 2, "a", T0)).hold
     assert h
     await sale_store.confirm("r1", h.hold_id, "o-77", T0 + 1)
-    events = [e for e in await sale_store.events("r1") if e["type"].startswith("hold_")]
+    events = [e for e in await sale_store.stream.read("r1") if e["type"].startswith("hold_")]
     assert [e["type"] for e in events] == ["hold_created", "hold_paid"]
     paid = events[1]
     assert (paid["hold_id"], paid["uid"], paid["qty"], paid["order_id"]) == (
@@ -260,7 +260,7 @@ async def test_holds_remember_where_the_buyer_came_from(sale_store: SaleStore) -
     out = await sale_store.grab("r1", "s1", "u1", "", 1, "a", T0, src="wecom_group")
     assert out.hold is not None and out.hold.src == "wecom_group"
     await sale_store.cancel("r1", out.hold.hold_id, T0 + 1)
-    events = [e for e in await sale_store.events("r1") if e["type"].startswith("hold_")]
+    events = [e for e in await sale_store.stream.read("r1") if e["type"].startswith("hold_")]
     assert [(e["type"], e["src"]) for e in events] == [
         ("hold_created", "wecom_group"),
         ("hold_cancelled", "wecom_group"),
@@ -284,12 +284,12 @@ DRAW_CLOSED = {
 
 async def test_appended_events_join_the_sale_events_in_one_stream(sale_store: SaleStore) -> None:
     await sale_store.create_sale(make_sale())
-    joined_id = await sale_store.append_event(
+    joined_id = await sale_store.stream.append(
         "r1", "viewer_joined", {"uid": "u9", "tier": "vip", "src": "moments", "ts": T0 + 1}
     )
     await sale_store.grab("r1", "s1", "u9", "vip", 1, "a", T0 + 1)
-    closed_id = await sale_store.append_event("r1", "draw_closed", DRAW_CLOSED)
-    events = await sale_store.events("r1")
+    closed_id = await sale_store.stream.append("r1", "draw_closed", DRAW_CLOSED)
+    events = await sale_store.stream.read("r1")
     assert [e["type"] for e in events] == [
         "sale_created",
         "sale_started",
@@ -309,29 +309,29 @@ async def test_appended_events_join_the_sale_events_in_one_stream(sale_store: Sa
     }
     # numbers and the draw's structure read back as written (a nick is never parsed)
     assert closed == {"id": closed_id, "type": "draw_closed", "room_id": "r1", **DRAW_CLOSED}
-    assert await sale_store.events("r2") == []
+    assert await sale_store.stream.read("r2") == []
 
 
 async def test_appended_events_page_by_id(sale_store: SaleStore) -> None:
     ids = [
-        await sale_store.append_event("r1", "viewer_joined", {"uid": f"u{i}", "ts": T0})
+        await sale_store.stream.append("r1", "viewer_joined", {"uid": f"u{i}", "ts": T0})
         for i in range(5)
     ]
     assert len(set(ids)) == 5  # same millisecond, still distinct and ordered
     seen: list[str] = []
     after = "0-0"
-    while page := await sale_store.events("r1", after=after, count=2):
+    while page := await sale_store.stream.read("r1", after=after, count=2):
         assert len(page) <= 2
         seen += [e["uid"] for e in page]
         after = page[-1]["id"]
     assert seen == [f"u{i}" for i in range(5)]
-    assert [e["id"] for e in await sale_store.events("r1", after=ids[2])] == ids[3:]
+    assert [e["id"] for e in await sale_store.stream.read("r1", after=ids[2])] == ids[3:]
 
 
 async def test_an_event_without_ts_is_stamped_now(sale_store: SaleStore) -> None:
     before = now_ms()
-    await sale_store.append_event("r1", "viewer_joined", {"uid": "u1"})
-    [event] = await sale_store.events("r1")
+    await sale_store.stream.append("r1", "viewer_joined", {"uid": "u1"})
+    [event] = await sale_store.stream.read("r1")
     assert before <= event["ts"] <= now_ms()
 
 
@@ -349,10 +349,10 @@ async def test_an_event_without_ts_is_stamped_now(sale_store: SaleStore) -> None
 )
 async def test_append_refuses_what_would_not_read_back(sale_store: SaleStore, fields: dict) -> None:
     with pytest.raises(ValueError):
-        await sale_store.append_event("r1", "viewer_joined", fields)
+        await sale_store.stream.append("r1", "viewer_joined", fields)
     with pytest.raises(ValueError):  # and an event always has a type
-        await sale_store.append_event("r1", "", {"uid": "u1"})
-    assert await sale_store.events("r1") == []
+        await sale_store.stream.append("r1", "", {"uid": "u1"})
+    assert await sale_store.stream.read("r1") == []
 
 
 async def test_redis_commerce_stream_serves_consumer_groups(
@@ -360,17 +360,20 @@ async def test_redis_commerce_stream_serves_consumer_groups(
 ) -> None:
     """What docs/merchant-api.md promises a merchant backend reading Redis directly: sale,
     hold and draw events (and joins) in one room stream, read by a consumer group."""
+    import redis.asyncio as aioredis
+
     from liveroom.sales.redis_store import RedisSaleStore
 
     store = RedisSaleStore.from_url(redis_url, key_prefix)
+    backend = aioredis.Redis.from_url(redis_url, decode_responses=True)  # the merchant's
     try:
         await store.create_sale(make_sale())
         await store.grab("r1", "s1", "u1", "", 1, "a", T0)
-        await store.append_event("r1", "draw_closed", DRAW_CLOSED)
-        key = store.events_key("r1")
+        await store.stream.append("r1", "draw_closed", DRAW_CLOSED)
+        key = store.stream.key("r1")
         assert key == f"{key_prefix}:{{r1}}:sale:events"
-        await store.r.xgroup_create(key, "orders", id="0")
-        [(_, rows)] = await store.r.xreadgroup("orders", "w1", {key: ">"}, count=10)
+        await backend.xgroup_create(key, "orders", id="0")
+        [(_, rows)] = await backend.xreadgroup("orders", "w1", {key: ">"}, count=10)
         assert [f["type"] for _, f in rows] == [
             "sale_created",
             "sale_started",
@@ -381,11 +384,12 @@ async def test_redis_commerce_stream_serves_consumer_groups(
         draw = rows[3][1]
         assert json.loads(draw["winners"]) == WINNERS and draw["seed"] == "00ff"
         assert draw["entrants_count"] == "3" and draw["room_id"] == "r1"
-        await store.r.xack(key, "orders", *(row_id for row_id, _ in rows[:3]))
-        pending = await store.r.xpending(key, "orders")
+        await backend.xack(key, "orders", *(row_id for row_id, _ in rows[:3]))
+        pending = await backend.xpending(key, "orders")
         assert pending["pending"] == 1  # the unacknowledged entry is re-deliverable
         assert await store.rooms_with_sales() == ["r1"]
     finally:
+        await backend.aclose()
         await store.close()
 
 

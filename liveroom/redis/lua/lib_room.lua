@@ -1,5 +1,7 @@
--- Helpers shared by every liveroom script; the engine prepends this file to each one.
--- Times are Redis server time, so every process and host judges rates and mutes by one clock.
+-- lib_room: helpers of the room engine's scripts (room_*.lua).
+-- Times are Redis server time, so every process and host judges rates and mutes by one
+-- clock. Helpers take every key and argument they use as parameters: only a script reads
+-- KEYS and ARGV, so its header names all it is given.
 
 local function now_s()
   local t = redis.call('TIME')
@@ -38,25 +40,21 @@ local function slow_mode_wait(last, now, slow)
   return math.max(0, last + slow - now)
 end
 
--- Give the event the room's next seq, keep it in the capped history stream (entry id
+-- Give an event the room's next seq, keep it in the capped history stream (entry id
 -- "<seq>-0", fields t=type, i=id, d=msgpack payload without seq) and fan it out as
--- "e<seq>:<payload>" on the room channel. Scripts that append pass the event as their
--- first six ARGV: channel, maxlen, payload, type, id, floor. `floor` is the highest seq
--- the calling process has seen in this room: normally below the counter, it only matters
+-- "e<seq>:<payload>" on the room channel. Scripts that append take these as their first
+-- six ARGV: channel, maxlen, payload, type, id, floor. `floor` is the highest seq the
+-- calling process has seen in this room: normally below the counter, it only matters
 -- after Redis lost data (restarted without persistence), where it keeps seqs from starting
 -- over at 1, which every process would drop as already seen.
-local EVENT_ARGS = 6
-
-local function append_event(seq_key, history_key)
-  local channel, payload = ARGV[1], ARGV[3]
+local function append_event(seq_key, history_key, channel, maxlen, payload, etype, id, floor)
   local seq = redis.call('INCR', seq_key)
-  local floor = tonumber(ARGV[6])
+  floor = tonumber(floor)
   if seq <= floor then
     seq = floor + 1
     redis.call('SET', seq_key, seq)
   end
-  redis.call('XADD', history_key, 'MAXLEN', ARGV[2], seq .. '-0',
-    't', ARGV[4], 'i', ARGV[5], 'd', payload)
+  redis.call('XADD', history_key, 'MAXLEN', maxlen, seq .. '-0', 't', etype, 'i', id, 'd', payload)
   redis.call('PUBLISH', channel, 'e' .. seq .. ':' .. payload)
   return seq
 end

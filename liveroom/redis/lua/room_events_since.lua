@@ -1,7 +1,12 @@
--- What a client that saw up to `since` missed, read at one instant.
--- KEYS: seq, history    ARGV: since
--- Returns {current seq, oldest kept seq or -1, packed entries with seq > since}; whether
--- the history still covers `since` is decided in Python by rules.history.recovery.
+-- room_events_since: what a client that saw up to `since` missed, read at one instant.
+-- flags: no-writes
+-- include: lib_room
+-- KEYS[1] seq: the room's seq counter
+-- KEYS[2] history: the room's event stream
+-- ARGV[1] since: the last seq the client has
+-- Returns: {current seq, oldest kept seq or -1, packed entries with seq > since (see
+--   pack_entry)}; whether the history still covers `since` is decided in Python by
+--   rules.history.recovery.
 
 local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
 local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)

@@ -1,15 +1,24 @@
--- Grabs, each decided whole and in order, in one atomic script: a kept answer for
--- (uid, request id), else ended / not_started / members_only / over_limit / sold_out,
--- else a new hold. A batch of grabs for one room costs one round trip; the answers are
--- exactly those of the same grabs sent one by one.
--- ARGV: now_ms, answer ttl (s), then 7 per grab: sale_id, uid, tier, qty, request_id,
--- new hold id, the buyer's source channel. Returns, per grab: 1 if a kept answer else 0, then the answer JSON.
-local now, answer_ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+-- sale_grab: grabs, each decided whole and in order, in one atomic script: a kept answer for
+-- (uid, request id), else ended / not_started / members_only / over_limit / sold_out, else
+-- a new hold. A batch of grabs for one room costs one round trip; the answers are exactly
+-- those of the same grabs sent one by one.
+-- include: lib_sale
+-- KEYS[1] sale_base: the room's sale key base (every sale key derives from it, see lib_sale)
+-- KEYS[2] stream: the room's commerce event stream
+-- ARGV[1] stream_cap: the stream's approximate cap
+-- ARGV[2] now_ms: the time of the batch
+-- ARGV[3] answer_ttl_s: how long an answer is kept at least
+-- ARGV[4...] grabs: 7 per grab: sale_id, uid, tier, qty, request_id, new hold id, the
+--   buyer's source channel
+-- Returns: per grab, 1 if a kept answer else 0, then the answer JSON.
+
+local R = sale_room(KEYS[1], KEYS[2], ARGV[1])
+local now, answer_ttl = tonumber(ARGV[2]), tonumber(ARGV[3])
 local out = {}
 
 local function grab_one(sale_id, uid, tier, qty, request_id, hold_id, src)
-  local skey = B .. ':s:' .. sale_id
-  local akey = B .. ':ans:' .. sale_id .. ':' .. #uid .. ':' .. uid .. ':' .. request_id
+  local skey = sale_key(R, sale_id)
+  local akey = answer_key(R, sale_id, uid, request_id)
   local kept = redis.call('GET', akey)
   if kept then return 1, kept end
   local s = hgetall(skey)
@@ -17,7 +26,7 @@ local function grab_one(sale_id, uid, tier, qty, request_id, hold_id, src)
 
   local starts_at, limit = tonumber(s.starts_at), tonumber(s.limit_per_user)
   local available = tonumber(s.available)
-  local taken = tonumber(redis.call('HGET', skey .. ':users', uid) or '0')
+  local taken = tonumber(redis.call('HGET', takens_key(R, sale_id), uid) or '0')
   local answer
   if is_ended(s, now) then
     answer = {refused = 'ended'}
@@ -47,13 +56,13 @@ local function grab_one(sale_id, uid, tier, qty, request_id, hold_id, src)
     }
     redis.call('HINCRBY', skey, 'available', -qty)
     redis.call('HINCRBY', skey, 'held', qty)
-    redis.call('HINCRBY', skey .. ':users', uid, qty)
+    redis.call('HINCRBY', takens_key(R, sale_id), uid, qty)
     local flat = {}
     for k, v in pairs(h) do flat[#flat + 1] = k; flat[#flat + 1] = v end
-    redis.call('HSET', B .. ':h:' .. hold_id, unpack(flat))
-    redis.call('SADD', skey .. ':holds', hold_id)
-    redis.call('ZADD', B .. ':due', tonumber(h.expires_at), hold_id)
-    emit_hold(h, 'hold_created', now)
+    redis.call('HSET', hold_key(R, hold_id), unpack(flat))
+    redis.call('SADD', sale_holds_key(R, sale_id), hold_id)
+    redis.call('ZADD', R.due, tonumber(h.expires_at), hold_id)
+    emit_hold(R, h, 'hold_created', now)
     answer = {hold = h}
   end
   local encoded = cjson.encode(answer)
@@ -61,7 +70,7 @@ local function grab_one(sale_id, uid, tier, qty, request_id, hold_id, src)
   return 0, encoded
 end
 
-for i = 3, #ARGV, 7 do
+for i = 4, #ARGV, 7 do
   local kept, answer = grab_one(ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]),
     ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
   out[#out + 1] = kept

@@ -1,10 +1,17 @@
--- Everything a joining viewer needs, read at one instant.
--- KEYS: room, seq, likes, presence, history, deleted
--- ARGV: recent (how many standing comments to find)
--- Returns {room hash (flat), seq, likes, viewers, comment entries newest first (packed, see
--- pack_entry), ids of deleted comments among them}. The history is read newest
--- first in pages only until `recent` standing comments are found; which comments a viewer
--- sees is decided in Python by rules.history.recent_comments.
+-- room_snapshot: everything a joining viewer needs, read at one instant. The history is read
+-- newest first in pages only until `recent` standing comments are found; which comments a
+-- viewer sees is decided in Python by rules.history.recent_comments.
+-- flags: no-writes
+-- include: lib_room
+-- KEYS[1] room: hash of room fields
+-- KEYS[2] seq: the room's seq counter
+-- KEYS[3] likes: the room's like total
+-- KEYS[4] presence: hash node_id -> "count expiry_ms"
+-- KEYS[5] history: the room's event stream
+-- KEYS[6] deleted: set of deleted comment ids
+-- ARGV[1] recent: how many standing comments to find
+-- Returns: {room hash (flat), seq, likes, viewers, comment entries newest first (packed, see
+--   pack_entry), ids of deleted comments among them}.
 
 local want = tonumber(ARGV[1])
 local entries = {}

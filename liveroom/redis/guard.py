@@ -1,0 +1,97 @@
+"""The one Redis outage guard: "Redis cannot answer right now" becomes `Unavailable`.
+
+Every Redis call of liveroom runs inside `guard()` (or a method decorated `guarded`), so a
+caller handles one exception, whichever store it called, and every surface gives a client
+one answer for it (errors.Unavailable: the same request may be sent again later).
+
+What counts as "not now":
+- the connection: refused, reset, closed mid-reply, the pool's wait for a free connection
+  timed out, a socket timeout (a stalled Redis), any OSError under them;
+- replies from a server that is there but cannot serve the call yet: LOADING (restarting,
+  reading its data), MASTERDOWN (a replica that lost its master and will not serve stale
+  data), READONLY (a replica, or a master demoted by a failover), TRYAGAIN (a cluster slot
+  is migrating under a multi-key call), CLUSTERDOWN (slots not covered yet).
+
+Not an outage, so passed on unchanged: authentication failures (retrying cannot help; an
+operator must fix the password), and every other error reply (a bug to see, not hide).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import ParamSpec, TypeVar
+
+from redis import exceptions as rexc
+
+from liveroom.errors import Unavailable
+
+# Error codes (the reply's first word) of a server that is up but cannot serve yet.
+NOT_NOW_REPLIES = frozenset({"LOADING", "MASTERDOWN", "READONLY", "TRYAGAIN", "CLUSTERDOWN"})
+
+# redis-py's classes for the same replies (it strips the code from their message).
+_NOT_NOW_CLASSES = (
+    rexc.BusyLoadingError,
+    rexc.ClusterDownError,  # MasterDownError is one
+    rexc.ReadOnlyError,
+    rexc.TryAgainError,
+)
+_DOWN = (rexc.ConnectionError, rexc.TimeoutError, OSError)  # OSError: ConnectionError, TimeoutError
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when `exc` means Redis cannot answer right now (see the module docstring)."""
+    if isinstance(exc, rexc.AuthenticationError):
+        return False
+    if isinstance(exc, _DOWN) or isinstance(exc, _NOT_NOW_CLASSES):
+        return True
+    if isinstance(exc, rexc.ResponseError):
+        # an error reply redis-py has no class for, or one a script passed on
+        text = str(exc)
+        return text.split(" ", 1)[0] in NOT_NOW_REPLIES or any(
+            f"-{code} " in text for code in NOT_NOW_REPLIES
+        )
+    return False
+
+
+class _Guard:
+    """A plain context manager (no generator): it wraps every Redis call on hot paths."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        if exc is not None and is_outage(exc):
+            raise Unavailable(f"redis unavailable: {exc or type(exc).__name__}") from exc
+        return False
+
+
+_GUARD = _Guard()
+
+
+def guard() -> _Guard:
+    """`with guard(): await client...`: an outage leaves as Unavailable."""
+    return _GUARD
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def guarded(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """The same for a whole coroutine function (a store method of Redis calls)."""
+
+    @functools.wraps(fn)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        with _GUARD:
+            return await fn(*args, **kwargs)
+
+    return run

@@ -1,0 +1,268 @@
+"""Every Redis key and channel name of liveroom, built here and nowhere else.
+
+Names start with the deployment's `key_prefix` (LIVEROOM_KEY_PREFIX), so several
+deployments or test runs share one Redis and one `SCAN MATCH prefix:*` finds them all.
+
+**Room keys** are `<prefix>:{<room_id>}:<name>`. The hash tag `{<room_id>}` is the first
+`{...}` of every such name, so Redis Cluster hashes only the room id: all of a room's keys
+(engine, sales, draws, its commerce stream) and its pub/sub channel share one slot, every
+Lua script touches one slot, and a room's MULTI transactions stay legal. A suffix can never
+move a key out of the slot, whatever it contains (a uid or request id with braces in it
+included), because the tag comes first; that is why the prefix itself may not contain
+braces. Sale scripts rely on this: they take the sale key base (`SaleKeys.base`) and derive
+the sale, hold and answer keys from it in Lua with the same suffixes as `SaleKeys` builds
+here (the sweep finds hold ids inside the script, so it cannot be handed their keys).
+
+**Global keys** carry no hash tag, so each lands in the slot of its whole name. That is on
+purpose: none of them is ever touched together with another key in one command, script or
+transaction, so co-locating them would buy nothing and would put every global read on one
+shard. They are:
+
+- `<prefix>:products`: the catalogue, shared by every room (one hash, read on every join).
+- `<prefix>:sale:rooms`: the rooms that ever had a sale, visited by every process's sweeper.
+- `<prefix>:draws:due`: draws not yet announced, by end time, for every process's sweeper.
+- `<prefix>:merchant:nonce:<nonce>`: one key per merchant request nonce (spread over every
+  slot: each claim is one SET NX).
+- `<prefix>:node:<node_id>`: a process's own pub/sub channel (see `Keys.node_channel`).
+
+Adding a key: add a property or method to the class of its owner below with a docstring
+(what it holds, its type, its TTL or cap), build it with `_in_room` for a room key or
+`_global` for a global one (and say in the list above why it is global), and add it to
+docs/redis.md. Nothing outside this module formats a key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def _in_room(prefix: str, room_id: str, name: str) -> str:
+    return f"{prefix}:{{{room_id}}}:{name}"
+
+
+def _global(prefix: str, name: str) -> str:
+    return f"{prefix}:{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class RoomKeys:
+    """The engine's keys of one room: state, events, comments, likes, presence."""
+
+    prefix: str
+    room_id: str
+
+    def _k(self, name: str) -> str:
+        return _in_room(self.prefix, self.room_id, name)
+
+    @property
+    def room(self) -> str:
+        """Hash of room fields (title, status, ...); missing fields mean defaults."""
+        return self._k("room")
+
+    @property
+    def seq(self) -> str:
+        """String: the room's last event seq (INCR)."""
+        return self._k("seq")
+
+    @property
+    def history(self) -> str:
+        """Stream of room events, entry id `<seq>-0`, capped at settings.history_size."""
+        return self._k("history")
+
+    @property
+    def likes(self) -> str:
+        """String: the room's like total (INCRBY)."""
+        return self._k("likes")
+
+    @property
+    def deleted(self) -> str:
+        """Set of deleted comment ids (hidden from snapshots)."""
+        return self._k("deleted")
+
+    @property
+    def moderation(self) -> str:
+        """Hash uid -> -1 (banned) or muted-until unix seconds."""
+        return self._k("mod")
+
+    @property
+    def buckets(self) -> str:
+        """Hash uid -> "tokens stamp" of the comment token bucket."""
+        return self._k("bucket")
+
+    @property
+    def last_comment(self) -> str:
+        """Hash uid -> unix seconds of the user's last accepted comment (slow mode)."""
+        return self._k("last")
+
+    @property
+    def presence(self) -> str:
+        """Hash node_id -> "count expiry_ms": each process's viewer count with its TTL; the
+        key expires with the last report."""
+        return self._k("presence")
+
+    @property
+    def channel(self) -> str:
+        """Pub/sub channel of the room's events, like totals and state. It carries the
+        room's tag, so on a cluster sharded pub/sub keeps it on the room's shard."""
+        return self._k("ch")
+
+    def dedup(self, uid: str, client_id: str) -> str:
+        """String, TTL settings.dedup_ttl_s: the accepted comment for (uid, client id) as
+        "<seq>:<payload>"; the uid's length keeps pairs apart."""
+        return self._k(f"dedup:{len(uid)}:{uid}:{client_id}")
+
+
+@dataclass(frozen=True, slots=True)
+class SaleKeys:
+    """The sale store's keys of one room, all under `base`. The sale scripts get `base` as
+    KEYS[1] and append the same suffixes in Lua (liveroom/redis/lua/lib_sale.lua)."""
+
+    prefix: str
+    room_id: str
+
+    @property
+    def base(self) -> str:
+        """Not a key itself: what every sale key of the room starts with."""
+        return _in_room(self.prefix, self.room_id, "sale")
+
+    def sale(self, sale_id: str) -> str:
+        """Hash: the sale's terms and counters (available, held, sold, started, ended_at)."""
+        return f"{self.base}:s:{sale_id}"
+
+    def takens(self, sale_id: str) -> str:
+        """Hash uid -> units held or sold (the per-user limit)."""
+        return f"{self.base}:s:{sale_id}:users"
+
+    def sale_holds(self, sale_id: str) -> str:
+        """Set of the sale's hold ids."""
+        return f"{self.base}:s:{sale_id}:holds"
+
+    def answer(self, sale_id: str, uid: str, request_id: str) -> str:
+        """String, TTL max(answer ttl, hold_s + 60): the kept answer to a grab (JSON)."""
+        return f"{self.base}:ans:{sale_id}:{len(uid)}:{uid}:{request_id}"
+
+    def hold(self, hold_id: str) -> str:
+        """Hash: the hold (uid, qty, price, status, order id, src, times)."""
+        return f"{self.base}:h:{hold_id}"
+
+    @property
+    def due(self) -> str:
+        """Sorted set hold id -> expires_at ms: what the sweeper expires."""
+        return f"{self.base}:due"
+
+    @property
+    def timers(self) -> str:
+        """Sorted set sale id -> ms of its next scheduled start or end."""
+        return f"{self.base}:timers"
+
+    @property
+    def orders(self) -> str:
+        """Hash order id -> hold id (a payment confirmation is idempotent by order id)."""
+        return f"{self.base}:orders"
+
+    @property
+    def sales(self) -> str:
+        """Sorted set sale id -> created_at ms."""
+        return f"{self.base}:sales"
+
+    @property
+    def bag(self) -> str:
+        """List of pinned skus, in pin order."""
+        return f"{self.base}:bag"
+
+    @property
+    def clicks(self) -> str:
+        """Hash sku -> clicks on the product card."""
+        return f"{self.base}:clicks"
+
+
+@dataclass(frozen=True, slots=True)
+class DrawKeys:
+    """The draw store's keys of one room."""
+
+    prefix: str
+    room_id: str
+
+    def _k(self, name: str) -> str:
+        return _in_room(self.prefix, self.room_id, name)
+
+    def draw(self, draw_id: str) -> str:
+        """Hash: rec (JSON of the fixed fields), state, ends_at, closed_at; expires 30 days
+        after the draw finished."""
+        return self._k(f"draw:{draw_id}")
+
+    def entrants(self, draw_id: str) -> str:
+        """Set of entrant uids; expires with the draw."""
+        return self._k(f"draw:{draw_id}:in")
+
+    def nicks(self, draw_id: str) -> str:
+        """Hash uid -> nick at entry, for announcing winners; expires with the draw."""
+        return self._k(f"draw:{draw_id}:nick")
+
+    @property
+    def open(self) -> str:
+        """Set of the room's open draw ids."""
+        return self._k("draws:open")
+
+    @property
+    def seen(self) -> str:
+        """Hash uid -> first-seen unix ms in the room (watch-time eligibility); 2 days TTL."""
+        return self._k("draws:seen")
+
+    def won(self, uid: str) -> str:
+        """List of the draw ids uid won lately, newest first (5 kept, 7 days TTL)."""
+        return self._k(f"draws:won:{uid}")
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """The deployment's key builder: room keys by owner, and the few global keys."""
+
+    prefix: str
+
+    def __post_init__(self) -> None:
+        if not self.prefix or "{" in self.prefix or "}" in self.prefix:
+            # braces in the prefix would become the hash tag of every key: one slot for all
+            raise ValueError(f"key prefix {self.prefix!r} must be non-empty and brace-free")
+
+    # room keys -------------------------------------------------------------------------
+    def room(self, room_id: str) -> RoomKeys:
+        return RoomKeys(self.prefix, room_id)
+
+    def sale(self, room_id: str) -> SaleKeys:
+        return SaleKeys(self.prefix, room_id)
+
+    def draws(self, room_id: str) -> DrawKeys:
+        return DrawKeys(self.prefix, room_id)
+
+    def commerce_stream(self, room_id: str) -> str:
+        """Stream: the room's commerce events (liveroom/stream), capped near
+        stream.MAXLEN. The name keeps its historical `sale` part: merchant backends read it
+        by this name with consumer groups (docs/merchant-api.md)."""
+        return _in_room(self.prefix, room_id, "sale:events")
+
+    # global keys (see the module docstring for why each is global) ---------------------
+    @property
+    def products(self) -> str:
+        """Hash sku -> product JSON: the catalogue every room pins from."""
+        return _global(self.prefix, "products")
+
+    @property
+    def rooms_with_sales(self) -> str:
+        """Set of room ids that ever had a sale: what the full sweep visits."""
+        return _global(self.prefix, "sale:rooms")
+
+    @property
+    def draws_due(self) -> str:
+        """Sorted set "<room>/<draw>" -> ends_at ms, until the draw is announced: what the
+        sweepers close (or announce, if the closer died)."""
+        return _global(self.prefix, "draws:due")
+
+    def nonce(self, nonce: str) -> str:
+        """String with the signing window's TTL: a merchant request nonce seen."""
+        return _global(self.prefix, f"merchant:nonce:{nonce}")
+
+    def node_channel(self, node_id: str) -> str:
+        """Pub/sub channel of one process: its subscriber holds it from the start, so the
+        connection exists (and reconnects) even while the process serves no room."""
+        return _global(self.prefix, f"node:{node_id}")

@@ -1,0 +1,80 @@
+-- lib_sale: helpers of the sale scripts (sale_*.lua); the decisions mirror
+-- liveroom/rules/sale.py and the contract tests hold both stores to one answer.
+--
+-- A sale script gets the room's sale key base "<prefix>:{<room_id>}:sale" as KEYS[1] and
+-- derives every sale key from it here, with the suffixes of liveroom/redis/keys.py SaleKeys:
+-- the base starts with the room's hash tag, so every derived key stays in the room's slot
+-- (the sweep finds hold ids inside the script, so it could not be handed their keys).
+-- include: lib_stream
+
+-- The room's sale keys and its commerce stream, passed to every helper below.
+local function sale_room(base, stream, cap)
+  return {
+    base = base, stream = stream, cap = cap,
+    due = base .. ':due', timers = base .. ':timers', orders = base .. ':orders',
+    sales = base .. ':sales',
+  }
+end
+
+local function sale_key(R, sale_id) return R.base .. ':s:' .. sale_id end
+local function takens_key(R, sale_id) return R.base .. ':s:' .. sale_id .. ':users' end
+local function sale_holds_key(R, sale_id) return R.base .. ':s:' .. sale_id .. ':holds' end
+local function hold_key(R, hold_id) return R.base .. ':h:' .. hold_id end
+local function answer_key(R, sale_id, uid, request_id)
+  return R.base .. ':ans:' .. sale_id .. ':' .. #uid .. ':' .. uid .. ':' .. request_id
+end
+
+local function hgetall(key)
+  local r = redis.call('HGETALL', key)
+  if #r == 0 then return nil end
+  local t = {}
+  for i = 1, #r, 2 do t[r[i]] = r[i + 1] end
+  return t
+end
+
+-- The fields of stream.EVENT_TYPES sale_* and hold_*.
+local function emit_sale(R, s, etype, now)
+  stream_append(R.stream, R.cap,
+    'type', etype, 'room_id', s.room_id, 'sale_id', s.sale_id, 'sku', s.sku,
+    'stock', s.stock, 'price_fen', s.price_fen, 'starts_at', s.starts_at, 'ts', now)
+end
+
+local function emit_hold(R, h, etype, now)
+  stream_append(R.stream, R.cap,
+    'type', etype, 'room_id', h.room_id, 'sale_id', h.sale_id, 'hold_id', h.hold_id,
+    'uid', h.uid, 'sku', h.sku, 'qty', h.qty, 'price_fen', h.price_fen,
+    'order_id', h.order_id, 'src', h.src or '', 'ts', now)
+end
+
+local function is_ended(s, now)
+  local ended_at, ends_at = tonumber(s.ended_at), tonumber(s.ends_at)
+  return (ended_at > 0 and now >= ended_at) or (ends_at > 0 and now >= ends_at)
+end
+
+local function is_due(h, now)
+  return h.status == 'held' and now >= tonumber(h.expires_at)
+end
+
+local HOLD_EVENT = {paid = 'hold_paid', cancelled = 'hold_cancelled', expired = 'hold_expired'}
+
+-- Move a held hold to a final state and settle the counters: the only place stock
+-- returns, and it runs once per hold because it requires status 'held'.
+local function end_hold(R, h, status, now, order_id)
+  local skey = sale_key(R, h.sale_id)
+  local qty = tonumber(h.qty)
+  redis.call('HINCRBY', skey, 'held', -qty)
+  if status == 'paid' then
+    redis.call('HINCRBY', skey, 'sold', qty)
+  else
+    redis.call('HINCRBY', skey, 'available', qty)
+    redis.call('HINCRBY', takens_key(R, h.sale_id), h.uid, -qty)
+  end
+  h.status = status
+  h.ended_at = tostring(now)
+  if order_id then h.order_id = order_id end
+  redis.call('HSET', hold_key(R, h.hold_id), 'status', status, 'ended_at', h.ended_at,
+    'order_id', h.order_id)
+  redis.call('ZREM', R.due, h.hold_id)
+  emit_hold(R, h, HOLD_EVENT[status], now)
+  return h
+end

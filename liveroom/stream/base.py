@@ -1,0 +1,25 @@
+"""The room's commerce event stream: the interface both backends implement."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any
+
+# About this many of a room's latest events are kept, on both backends (Redis trims with
+# MAXLEN ~, so a little more may stay); the sale scripts get it with each call.
+MAXLEN = 100_000
+
+
+class CommerceStream(ABC):
+    name = "stream"
+
+    @abstractmethod
+    async def append(self, room_id: str, event_type: str, fields: Mapping[str, Any]) -> str:
+        """Add an event to the room's stream; `ts` defaults to now. Returns the event id.
+        Raises ValueError for what would not read back as written (see events.encode)."""
+
+    @abstractmethod
+    async def read(self, room_id: str, after: str = "0-0", count: int = 100) -> list[dict]:
+        """Events after the id `after`, oldest first, each with its `id`: page on with the
+        last id read."""
