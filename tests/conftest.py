@@ -21,8 +21,11 @@ def wipe_prefix(url: str, prefix: str) -> None:
     client = redis_sync.Redis.from_url(url)
     try:
         keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        for i in range(0, len(keys), 500):
-            client.delete(*keys[i : i + 500])
+        # one key per DEL: keys of different rooms lie in different cluster slots
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.delete(key)
+        pipe.execute()
     finally:
         client.close()
 

@@ -19,7 +19,7 @@ from liveroom.draws.store import Draw, DrawStore, EnterResult, Joined, OpenView
 from liveroom.redis import RedisLayer
 from liveroom.redis.guard import guard
 from liveroom.redis.keys import DrawKeys
-from liveroom.redis.replies import text
+from liveroom.redis.replies import text, texts
 from liveroom.rules import draw as rules
 
 KEEP_FINISHED_S = 30 * 86400  # the public endpoint serves a finished draw this long
@@ -84,15 +84,13 @@ class RedisDrawStore(DrawStore):
         return await self._read(room_id, draw_id)
 
     async def _read(self, room_id: str, draw_id: str) -> Draw | None:
-        return _draw(
-            await self.redis.hmget(
-                self._draw_keys(room_id, draw_id)[0], "rec", "state", "closed_at"
-            )
-        )
+        key = self._room(room_id).draw(draw_id)
+        return _draw(await self.redis.hmget(key, "rec", "state", "closed_at"))
 
+    @_gated
     async def open_draws(self, room_id: str) -> list[Draw]:
-        ids = sorted(text(i) for i in await self.redis.smembers(self._room(room_id).open))
-        draws = [await self.get(room_id, i) for i in ids]
+        ids = sorted(texts(await self.redis.smembers(self._room(room_id).open)))
+        draws = [await self._read(room_id, i) for i in ids]
         return [d for d in draws if d is not None and d.state == rules.OPEN]
 
     @_gated

@@ -138,8 +138,9 @@ class SaleKeys:
         return f"{self.base}:s:{sale_id}:holds"
 
     def answer(self, sale_id: str, uid: str, request_id: str) -> str:
-        """String, TTL max(answer ttl, hold_s + 60): the kept answer to a grab (JSON)."""
-        return f"{self.base}:ans:{sale_id}:{len(uid)}:{uid}:{request_id}"
+        """String, TTL max(answer ttl, hold_s + 60): the kept answer to a grab (JSON). The
+        uid's length (in bytes, as Lua's # counts) keeps (uid, request id) pairs apart."""
+        return f"{self.base}:ans:{sale_id}:{len(uid.encode())}:{uid}:{request_id}"
 
     def hold(self, hold_id: str) -> str:
         """Hash: the hold (uid, qty, price, status, order id, src, times)."""

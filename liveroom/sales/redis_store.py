@@ -30,7 +30,6 @@ from liveroom.rules.sale import (
 )
 from liveroom.sales.store import GrabRequest, SaleStore, new_id
 from liveroom.settings import Settings
-from liveroom.stream.base import MAXLEN
 from liveroom.stream.redis import RedisStream
 
 
@@ -129,7 +128,7 @@ class RedisSaleStore(SaleStore):
 
     async def _run(self, name: str, room_id: str, *args: Any) -> Any:
         keys = [self._keys.sale(room_id).base, self.stream.key(room_id)]
-        return await self._scripts[name](keys=keys, args=[MAXLEN, *args])
+        return await self._scripts[name](keys=keys, args=[self.stream.maxlen, *args])
 
     # products and the bag ---------------------------------------------------------------------
     @guarded

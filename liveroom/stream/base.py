@@ -13,6 +13,7 @@ MAXLEN = 100_000
 
 class CommerceStream(ABC):
     name = "stream"
+    maxlen: int  # about this many of a room's latest events are kept
 
     @abstractmethod
     async def append(self, room_id: str, event_type: str, fields: Mapping[str, Any]) -> str:

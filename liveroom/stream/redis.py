@@ -1,7 +1,7 @@
 """The commerce stream in Redis: one Redis stream per room, in the room's slot.
 
 Sale and hold events are added by the sale Lua scripts in the same step as the change they
-record (they get `key(room_id)` and MAXLEN with each call); everything else comes through
+record (they get `key(room_id)` and `maxlen` with each call); everything else comes through
 `append`. A merchant backend reads the same key with a consumer group (docs/merchant-api.md).
 """
 
@@ -22,7 +22,8 @@ from liveroom.stream.events import decode, encode
 class RedisStream(CommerceStream):
     name = "redis"
 
-    def __init__(self, redis: RedisLayer) -> None:
+    def __init__(self, redis: RedisLayer, maxlen: int = MAXLEN) -> None:
+        self.maxlen = maxlen  # what the sale scripts get as the stream's cap, too
         self._client = redis.client
         self._keys = redis.keys
 
@@ -35,12 +36,12 @@ class RedisStream(CommerceStream):
         entry = encode(room_id, event_type, fields)
         key = self.key(room_id)
         try:
-            event_id = await self._client.xadd(key, entry, maxlen=MAXLEN, approximate=True)
+            event_id = await self._client.xadd(key, entry, maxlen=self.maxlen, approximate=True)
         except rexc.ConnectionError:
             # A pooled connection left dead by a Redis restart fails once; this append is
             # not a decision (its events are delivered at least once anyway), so it takes
             # a fresh connection and tries again rather than fail a draw's announcement.
-            event_id = await self._client.xadd(key, entry, maxlen=MAXLEN, approximate=True)
+            event_id = await self._client.xadd(key, entry, maxlen=self.maxlen, approximate=True)
         return text(event_id)
 
     @guarded

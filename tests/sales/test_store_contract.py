@@ -444,3 +444,33 @@ async def test_shop_is_the_bag_and_the_sales(sale_store: SaleStore) -> None:
     assert products == [other, PRODUCT]
     assert [(s.config.sale_id, s.available) for s in sales] == [("s1", 8)]
     assert sales == await sale_store.list_sales("r1")
+
+
+async def test_sale_and_hold_events_carry_exactly_their_declared_fields(
+    sale_store: SaleStore,
+) -> None:
+    """The sale scripts and the memory store write what stream.EVENT_TYPES declares (and
+    docs/merchant-api.md lists): no field more, none missing."""
+    from liveroom.stream import EVENT_TYPES
+
+    await sale_store.create_sale(make_sale(hold_s=10))
+    await sale_store.create_sale(make_sale("s2", starts_in_s=1, duration_s=5))
+    held = [(await sale_store.grab("r1", "s1", f"u{i}", "", 1, "a", T0)).hold for i in range(3)]
+    assert all(held)
+    await sale_store.confirm("r1", held[0].hold_id, "o1", T0 + 1)  # type: ignore[union-attr]
+    await sale_store.cancel("r1", held[1].hold_id, T0 + 1)  # type: ignore[union-attr]
+    await sale_store.sweep("r1", T0 + 10_000)  # expires the third, starts s2
+    await sale_store.sweep("r1", T0 + 6_000)
+    await sale_store.end_sale("r1", "s1", T0 + 11_000)
+    events = await sale_store.stream.read("r1", count=100)
+    assert {e["type"] for e in events} == {
+        "sale_created",
+        "sale_started",
+        "sale_ended",
+        "hold_created",
+        "hold_paid",
+        "hold_cancelled",
+        "hold_expired",
+    }
+    for e in events:
+        assert set(e) == {"id", "type", "room_id", "ts", *EVENT_TYPES[e["type"]]}, e

@@ -1,0 +1,353 @@
+"""The outage guard: every way a real Redis says "not now" reaches callers as Unavailable,
+from every Redis call site; what is not an outage passes unchanged.
+
+Each test runs a redis-server of its own (stopped, paused, loading, a replica, a cluster
+node), never the shared one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import shutil
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_sync
+from redis import exceptions as rexc
+from redis.crc import key_slot
+
+from liveroom.draws.redis_store import RedisDrawStore
+from liveroom.engine.base import new_event
+from liveroom.engine.redis import RedisEngine
+from liveroom.errors import Unavailable
+from liveroom.merchant.nonces import RedisNonces
+from liveroom.redis import RedisLayer
+from liveroom.redis.guard import is_outage
+from liveroom.rules import sale as sale_rules
+from liveroom.sales.redis_store import RedisSaleStore
+from liveroom.sales.store import GrabRequest
+from liveroom.settings import Settings
+from liveroom.stream.redis import RedisStream
+from tests.draws.test_store_contract import make_draw
+from tests.sales.conftest import PRODUCT, T0, make_sale
+from tests.support.redis_process import RedisProcess
+from tests.support.server import free_port
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
+
+PREFIX = "lrguard"
+ROOM = "r1"
+
+
+class Parts:
+    """Everything liveroom runs on one Redis layer, as node.py builds it."""
+
+    def __init__(self, url: str) -> None:
+        settings = Settings(redis_url=url, key_prefix=PREFIX, redis_timeout_s=1.0)
+        self.redis = RedisLayer.from_settings(settings)
+        self.engine = RedisEngine(settings, self.redis)
+        self.stream = RedisStream(self.redis)
+        self.sales = RedisSaleStore(self.redis, self.stream)
+        self.draws = RedisDrawStore(self.redis)
+        self.nonces = RedisNonces(self.redis)
+
+    async def close(self) -> None:
+        await self.engine.close()
+        await self.redis.close()
+
+
+@pytest.fixture
+async def own() -> AsyncIterator[RedisProcess]:
+    server = RedisProcess().start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+async def parts_on(url: str) -> Parts:
+    return Parts(url)
+
+
+Call = Callable[[Parts], Awaitable[Any]]
+DRAW = make_draw(room=ROOM)
+
+# Every public call of every store on the Redis layer (the engine's are in
+# tests/contract/test_redis_fault.py). test_the_tables_cover_every_call keeps them whole.
+CALLS: dict[type, dict[str, Call]] = {
+    RedisSaleStore: {
+        "put_product": lambda p: p.sales.put_product(PRODUCT),
+        "get_product": lambda p: p.sales.get_product("tea-01"),
+        "list_products": lambda p: p.sales.list_products(),
+        "delete_product": lambda p: p.sales.delete_product("tea-01"),
+        "pin": lambda p: p.sales.pin(ROOM, "tea-01"),
+        "unpin": lambda p: p.sales.unpin(ROOM, "tea-01"),
+        "bag": lambda p: p.sales.bag(ROOM),
+        "count_click": lambda p: p.sales.count_click(ROOM, "tea-01"),
+        "clicks": lambda p: p.sales.clicks(ROOM),
+        "create_sale": lambda p: p.sales.create_sale(make_sale()),
+        "get_sale": lambda p: p.sales.get_sale(ROOM, "s1"),
+        "list_sales": lambda p: p.sales.list_sales(ROOM),
+        "shop": lambda p: p.sales.shop(ROOM),
+        "end_sale": lambda p: p.sales.end_sale(ROOM, "s1", T0),
+        "grab": lambda p: p.sales.grab(ROOM, "s1", "u1", "", 1, "a", T0),
+        "grab_many": lambda p: p.sales.grab_many(ROOM, [GrabRequest("s1", "u", "", 1, "b")], T0),
+        "get_hold": lambda p: p.sales.get_hold(ROOM, "h1"),
+        "confirm": lambda p: p.sales.confirm(ROOM, "h1", "o1", T0),
+        "cancel": lambda p: p.sales.cancel(ROOM, "h1", T0),
+        "sweep": lambda p: p.sales.sweep(ROOM, T0),
+        "rooms_with_sales": lambda p: p.sales.rooms_with_sales(),
+        "takens": lambda p: p.sales.takens(ROOM, "s1"),
+        "holds": lambda p: p.sales.holds(ROOM, "s1"),
+        "expire_due": lambda p: p.sales.expire_due(T0),
+    },
+    RedisDrawStore: {
+        "create": lambda p: p.draws.create(DRAW),
+        "get": lambda p: p.draws.get(ROOM, DRAW.id),
+        "open_draws": lambda p: p.draws.open_draws(ROOM),
+        "enter": lambda p: p.draws.enter(ROOM, DRAW.id, "u1", "Ann", T0),
+        "count": lambda p: p.draws.count(ROOM, DRAW.id),
+        "entrant_ids": lambda p: p.draws.entrant_ids(ROOM, DRAW.id),
+        "nicks": lambda p: p.draws.nicks(ROOM, DRAW.id, ["u1"]),
+        "has_entered": lambda p: p.draws.has_entered(ROOM, DRAW.id, "u1"),
+        "record_wins": lambda p: p.draws.record_wins(ROOM, DRAW.id, ["u1"]),
+        "wins": lambda p: p.draws.wins(ROOM, "u1"),
+        "finish": lambda p: p.draws.finish(ROOM, DRAW.id, "closed", T0),
+        "due": lambda p: p.draws.due(T0),
+        "done": lambda p: p.draws.done(ROOM, DRAW.id),
+        "mark_seen": lambda p: p.draws.mark_seen(ROOM, "u1", T0),
+        "first_seen": lambda p: p.draws.first_seen(ROOM, "u1"),
+        "joined": lambda p: p.draws.joined(ROOM, "u1", T0),
+        "result": lambda p: p.draws.result(ROOM, DRAW.id),
+    },
+    RedisStream: {
+        "append": lambda p: p.stream.append(ROOM, "viewer_joined", {"uid": "u1"}),
+        "read": lambda p: p.stream.read(ROOM),
+    },
+    RedisNonces: {"claim": lambda p: p.nonces.claim("n1", 60)},
+}
+
+
+def test_the_tables_cover_every_call() -> None:
+    for cls, calls in CALLS.items():
+        public = {
+            name
+            for name, fn in inspect.getmembers(cls, inspect.iscoroutinefunction)
+            if not name.startswith("_") and name not in ("start", "close")
+        }
+        assert public == set(calls), cls.__name__
+
+
+async def test_every_call_of_every_store_is_unavailable_while_redis_is_down(
+    own: RedisProcess,
+) -> None:
+    parts = await parts_on(own.url)
+    try:
+        await parts.sales.put_product(PRODUCT)  # connections exist before the outage
+        own.kill()
+        for cls, calls in CALLS.items():
+            for name, call in calls.items():
+                with pytest.raises(Unavailable):  # a hang fails the test, by the deadline
+                    await asyncio.wait_for(call(parts), 10)
+                assert cls and name
+        own.start()
+        for _ in range(50):  # the same objects serve again once Redis is back
+            try:
+                await parts.sales.put_product(PRODUCT)
+                break
+            except Unavailable:
+                await asyncio.sleep(0.1)
+        assert await parts.sales.get_product("tea-01") == PRODUCT
+    finally:
+        await parts.close()
+
+
+async def test_a_stalled_redis_is_unavailable_after_the_timeout(own: RedisProcess) -> None:
+    parts = await parts_on(own.url)
+    try:
+        await parts.sales.create_sale(make_sale())
+        own.signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(Unavailable):
+                await asyncio.wait_for(parts.sales.grab(ROOM, "s1", "u1", "", 1, "a", T0), 10)
+        finally:
+            own.signal(signal.SIGCONT)
+    finally:
+        await parts.close()
+
+
+async def test_a_restarted_redis_is_served_on_the_first_call(own: RedisProcess) -> None:
+    """Connections the restart closed are replaced when taken from the pool, not used."""
+    parts = await parts_on(own.url)
+    try:
+        await asyncio.gather(*(parts.sales.bag(ROOM) for _ in range(5)))  # a few in the pool
+        own.stop()
+        own.start()
+        await asyncio.sleep(0.2)  # the loop sees the old connections closed
+        for _ in range(5):
+            assert await parts.sales.bag(ROOM) == []
+    finally:
+        await parts.close()
+
+
+async def test_loading_is_unavailable(tmp_path: Path) -> None:
+    port = free_port()
+    seed = RedisProcess(port, args=("--dir", str(tmp_path))).start()
+    client = redis_sync.Redis(port=port)
+    pipe = client.pipeline(transaction=False)
+    for i in range(3000):
+        pipe.set(f"k{i}", "v")
+    pipe.execute()
+    client.save()
+    client.close()
+    seed.stop()
+    # the same data read back slowly, answering clients meanwhile: LOADING
+    slow = ("--key-load-delay", "2000", "--loading-process-events-interval-bytes", "1024")
+    loading = RedisProcess(port, args=("--dir", str(tmp_path), *slow)).start(ready=False)
+    parts = await parts_on(loading.url)
+    try:
+        with pytest.raises(Unavailable) as info:
+            await parts.engine.publish(ROOM, new_event("x"))
+        assert isinstance(info.value.__cause__, rexc.BusyLoadingError)
+        with pytest.raises(Unavailable):
+            await parts.stream.read(ROOM)
+    finally:
+        await parts.close()
+        loading.kill()
+
+
+@pytest.fixture
+def replica() -> Iterator[RedisProcess]:
+    """A replica of a master that is not there: it takes no writes (READONLY)."""
+    server = RedisProcess(args=("--replicaof", "127.0.0.1", str(free_port()))).start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+async def test_a_write_to_a_replica_is_unavailable(replica: RedisProcess) -> None:
+    parts = await parts_on(replica.url)
+    try:
+        for write in (
+            parts.engine.publish(ROOM, new_event("x")),  # a script
+            parts.nonces.claim("n1", 60),  # a plain command
+            parts.draws.create(DRAW),  # a transaction
+        ):
+            with pytest.raises(Unavailable) as info:
+                await write
+            assert isinstance(info.value.__cause__, rexc.ReadOnlyError)
+        assert await parts.stream.read(ROOM) == []  # reads still work
+    finally:
+        await parts.close()
+
+
+async def test_a_replica_without_its_master_is_unavailable() -> None:
+    lost = RedisProcess(
+        args=("--replicaof", "127.0.0.1", str(free_port()), "--replica-serve-stale-data", "no")
+    ).start()
+    parts = await parts_on(lost.url)
+    try:
+        with pytest.raises(Unavailable) as info:
+            await parts.draws.get(ROOM, "d1")
+        assert isinstance(info.value.__cause__, rexc.MasterDownError)
+    finally:
+        await parts.close()
+        lost.kill()
+
+
+async def test_a_cluster_node_without_the_slot_is_unavailable() -> None:
+    node = RedisProcess(cluster=True).start()
+    parts = await parts_on(node.url)
+    try:
+        with pytest.raises(Unavailable) as info:
+            await parts.stream.append(ROOM, "viewer_joined", {"uid": "u1"})
+        assert isinstance(info.value.__cause__, rexc.ClusterDownError)
+    finally:
+        await parts.close()
+        node.kill()
+
+
+async def test_a_script_on_a_migrating_slot_is_unavailable() -> None:
+    """While a room's slot moves to another node, a script whose keys are partly moved
+    gets TRYAGAIN."""
+    owner = RedisProcess(cluster_slots=True).start()
+    target = RedisProcess(cluster=True).start()
+    parts = await parts_on(owner.url)
+    client = redis_sync.Redis(port=owner.port)
+    try:
+        target_id = redis_sync.Redis(port=target.port).execute_command("CLUSTER", "MYID")
+        client.execute_command("CLUSTER", "MEET", "127.0.0.1", target.port, target.bus_port)
+        for _ in range(200):
+            if target_id in client.execute_command("CLUSTER", "NODES"):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the two nodes never met")
+        await parts.engine.publish(ROOM, new_event("x"))  # seq and history exist, likes not
+        slot = key_slot(f"{{{ROOM}}}".encode())
+        client.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+        with pytest.raises(Unavailable) as info:
+            await parts.engine.snapshot(ROOM, 10)
+        assert isinstance(info.value.__cause__, rexc.TryAgainError)
+    finally:
+        client.close()
+        await parts.close()
+        owner.kill()
+        target.kill()
+
+
+async def test_a_wrong_password_is_not_an_outage() -> None:
+    """Retrying cannot help: the error goes up as it is, for an operator to see."""
+    locked = RedisProcess(args=("--requirepass", "s3cret")).start()
+    parts = await parts_on(locked.url)
+    try:
+        with pytest.raises(rexc.AuthenticationError):
+            await parts.sales.bag(ROOM)
+    finally:
+        await parts.close()
+        locked.kill()
+
+
+async def test_an_error_reply_is_not_an_outage(own: RedisProcess) -> None:
+    parts = await parts_on(own.url)
+    try:
+        await parts.redis.client.set(parts.redis.keys.products, "not a hash")
+        with pytest.raises(rexc.ResponseError) as info:
+            await parts.sales.get_product("tea-01")
+        assert "WRONGTYPE" in str(info.value)
+        with pytest.raises(sale_rules.SaleError):  # and the stores' own errors pass too
+            await parts.sales.create_sale(make_sale(room_id="r2"))
+            await parts.sales.create_sale(make_sale(room_id="r2"))
+    finally:
+        await parts.close()
+
+
+@pytest.mark.parametrize(
+    ("exc", "outage"),
+    [
+        (rexc.ConnectionError("refused"), True),
+        (rexc.TimeoutError("read"), True),
+        (rexc.ConnectionError("No connection available."), True),  # the pool's wait
+        (ConnectionRefusedError(), True),
+        (TimeoutError(), True),
+        (OSError("unreachable"), True),
+        (rexc.BusyLoadingError("Redis is loading"), True),
+        (rexc.ReadOnlyError("read only replica"), True),
+        (rexc.MasterDownError("link down"), True),
+        (rexc.ClusterDownError("slot not served"), True),
+        (rexc.TryAgainError("rehashing"), True),
+        (rexc.ResponseError("TRYAGAIN Multiple keys request during rehashing"), True),
+        (rexc.ResponseError("ERR Error running script: -READONLY You can't write"), True),
+        (rexc.AuthenticationError("invalid password"), False),
+        (rexc.ResponseError("WRONGTYPE Operation against a key"), False),
+        (rexc.ResponseError("ERR the word LOADING in a message"), False),
+        (ValueError("not redis"), False),
+    ],
+)
+def test_what_counts_as_an_outage(exc: BaseException, outage: bool) -> None:
+    assert is_outage(exc) is outage

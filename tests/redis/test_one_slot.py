@@ -1,0 +1,151 @@
+"""Keys with a home, checked by Redis itself: a one-node Redis Cluster (every slot on one
+server, so a plain client reaches all of them) refuses any script, transaction or
+multi-key command that touches keys of two slots, including keys a script derives in Lua
+and never declares (the scripts carry `#!lua`, see liveroom/redis/scripts.py). A show's
+worth of calls on every store runs there without one refusal; the controls at the end
+show the node does refuse what crosses slots."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+
+import pytest
+from redis import exceptions as rexc
+
+from liveroom.engine.base import new_event, now_ms
+from liveroom.redis.scripts import load
+from liveroom.rules import draw as draw_rules
+from liveroom.sales.store import GrabRequest
+from tests.contract.conftest import Recorder
+from tests.draws.test_store_contract import make_draw
+from tests.redis.test_guard import Parts
+from tests.sales.conftest import PRODUCT, make_sale
+from tests.support.redis_process import RedisProcess
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
+
+ROOM = "show-1"
+ODD = "u{1}"  # braces in a uid must not move its keys to another slot
+
+
+@pytest.fixture
+async def parts() -> AsyncIterator[Parts]:
+    node = RedisProcess(cluster_slots=True).start()
+    p = Parts(node.url)
+    try:
+        await p.engine.start()
+        yield p
+    finally:
+        await p.close()
+        node.kill()
+
+
+async def test_a_room_engine_stays_in_its_slot(parts: Parts) -> None:
+    engine = parts.engine
+    seen = Recorder()
+    await engine.subscribe(ROOM, seen)
+    first = await engine.publish(
+        ROOM, new_event("room", title="t"), room_changes={"title": "t"}, moderation=("u2", -1)
+    )
+    ok = await engine.post_comment(ROOM, ODD, new_event("comment", id="c1", text="hi"), "cid")
+    again = await engine.post_comment(ROOM, ODD, new_event("comment", id="c1", text="hi"), "cid")
+    assert ok.event is not None and again.duplicate
+    assert (await engine.post_comment(ROOM, "u2", new_event("comment", id="c2"), None)).code
+    assert await engine.comment_deleted(ROOM, "c1")
+    assert (await engine.moderation(ROOM, "u2")).banned
+    assert await engine.add_likes(ROOM, 3) == 3
+    assert await engine.report_presence(ROOM, 2) == 2
+    await engine.publish_state(ROOM, {"stock": {"s1": 1}})
+    snap = await engine.snapshot(ROOM, 10)
+    assert (snap.room.title, snap.seq, snap.likes) == ("t", 2, 3)
+    assert [e["seq"] for e in await engine.events_since(ROOM, 0) or []] == [1, 2]
+    # a lost subscription comes back through the seq-floor script and a catch-up read
+    await parts.redis.client.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+    async with asyncio.timeout(20):
+        while True:
+            later = await engine.publish(ROOM, new_event("later"))
+            try:
+                await seen.until(lambda r, e=later: e in r.of("event"), timeout=0.5)
+                break
+            except TimeoutError:
+                continue
+    assert first in seen.of("event")
+
+
+async def test_a_flash_sale_stays_in_its_slot(parts: Parts) -> None:
+    sales, now = parts.sales, now_ms()
+    await sales.put_product(PRODUCT)
+    await sales.pin(ROOM, PRODUCT.sku)
+    await sales.pin(ROOM, "other")
+    assert await sales.unpin(ROOM, "other") == [PRODUCT.sku]
+    await sales.count_click(ROOM, PRODUCT.sku)
+    await sales.create_sale(make_sale("s1", ROOM, now, stock=5, hold_s=10))
+    await sales.create_sale(make_sale("s2", ROOM, now, starts_in_s=1, duration_s=2))
+    batch = [GrabRequest("s1", uid, "", 1, "r", "wecom") for uid in (ODD, "u2", "u3", ODD)]
+    outcomes = await sales.grab_many(ROOM, batch, now)
+    holds = [o.hold for o in outcomes if o.hold and not o.duplicate]
+    assert len(holds) == 3 and outcomes[3].duplicate
+    assert (await sales.confirm(ROOM, holds[0].hold_id, "o1", now + 1)).error == ""
+    assert (await sales.cancel(ROOM, holds[1].hold_id, now + 1)).error == ""
+    swept = await sales.sweep(ROOM, now + 10_000)  # expires the third, starts and ends s2
+    assert [h.hold_id for h in swept.expired] == [holds[2].hold_id]
+    assert swept.started == ["s2"] and swept.ended == ["s2"]
+    assert (await sales.end_sale(ROOM, "s1", now + 11_000)) is not None
+    await sales.expire_due(now + 12_000)
+    products, listed = await sales.shop(ROOM)
+    assert products == [PRODUCT] and len(listed) == 2
+    assert await sales.takens(ROOM, "s1") == {ODD: 1}
+    assert len(await sales.holds(ROOM, "s1")) == 3
+    assert await sales.rooms_with_sales() == [ROOM]
+    types = [e["type"] for e in await sales.stream.read(ROOM, count=100)]
+    assert types.count("hold_created") == 3 and "hold_expired" in types
+
+
+async def test_draws_the_stream_and_nonces_stay_in_their_slots(parts: Parts) -> None:
+    draws = parts.draws
+    d = make_draw(room=ROOM, eligibility=draw_rules.Eligibility())
+    await draws.create(d)
+    assert (await draws.enter(ROOM, d.id, ODD, "Ann", now_ms())).entrants == 1
+    view = await draws.joined(ROOM, ODD, now_ms())
+    assert [o.draw.id for o in view.open] == [d.id] and view.open[0].entered
+    assert await draws.mark_seen(ROOM, "u2", 5) == 5
+    assert await draws.finish(ROOM, d.id, draw_rules.CLOSED, now_ms()) is not None
+    result = await draws.result(ROOM, d.id)
+    assert result is not None and [w["uid"] for w in result.winners] == [ODD]
+    await draws.record_wins(ROOM, d.id, [ODD])
+    assert await draws.wins(ROOM, ODD) == [d.id]
+    assert await draws.due(d.ends_at) == [(ROOM, d.id)]
+    await draws.done(ROOM, d.id)
+    await parts.stream.append(ROOM, "draw_closed", {"draw_id": d.id, "winners": [ODD]})
+    assert [e["type"] for e in await parts.stream.read(ROOM)] == ["draw_closed"]
+    assert await parts.nonces.claim("n-1", 60) and not await parts.nonces.claim("n-1", 60)
+
+
+async def test_the_node_refuses_what_crosses_slots(parts: Parts) -> None:
+    """The controls: if a script or a store did cross slots, these are the errors the tests
+    above would have failed with."""
+    keys = parts.redis.keys
+    a, b = keys.room("room-a"), keys.room("room-b")
+    publish = parts.redis.script("room_publish")
+    with pytest.raises(rexc.ClusterCrossSlotError):
+        await publish(
+            keys=[a.room, a.seq, b.history, a.moderation],
+            args=[a.channel, 10, b"x", "t", "", 0, "", ""],
+        )
+    grab = parts.redis.script("sale_grab")
+    with pytest.raises(rexc.ClusterCrossSlotError):
+        await grab(
+            keys=[keys.sale("room-a").base, keys.commerce_stream("room-b")], args=[10, 1, 60]
+        )
+    # a key a script derives and never declares is held to the call's slot as well
+    sneaky = parts.redis.client.register_script(
+        load("lib_sale").text + f"\nreturn redis.call('GET', '{b.seq}')\n"
+    )
+    with pytest.raises(rexc.ResponseError, match="same slot"):
+        await sneaky(keys=[a.seq])
+    async with parts.redis.client.pipeline(transaction=True) as tx:
+        tx.get(a.seq).get(b.seq)
+        with pytest.raises(rexc.ResponseError):
+            await tx.execute()
