@@ -70,7 +70,7 @@ class _Guard:
         tb: TracebackType | None,
     ) -> bool:
         if exc is not None and is_outage(exc):
-            raise Unavailable(f"redis unavailable: {exc or type(exc).__name__}") from exc
+            raise Unavailable(f"redis unavailable: {str(exc) or type(exc).__name__}") from exc
         return False
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 # About this many of a room's latest events are kept, on both backends (Redis trims with
@@ -24,3 +24,13 @@ class CommerceStream(ABC):
     async def read(self, room_id: str, after: str = "0-0", count: int = 100) -> list[dict]:
         """Events after the id `after`, oldest first, each with its `id`: page on with the
         last id read."""
+
+    async def scan(
+        self, room_id: str, after: str = "0-0", page: int = 1000
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every event after `after`, oldest first, read a page at a time: what a feature
+        folds over to rebuild its figures from the stream."""
+        while events := await self.read(room_id, after, page):
+            for event in events:
+                yield event
+            after = events[-1]["id"]

@@ -22,42 +22,23 @@ from redis.crc import key_slot
 
 from liveroom.draws.redis_store import RedisDrawStore
 from liveroom.engine.base import new_event
-from liveroom.engine.redis import RedisEngine
 from liveroom.errors import Unavailable
 from liveroom.merchant.nonces import RedisNonces
-from liveroom.redis import RedisLayer
 from liveroom.redis.guard import is_outage
 from liveroom.rules import sale as sale_rules
 from liveroom.sales.redis_store import RedisSaleStore
 from liveroom.sales.store import GrabRequest
-from liveroom.settings import Settings
 from liveroom.stream.redis import RedisStream
 from tests.draws.test_store_contract import make_draw
 from tests.sales.conftest import PRODUCT, T0, make_sale
 from tests.support.redis_process import RedisProcess
 from tests.support.server import free_port
+from tests.support.stores import RedisParts
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
 
 PREFIX = "lrguard"
 ROOM = "r1"
-
-
-class Parts:
-    """Everything liveroom runs on one Redis layer, as node.py builds it."""
-
-    def __init__(self, url: str) -> None:
-        settings = Settings(redis_url=url, key_prefix=PREFIX, redis_timeout_s=1.0)
-        self.redis = RedisLayer.from_settings(settings)
-        self.engine = RedisEngine(settings, self.redis)
-        self.stream = RedisStream(self.redis)
-        self.sales = RedisSaleStore(self.redis, self.stream)
-        self.draws = RedisDrawStore(self.redis)
-        self.nonces = RedisNonces(self.redis)
-
-    async def close(self) -> None:
-        await self.engine.close()
-        await self.redis.close()
 
 
 @pytest.fixture
@@ -69,11 +50,11 @@ async def own() -> AsyncIterator[RedisProcess]:
         server.kill()
 
 
-async def parts_on(url: str) -> Parts:
-    return Parts(url)
+async def parts_on(url: str) -> RedisParts:
+    return RedisParts(url, PREFIX)
 
 
-Call = Callable[[Parts], Awaitable[Any]]
+Call = Callable[[RedisParts], Awaitable[Any]]
 DRAW = make_draw(room=ROOM)
 
 # Every public call of every store on the Redis layer (the engine's are in

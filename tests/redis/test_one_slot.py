@@ -20,9 +20,9 @@ from liveroom.rules import draw as draw_rules
 from liveroom.sales.store import GrabRequest
 from tests.contract.conftest import Recorder
 from tests.draws.test_store_contract import make_draw
-from tests.redis.test_guard import Parts
 from tests.sales.conftest import PRODUCT, make_sale
 from tests.support.redis_process import RedisProcess
+from tests.support.stores import RedisParts
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
 
@@ -31,9 +31,9 @@ ODD = "u{1}"  # braces in a uid must not move its keys to another slot
 
 
 @pytest.fixture
-async def parts() -> AsyncIterator[Parts]:
+async def parts() -> AsyncIterator[RedisParts]:
     node = RedisProcess(cluster_slots=True).start()
-    p = Parts(node.url)
+    p = RedisParts(node.url, "lrslot")
     try:
         await p.engine.start()
         yield p
@@ -42,7 +42,7 @@ async def parts() -> AsyncIterator[Parts]:
         node.kill()
 
 
-async def test_a_room_engine_stays_in_its_slot(parts: Parts) -> None:
+async def test_a_room_engine_stays_in_its_slot(parts: RedisParts) -> None:
     engine = parts.engine
     seen = Recorder()
     await engine.subscribe(ROOM, seen)
@@ -74,7 +74,7 @@ async def test_a_room_engine_stays_in_its_slot(parts: Parts) -> None:
     assert first in seen.of("event")
 
 
-async def test_a_flash_sale_stays_in_its_slot(parts: Parts) -> None:
+async def test_a_flash_sale_stays_in_its_slot(parts: RedisParts) -> None:
     sales, now = parts.sales, now_ms()
     await sales.put_product(PRODUCT)
     await sales.pin(ROOM, PRODUCT.sku)
@@ -103,7 +103,7 @@ async def test_a_flash_sale_stays_in_its_slot(parts: Parts) -> None:
     assert types.count("hold_created") == 3 and "hold_expired" in types
 
 
-async def test_draws_the_stream_and_nonces_stay_in_their_slots(parts: Parts) -> None:
+async def test_draws_the_stream_and_nonces_stay_in_their_slots(parts: RedisParts) -> None:
     draws = parts.draws
     d = make_draw(room=ROOM, eligibility=draw_rules.Eligibility())
     await draws.create(d)
@@ -123,7 +123,7 @@ async def test_draws_the_stream_and_nonces_stay_in_their_slots(parts: Parts) -> 
     assert await parts.nonces.claim("n-1", 60) and not await parts.nonces.claim("n-1", 60)
 
 
-async def test_the_node_refuses_what_crosses_slots(parts: Parts) -> None:
+async def test_the_node_refuses_what_crosses_slots(parts: RedisParts) -> None:
     """The controls: if a script or a store did cross slots, these are the errors the tests
     above would have failed with."""
     keys = parts.redis.keys

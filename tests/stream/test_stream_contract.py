@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,6 +67,9 @@ async def test_reading_pages_by_id_and_rooms_stay_apart(stream: CommerceStream) 
     assert [e["id"] for e in await stream.read("r1", after=ids[4])] == ids[5:]
     assert [e["uid"] for e in await stream.read("r2")] == ["elsewhere"]
     assert await stream.read("nobody") == []
+    # a fold over the whole room reads it page by page
+    assert [e["id"] async for e in stream.scan("r1", page=2)] == ids
+    assert [e["id"] async for e in stream.scan("r1", after=ids[5])] == ids[6:]
 
 
 async def test_ids_follow_the_clock_and_ts_defaults_to_now(stream: CommerceStream) -> None:
@@ -133,3 +137,13 @@ def test_an_entry_of_an_unknown_type_reads_as_text() -> None:
         "uid": "u",
         "ts": "5",
     }
+
+
+def test_every_event_type_and_field_is_documented() -> None:
+    """docs/merchant-api.md is what a merchant backend codes against."""
+    doc = (Path(__file__).parents[2] / "docs" / "merchant-api.md").read_text()
+    section = doc[doc.index("## The room's commerce event stream") :]
+    for event_type, fields in EVENT_TYPES.items():
+        assert f"`{event_type}`" in section, event_type
+        for name in fields:
+            assert f"`{name}`" in section, (event_type, name)

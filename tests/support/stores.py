@@ -8,6 +8,10 @@ from liveroom.draws.redis_store import RedisDrawStore
 from liveroom.draws.store import DrawStore
 from liveroom.engine.base import Engine
 from liveroom.engine.redis import RedisEngine
+from liveroom.merchant.nonces import RedisNonces
+from liveroom.redis import RedisLayer
+from liveroom.sales.redis_store import RedisSaleStore
+from liveroom.settings import Settings
 from liveroom.stream.base import CommerceStream
 from liveroom.stream.memory import MemoryStream
 from liveroom.stream.redis import RedisStream
@@ -23,3 +27,21 @@ def stream_for(engine: Engine) -> CommerceStream:
     if isinstance(engine, RedisEngine):
         return RedisStream(engine.redis)
     return MemoryStream()
+
+
+class RedisParts:
+    """Everything liveroom runs on one Redis layer, as node.py builds it, with a short
+    timeout (tests of outages wait for it)."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        settings = Settings(redis_url=url, key_prefix=prefix, redis_timeout_s=1.0)
+        self.redis = RedisLayer.from_settings(settings)
+        self.engine = RedisEngine(settings, self.redis)
+        self.stream = RedisStream(self.redis)
+        self.sales = RedisSaleStore(self.redis, self.stream)
+        self.draws = RedisDrawStore(self.redis)
+        self.nonces = RedisNonces(self.redis)
+
+    async def close(self) -> None:
+        await self.engine.close()
+        await self.redis.close()
