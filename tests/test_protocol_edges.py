@@ -32,9 +32,7 @@ async def test_no_subprotocol_offered_none_answered_and_msgpack_spoken(
         assert ws.subprotocol is None
         welcome = msgpack.unpackb(await ws.recv())
         assert welcome["t"] == "welcome"
-    async with websockets.connect(
-        url(live_server, "amy"), subprotocols=["liveroom.json"]
-    ) as ws:
+    async with websockets.connect(url(live_server, "amy"), subprotocols=["liveroom.json"]) as ws:
         assert ws.subprotocol == "liveroom.json"
         assert json.loads(await ws.recv())["t"] == "welcome"
 
