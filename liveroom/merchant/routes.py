@@ -64,8 +64,10 @@ def signed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             if not await node.nonces.claim(nonce, auth.NONCE_TTL_S):
                 raise ApiError("replayed_request", "this nonce was already used")
             data = _body(body)
-            if request.method in ("POST", "PUT") and not isinstance(data, dict):
-                raise ApiError("bad_request", "the body must be a JSON object")
+            if request.method in ("POST", "PUT"):
+                data = {} if data is None else data  # a call that needs no body may send none
+                if not isinstance(data, dict):
+                    raise ApiError("bad_request", "the body must be a JSON object")
             why = inputs.problem(dict(request.path_params))
             if why is not None:
                 raise ApiError("bad_request", f"path: {why}")
