@@ -79,6 +79,8 @@ SCHEMAS: dict[str, Any] = {
         {
             "error": _obj({"code": _S, "message": _S}, ["code", "message"]),
             "hold": _ref("Hold"),
+            "sale": _ref("Sale"),
+            "retry_after": {**_I, "description": "503 unavailable: seconds to wait"},
         },
         ["error"],
     ),
