@@ -20,11 +20,12 @@ the traceback first (`internal_error`).
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from starlette.responses import JSONResponse
 
-RETRY_AFTER_S = 1
+RETRY_AFTER_S = 1.0  # seconds; the HTTP Retry-After header rounds it up to whole seconds
 
 
 class Refusal(Exception):
@@ -107,6 +108,6 @@ def error_response(err: Refusal) -> JSONResponse:
     status = STATUS.get(err.code, 400)
     headers = None
     if "retry_after" in err.extra:
-        headers = {"Retry-After": str(max(1, round(err.extra["retry_after"])))}
+        headers = {"Retry-After": str(max(1, math.ceil(err.extra["retry_after"])))}
     body = {"error": {"code": err.code, "message": err.message}, **err.extra}
     return JSONResponse(body, status, headers)

@@ -35,9 +35,6 @@ MALFORMED = frozenset(
 class ProtocolError(Refusal):
     """A frame that does not fit its spec (encoding, shape, types, sizes)."""
 
-    def __init__(self, code: str, message: str, **extra: Any) -> None:
-        super().__init__(code, message, **extra)
-
 
 @dataclass(frozen=True)
 class Field:
