@@ -54,35 +54,41 @@ def problem(value: Any, *, max_depth: int = MAX_DEPTH) -> str | None:
     """Why a decoded client value cannot be taken in (naming the field), or None.
 
     Allowed: None, booleans, integers from -2**63 to 2**64-1, finite floats, UTF-8 text,
-    lists, and maps with text keys, nested at most `max_depth` deep.
+    lists, and maps with text keys, nested at most `max_depth` deep. Runs on every frame,
+    so the common case (a flat map of ASCII text and small integers) takes no detours.
     """
-    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
-    while stack:
-        item, path = stack.pop()
-        if len(path) > max_depth:
-            return f"{_where(path[:max_depth])} is nested deeper than {max_depth}"
-        if item is None or isinstance(item, bool):
-            continue
-        if isinstance(item, str):
-            why = _text_problem(item)
-        elif isinstance(item, int):
-            why = None if I64_MIN <= item <= U64_MAX else "a number outside 64 bits"
-        elif isinstance(item, float):
-            why = None if math.isfinite(item) else "a number that is not finite"
-        elif isinstance(item, list | tuple):
-            stack.extend((v, (*path, i)) for i, v in enumerate(item))
-            continue
-        elif isinstance(item, dict):
-            for k, v in item.items():
-                if not isinstance(k, str) or _text_problem(k):
-                    return f"{_where(path)} has a key that is not UTF-8 text"
-                stack.append((v, (*path, k)))
-            continue
-        else:
-            why = f"a value of type {type(item).__name__}"
-        if why:
-            return f"{_where(path)} holds {why}"
-    return None
+    return _walk(value, (), max_depth)
+
+
+def _walk(item: Any, path: tuple[str | int, ...], budget: int) -> str | None:
+    kind = type(item)
+    if kind is str:
+        why = _text_problem(item)
+    elif kind is int:
+        why = None if I64_MIN <= item <= U64_MAX else "a number outside 64 bits"
+    elif item is None or kind is bool:
+        return None
+    elif kind is float:
+        why = None if math.isfinite(item) else "a number that is not finite"
+    elif kind is dict or kind is list:
+        if budget == 0:
+            return f"{_where(path)} is nested deeper than {len(path)}"
+        pairs = item.items() if kind is dict else enumerate(item)
+        for key, sub in pairs:
+            if kind is dict and (type(key) is not str or _text_problem(key)):
+                return f"{_where(path)} has a key that is not UTF-8 text"
+            sub_kind = type(sub)
+            if (sub_kind is str and sub.isascii()) or (
+                sub_kind is int and I64_MIN <= sub <= U64_MAX
+            ):
+                continue  # the common case, without a call
+            why = _walk(sub, (*path, key), budget - 1)
+            if why is not None:
+                return why
+        return None
+    else:
+        why = f"a value of type {kind.__name__}"
+    return None if why is None else f"{_where(path)} holds {why}"
 
 
 def too_deep(data: bytes, max_depth: int = MAX_DEPTH) -> bool:
