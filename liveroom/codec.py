@@ -11,6 +11,8 @@ from typing import Any
 
 import msgpack
 
+from liveroom import inputs
+
 MSGPACK = "liveroom.msgpack"
 JSON = "liveroom.json"
 SUBPROTOCOLS = (MSGPACK, JSON)
@@ -41,12 +43,11 @@ def encode_bytes(fmt: str, frame: Any) -> bytes:
 
 
 def decode(fmt: str, data: bytes | str) -> Any:
-    """Decode one client frame; raise DecodeError on anything malformed."""
+    """Decode one client frame; raise DecodeError on anything malformed. A text message is
+    JSON whatever the connection's format (answers keep the connection's format)."""
     try:
-        if isinstance(data, str):
-            return json.loads(data)
-        if fmt == JSON:
-            return json.loads(data.decode())
+        if isinstance(data, str) or fmt == JSON:
+            return inputs.loads(data)
         return msgpack.unpackb(data, raw=False, strict_map_key=True)
     except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
         raise DecodeError(str(exc) or type(exc).__name__) from None

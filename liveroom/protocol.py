@@ -2,12 +2,17 @@
 
 Pure: validation turns a decoded frame into a `Command` or raises `ProtocolError` with a
 stable code, so every bad input gets the same clear answer whichever handler it was for.
+Every value in the frame passes `inputs.problem` first (text that UTF-8 cannot hold,
+numbers outside 64 bits, deep nesting), so no handler ever sees one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from liveroom import inputs
+from liveroom.errors import Refusal
 
 # Close codes (4000-4999 are ours; see docs/protocol.md).
 CLOSE_UNAUTHORIZED = 4001
@@ -19,24 +24,23 @@ CLOSE_TOO_MANY_ERRORS = 4009
 CLOSE_BANNED = 4010
 
 
-class ProtocolError(Exception):
-    def __init__(self, code: str, message: str, rid: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.rid = rid
-        self.extra: dict[str, Any] = {}
+# Codes that say the frame itself is malformed: these (and no other refusal) count towards
+# the bad-frame limit that closes a socket with 4009.
+MALFORMED = frozenset(
+    {"bad_encoding", "bad_frame", "unknown_type", "missing_field", "bad_field", "too_large",
+     "forbidden"}
+)  # fmt: skip
 
-    def frame(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"t": "error", "code": self.code, "message": self.message}
-        out.update(self.extra)
-        if self.rid is not None:
-            out["rid"] = self.rid
-        return out
+
+class ProtocolError(Refusal):
+    """A frame that does not fit its spec (encoding, shape, types, sizes)."""
 
 
 @dataclass(frozen=True)
 class Field:
+    """One field of a frame. `object` as the kind leaves the checks to the feature (sale
+    terms: the same rules, and the same `bad_sale` answers, as the merchant API)."""
+
     kind: type | tuple[type, ...]
     required: bool = True
     max_len: int | None = None
@@ -88,6 +92,8 @@ class Command:
 
 
 def _check(name: str, value: Any, f: Field) -> None:
+    if f.kind is object:
+        return
     kinds = f.kind if isinstance(f.kind, tuple) else (f.kind,)
     # bool is an int subclass in Python; a JSON `true` is never a count.
     if isinstance(value, bool) and bool not in kinds:
@@ -109,6 +115,19 @@ def _kind_names(kinds: tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
+def rid_of(frame: Any) -> Any:
+    """The frame's `rid` when it can be echoed (a string of at most 64 characters or a
+    64-bit integer), else None: an error about a malformed rid carries no rid."""
+    rid = frame.get("rid") if isinstance(frame, dict) else None
+    if isinstance(rid, bool):
+        return None
+    if isinstance(rid, int) and inputs.I64_MIN <= rid <= inputs.U64_MAX:
+        return rid
+    if isinstance(rid, str) and len(rid) <= 64 and inputs.problem(rid) is None:
+        return rid
+    return None
+
+
 def parse(frame: Any, *, is_host: bool) -> Command:
     """Validate a decoded client frame against its spec."""
     if not isinstance(frame, dict):
@@ -118,24 +137,23 @@ def parse(frame: Any, *, is_host: bool) -> Command:
         raise ProtocolError("bad_field", "field 'rid' must be a string or an integer")
     if isinstance(rid, str) and len(rid) > 64:
         raise ProtocolError("bad_field", "field 'rid' longer than 64")
+    why = inputs.problem(frame)
+    if why is not None:
+        raise ProtocolError("bad_field", why)
     ftype = frame.get("t")
     if not isinstance(ftype, str):
-        raise ProtocolError("bad_frame", "a frame must have a string 't' field", rid)
+        raise ProtocolError("bad_frame", "a frame must have a string 't' field")
     spec = SPECS.get(ftype)
     if spec is None:
-        raise ProtocolError("unknown_type", f"unknown frame type {ftype!r}", rid)
+        raise ProtocolError("unknown_type", f"unknown frame type {ftype!r}")
     if spec.host_only and not is_host:
-        raise ProtocolError("forbidden", f"{ftype!r} needs a host token", rid)
+        raise ProtocolError("forbidden", f"{ftype!r} needs a host token")
     args: dict[str, Any] = {}
-    try:
-        for name, f in spec.fields.items():
-            if name not in frame:
-                if f.required:
-                    raise ProtocolError("missing_field", f"{ftype!r} needs field {name!r}")
-                continue
-            _check(name, frame[name], f)
-            args[name] = frame[name]
-    except ProtocolError as err:
-        err.rid = rid
-        raise
+    for name, f in spec.fields.items():
+        if name not in frame:
+            if f.required:
+                raise ProtocolError("missing_field", f"{ftype!r} needs field {name!r}")
+            continue
+        _check(name, frame[name], f)
+        args[name] = frame[name]
     return Command(ftype, args, rid)

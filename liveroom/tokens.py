@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
-from liveroom import signed
+from liveroom import inputs, signed
 from liveroom.errors import Refusal
 
 ANY_ROOM = "*"
@@ -77,6 +77,9 @@ def verify(secret: str, token: str, room_id: str, *, now: float | None = None) -
         if err.reason == "signature":
             raise TokenError("token_invalid", "token signature does not match") from None
         raise TokenError("token_invalid", f"token claims unreadable: {err.detail}") from None
+    why = inputs.problem(claims)
+    if why is not None:  # a backend bug must not put text no frame can carry in every event
+        raise TokenError("token_invalid", f"token claims unreadable: {why}")
     try:
         ident = Identity(**claims)
     except TypeError as exc:

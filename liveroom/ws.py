@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from liveroom import codec, protocol, tokens
+from liveroom import codec, inputs, protocol, tokens
 from liveroom.commands import HANDLERS
 from liveroom.connection import Connection
 from liveroom.engine.base import ENDED, Moderation, Snapshot
-from liveroom.errors import Unavailable
+from liveroom.errors import Refusal, Unavailable, error_frame, internal_error, unavailable
 from liveroom.hub import RoomChannel
 from liveroom.metrics import METRICS
 from liveroom.protocol import ProtocolError
@@ -32,17 +32,15 @@ ROOM_SOCKET_PATH = re.compile(r"^/ws/rooms/(?P<room_id>[^/]+)$")
 ERROR_WINDOW_S = 10.0
 ERROR_LIMIT = 20  # bad frames per window before the server gives up on a client
 CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later": the engine could not be reached
-UNAVAILABLE_MESSAGE = "the room's store is unavailable for a moment; retry"
 
 
-async def _refuse(ws: WebSocket, fmt: str, code: int, err: str, message: str) -> None:
-    frame = {"t": "error", "code": err, "message": message}
-    data = codec.encode(fmt, frame)
+async def _refuse(ws: WebSocket, fmt: str, code: int, err: Refusal) -> None:
+    data = codec.encode(fmt, error_frame(err))
     if isinstance(data, str):
         await ws.send_text(data)
     else:
         await ws.send_bytes(data)
-    await ws.close(code, err)
+    await ws.close(code, err.code)
 
 
 def _anonymous() -> tokens.Identity:
@@ -58,7 +56,7 @@ async def room_socket(ws: WebSocket) -> None:
     fmt = codec.choose_format(offered)
     await ws.accept(subprotocol=fmt if fmt in offered else None)
     if not ROOM_ID.match(room_id):
-        await _refuse(ws, fmt, protocol.CLOSE_FORBIDDEN, "bad_room", "room id not allowed")
+        await _refuse(ws, fmt, protocol.CLOSE_FORBIDDEN, Refusal("bad_room", "room id not allowed"))
         return
     token = ws.query_params.get("token")
     try:
@@ -77,20 +75,23 @@ async def room_socket(ws: WebSocket) -> None:
                 if err.code == "token_wrong_room"
                 else protocol.CLOSE_UNAUTHORIZED
             )
-        await _refuse(ws, fmt, close, err.code, err.message)
+        await _refuse(ws, fmt, close, err)
         return
     since_raw = ws.query_params.get("since")
-    if since_raw is not None and not since_raw.isdigit():
-        await _refuse(ws, fmt, protocol.CLOSE_FORBIDDEN, "bad_since", "since must be a seq")
+    since = inputs.ascii_int(since_raw, 0, inputs.I64_MAX)
+    if since_raw is not None and since is None:
+        bad = Refusal("bad_since", "since must be a seq (ASCII digits, at most 2**63-1)")
+        await _refuse(ws, fmt, protocol.CLOSE_FORBIDDEN, bad)
         return
-    since = int(since_raw) if since_raw is not None else None
     try:
         mod = await engine.moderation(room_id, ident.uid)
     except Unavailable:
-        await _refuse(ws, fmt, CLOSE_TRY_AGAIN, "unavailable", UNAVAILABLE_MESSAGE)
+        await _refuse(ws, fmt, CLOSE_TRY_AGAIN, unavailable())
         return
     if mod.banned:
-        await _refuse(ws, fmt, protocol.CLOSE_BANNED, "banned", "you are banned from this room")
+        await _refuse(
+            ws, fmt, protocol.CLOSE_BANNED, Refusal("banned", "you are banned from this room")
+        )
         return
 
     conn = Connection(ws, ident, fmt)
@@ -155,15 +156,7 @@ async def _welcome(
 
 
 def _unavailable_frame(rid: Any) -> dict[str, Any]:
-    frame: dict[str, Any] = {
-        "t": "error",
-        "code": "unavailable",
-        "message": UNAVAILABLE_MESSAGE,
-        "retry_after": 1.0,
-    }
-    if rid is not None:
-        frame["rid"] = rid
-    return frame
+    return error_frame(unavailable(), rid)
 
 
 async def _read_loop(ws: WebSocket, session: Session) -> None:
@@ -182,40 +175,45 @@ async def _read_loop(ws: WebSocket, session: Session) -> None:
         METRICS.client_frames += 1
         rid = None
         try:
-            if len(data) > settings.max_frame_bytes:
-                raise ProtocolError(
-                    "too_large", f"frame over {settings.max_frame_bytes} bytes; it was dropped"
-                )
+            too_large = len(data) > settings.max_frame_bytes
             try:
                 decoded = codec.decode(conn.fmt, data)
             except codec.DecodeError as exc:
-                raise ProtocolError("bad_encoding", f"frame could not be decoded: {exc}") from None
+                if not too_large:
+                    why = f"frame could not be decoded: {exc}"
+                    raise ProtocolError("bad_encoding", why) from None
+                decoded = None
+            # decoded even when too large, only so that its error can echo the rid
+            rid = protocol.rid_of(decoded)
+            if too_large:
+                raise ProtocolError(
+                    "too_large", f"frame over {settings.max_frame_bytes} bytes; it was dropped"
+                )
             cmd = protocol.parse(decoded, is_host=conn.ident.is_host)
-            rid = cmd.rid
             handler = HANDLERS.get(cmd.type)
             if handler is None:
-                raise ProtocolError("unknown_type", f"unknown frame type {cmd.type!r}", cmd.rid)
+                raise ProtocolError("unknown_type", f"unknown frame type {cmd.type!r}")
             reply = await handler(session, cmd)
             if reply is not None or cmd.rid is not None:
                 frame = {"t": "ack", **(reply or {})}
                 if cmd.rid is not None:
                     frame["rid"] = cmd.rid
                 conn.send(frame)
-        except ProtocolError as err:
+        except Refusal as err:
             METRICS.client_errors += 1
-            conn.send(err.frame())
+            conn.send(error_frame(err, rid))
+            if err.code not in protocol.MALFORMED:
+                continue
             now = time.monotonic()
             errors = [t for t in errors if now - t < ERROR_WINDOW_S]
             errors.append(now)
             if len(errors) > ERROR_LIMIT:
                 await conn.close(protocol.CLOSE_TOO_MANY_ERRORS, "too many bad frames")
                 return
-        except Unavailable:
+        except Unavailable as exc:
             # Redis is down or restarting: nothing was changed, the same frame may be resent
-            conn.send(_unavailable_frame(rid))
+            log.warning("room %s: store unavailable (%s)", session.room_id, exc)
+            conn.send(error_frame(unavailable(), rid))
         except Exception:
-            log.exception("handler failed in room %s", session.room_id)
-            frame = {"t": "error", "code": "internal", "message": "server error; try again"}
-            if rid is not None:
-                frame["rid"] = rid
-            conn.send(frame)
+            err = internal_error(log, "handler failed in room %s", session.room_id)
+            conn.send(error_frame(err, rid))

@@ -12,6 +12,7 @@ request event, so they land in the same stats table and CSV files as everything 
 | DELIVERY     | event latency   | event `ts` (server clock) to receipt|
 | WS           | comment, grab.. | send to ack or error                |
 | SALE         | hold won        | grab answer time, length = units    |
+| SALE         | sale started    | start_sale answer, length = stock   |
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ EXPECTED_ERRORS = frozenset(
         "ended",
         "not_eligible_member",
         "not_eligible_watch_time",
-        "no_such_product",
         "draw_not_found",
     }
 )

@@ -11,18 +11,25 @@ A bounded headless run against a local server, with Locust's CSV output:
     .venv/bin/locust -f loadtest/locustfile.py --headless -u 200 -r 50 -t 30s \\
         --host http://127.0.0.1:18510 --room show1 --csv out/locust
 
-Tokens are signed with LIVEROOM_SECRET (the server's), else the development secret. The
-viewer comment rate of a real audience is a few per minute each; the server's per-user limit
-(LIVEROOM_COMMENT_RATE, 1/s with a burst of 5) is never hit by this mix. Custom metrics (see
-liveclient.py): DELIVERY "event latency", RECV per frame type, WS "grab", SALE "hold won".
+Tokens are signed with LIVEROOM_SECRET (the server's), else the development secret. At the
+start the products the host puts on sale are created (or replaced) through the signed
+merchant API, with LIVEROOM_MERCHANT_SECRET, else the token secret: flash sales run against
+a fresh server with nothing set up. The viewer comment rate of a real audience is a few per
+minute each; the server's per-user limit (LIVEROOM_COMMENT_RATE, 1/s with a burst of 5) is
+never hit by this mix. Custom metrics (see liveclient.py): DELIVERY "event latency", RECV per
+frame type, WS "grab", SALE "hold won" and "sale started".
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import random
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -34,7 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from liveclient import RoomSocket, ws_url
 
 from liveroom import tokens
+from liveroom.merchant.auth import signed_headers
 from liveroom.settings import DEV_SECRET
+
+log = logging.getLogger("loadtest")
 
 COMMENTS = [
     "主播好！",
@@ -60,6 +70,34 @@ def _options(parser: Any) -> None:
         default=os.environ.get("LIVEROOM_SECRET", DEV_SECRET),
         help="token signing secret (LIVEROOM_SECRET)",
     )
+    parser.add_argument(
+        "--merchant-secret",
+        default=os.environ.get("LIVEROOM_MERCHANT_SECRET", ""),
+        help="merchant API key for creating the products (LIVEROOM_MERCHANT_SECRET; "
+        "default: the token secret, as the server does)",
+    )
+
+
+@events.test_start.add_listener
+def _create_products(environment: Any, **_: Any) -> None:
+    """The products the host's flash sales sell, created as a merchant backend would."""
+    opts = environment.parsed_options
+    host = (environment.host or "").rstrip("/")
+    if not host:
+        return
+    key = getattr(opts, "merchant_secret", "") or getattr(opts, "liveroom_secret", DEV_SECRET)
+    for name, sku in SKUS.items():
+        path = f"/api/products/{sku}"
+        body = json.dumps({"title": name, "price_fen": random.randint(990, 29900)}).encode()
+        headers = {"Content-Type": "application/json", **signed_headers(key, "PUT", path, body)}
+        req = urllib.request.Request(host + path, data=body, method="PUT", headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=10):
+                pass
+        except (urllib.error.URLError, OSError) as exc:
+            detail = exc.read().decode(errors="replace") if hasattr(exc, "read") else exc
+            log.error("could not create product %s (flash sales will fail): %s", sku, detail)
+            return
 
 
 class _RoomUser(User):
@@ -187,10 +225,17 @@ class Host(_RoomUser):
     @task(2)
     def start_sale(self) -> None:
         if "start_sale" not in self.sock.unsupported:
+            t0 = time.perf_counter()
             answer = self.sock.request("start_sale", {"t": "start_sale", **sale_terms()})
-            if answer is not None and answer.get("code") == "no_such_product":
-                # products come from the merchant API; without them there is no sale to run
-                self.sock.unsupported.add("start_sale")
+            if answer is not None and answer.get("t") == "ack":
+                self.environment.events.request.fire(
+                    request_type="SALE",
+                    name="sale started",
+                    response_time=(time.perf_counter() - t0) * 1000,
+                    response_length=int((answer.get("sale") or {}).get("stock") or 0),
+                    exception=None,
+                    context={},
+                )
 
     @task(1)
     def start_draw(self) -> None:

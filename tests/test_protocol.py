@@ -1,8 +1,11 @@
 import msgpack
 import pytest
 
-from liveroom import codec, protocol
+from liveroom import codec, commands, protocol
+from liveroom.errors import Refusal, error_frame
 from liveroom.protocol import ProtocolError
+
+commands.load_all()  # every feature's frame types in protocol.SPECS
 
 
 def parse(frame: object, host: bool = False) -> protocol.Command:
@@ -38,14 +41,66 @@ def test_bad_frames_get_stable_codes(frame: object, code: str) -> None:
 
 
 def test_error_frame_echoes_rid() -> None:
+    frame = {"t": "teleport", "rid": "abc"}
     with pytest.raises(ProtocolError) as err:
-        parse({"t": "teleport", "rid": "abc"})
-    assert err.value.frame() == {
+        parse(frame)
+    assert error_frame(err.value, protocol.rid_of(frame)) == {
         "t": "error",
         "code": "unknown_type",
         "message": "unknown frame type 'teleport'",
         "rid": "abc",
     }
+
+
+def test_error_frame_carries_the_refusals_extra_fields() -> None:
+    err = Refusal("sold_out", "sold out", sale_id="s1", available=0)
+    assert error_frame(err, 3) == {
+        "t": "error",
+        "code": "sold_out",
+        "message": "sold out",
+        "sale_id": "s1",
+        "available": 0,
+        "rid": 3,
+    }
+
+
+@pytest.mark.parametrize(
+    ("rid", "echoed"),
+    [
+        ("r1", "r1"),
+        (7, 7),
+        (2**64 - 1, 2**64 - 1),
+        ("x" * 64, "x" * 64),
+        ("x" * 65, None),  # over-long: its error carries no rid
+        ("r\ud800", None),
+        (2**64, None),
+        (True, None),
+        (1.5, None),
+        ([1], None),
+    ],
+)
+def test_rid_echoed_only_when_it_is_a_valid_rid(rid: object, echoed: object) -> None:
+    assert protocol.rid_of({"t": "ping", "rid": rid}) == echoed
+    assert protocol.rid_of([1]) is None
+
+
+@pytest.mark.parametrize("frame_type", sorted(protocol.SPECS))
+@pytest.mark.parametrize("hostile", ["lone \ud800 surrogate", 2**64, float("nan")])
+def test_hostile_values_in_any_frame_are_bad_field(frame_type: str, hostile: object) -> None:
+    """Whatever the frame type and field, a value no store can keep never reaches a handler."""
+    spec = protocol.SPECS[frame_type]
+    for name in [*spec.fields, "extra_field"]:
+        with pytest.raises(ProtocolError) as err:
+            parse({"t": frame_type, name: hostile}, host=True)
+        assert err.value.code == "bad_field", (frame_type, name)
+        assert repr(name) in err.value.message
+
+
+def test_sale_terms_are_left_to_the_sale_rules() -> None:
+    """start_sale takes any term value; rules.sale.build_sale answers bad_sale for both
+    the socket and the merchant API."""
+    cmd = parse({"t": "start_sale", "sku": "tea", "stock": 0, "hold_s": "x"}, host=True)
+    assert cmd.args == {"sku": "tea", "stock": 0, "hold_s": "x"}
 
 
 def test_host_commands_need_a_host() -> None:

@@ -49,3 +49,15 @@ def test_tampered_claims_fail_the_signature() -> None:
     assert forged_body != body
     with pytest.raises(tokens.TokenError):
         tokens.verify(SECRET, f"{forged_body}.{sig}", "r1")
+
+
+def test_claims_no_frame_could_carry_are_refused() -> None:
+    """A backend that mints a nick with a lone surrogate must not poison every event of
+    the room that user joins: the token is refused instead."""
+    from liveroom import signed
+
+    claims = {"uid": "u1", "nick": "bad\ud800", "role": "viewer", "exp": 4_000_000_000}
+    token = signed.seal("k", claims)  # json.dumps writes the surrogate as an escape
+    with pytest.raises(tokens.TokenError) as err:
+        tokens.verify("k", token, "r1")
+    assert err.value.code == "token_invalid" and "UTF-8" in err.value.message

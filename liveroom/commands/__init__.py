@@ -1,7 +1,8 @@
 """Client frame handlers, one module per feature; each registers its frame types here.
 
 A handler gets the session and the validated command and returns the fields of its `ack`
-(or None for no reply); it refuses by raising ProtocolError, which becomes an error frame.
+(or None for no reply); it refuses by raising an errors.Refusal (any feature's subclass),
+which the socket's read loop turns into the error frame, with the frame's rid.
 """
 
 from __future__ import annotations

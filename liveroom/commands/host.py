@@ -7,6 +7,7 @@ from typing import Any
 
 from liveroom.commands import handles
 from liveroom.engine.base import ENDED, new_event
+from liveroom.errors import Refusal
 from liveroom.protocol import Command, ProtocolError
 from liveroom.session import Session
 
@@ -38,7 +39,7 @@ async def pin(session: Session, cmd: Command) -> dict[str, Any]:
 async def delete_comment(session: Session, cmd: Command) -> dict[str, Any]:
     comment_id = cmd.args["comment_id"]
     if not await session.engine.comment_deleted(session.room_id, comment_id):
-        raise ProtocolError("already_deleted", "that comment is already deleted", cmd.rid)
+        raise Refusal("already_deleted", "that comment is already deleted")
     return await _publish(session, "comment_deleted", comment_id=comment_id)
 
 
@@ -78,6 +79,6 @@ async def set_keywords(session: Session, cmd: Command) -> dict[str, Any]:
     """Replace the room's blocked words; viewers learn only that the filter changed."""
     words = cmd.args["keywords"]
     if not all(isinstance(w, str) and 0 < len(w) <= 50 for w in words):
-        raise ProtocolError("bad_field", "keywords must be strings of 1 to 50 characters", cmd.rid)
+        raise ProtocolError("bad_field", "keywords must be strings of 1 to 50 characters")
     unique = sorted(set(words))
     return await _publish(session, "room", keywords=len(unique), room_changes={"keywords": unique})

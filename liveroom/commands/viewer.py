@@ -8,14 +8,15 @@ from typing import Any
 
 from liveroom.commands import handles
 from liveroom.engine.base import new_event
+from liveroom.errors import Refusal
 from liveroom.protocol import Command, ProtocolError
-from liveroom.rules.comments import CommentRejected, check_comment
+from liveroom.rules.comments import check_comment
 from liveroom.session import Session
 
 
-def require_login(session: Session, what: str, rid: Any) -> None:
+def require_login(session: Session, what: str) -> None:
     if session.ident.is_anonymous:
-        raise ProtocolError("login_required", f"anonymous viewers cannot {what}", rid)
+        raise Refusal("login_required", f"anonymous viewers cannot {what}")
 
 
 @handles("ping")
@@ -30,16 +31,13 @@ def new_comment_id() -> str:
 
 @handles("comment")
 async def comment(session: Session, cmd: Command) -> dict[str, Any]:
-    require_login(session, "comment", cmd.rid)
+    require_login(session, "comment")
     ident = session.ident
-    try:
-        text = check_comment(
-            cmd.args["text"],
-            max_chars=session.settings.comment_max_chars,
-            keywords=session.channel.room.keywords,
-        )
-    except CommentRejected as err:
-        raise ProtocolError(err.code, err.message, cmd.rid) from None
+    text = check_comment(
+        cmd.args["text"],
+        max_chars=session.settings.comment_max_chars,
+        keywords=session.channel.room.keywords,
+    )
     event = new_event(
         "comment", id=new_comment_id(), uid=ident.uid, nick=ident.nick, tier=ident.tier, text=text
     )
@@ -49,10 +47,8 @@ async def comment(session: Session, cmd: Command) -> dict[str, Any]:
         session.room_id, ident.uid, event, cmd.args.get("id")
     )
     if result.event is None:
-        err = ProtocolError(result.code, result.message, cmd.rid)
-        if result.retry_after:
-            err.extra["retry_after"] = result.retry_after
-        raise err
+        extra = {"retry_after": result.retry_after} if result.retry_after else {}
+        raise Refusal(result.code, result.message, **extra)
     if not result.duplicate:
         await session.node.on_comment(session, result.event)
     return {"comment": result.event, "duplicate": result.duplicate}
@@ -60,11 +56,11 @@ async def comment(session: Session, cmd: Command) -> dict[str, Any]:
 
 @handles("like")
 async def like(session: Session, cmd: Command) -> None:
-    require_login(session, "like", cmd.rid)
+    require_login(session, "like")
     n = cmd.args["n"]
     if n > session.settings.likes_per_frame_max:
         raise ProtocolError(
-            "bad_field", f"at most {session.settings.likes_per_frame_max} likes a frame", cmd.rid
+            "bad_field", f"at most {session.settings.likes_per_frame_max} likes a frame"
         )
     session.hub.add_likes(session.room_id, n)
     return None

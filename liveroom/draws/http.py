@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from liveroom.errors import Unavailable
+from liveroom.errors import Refusal, Unavailable, error_response, unavailable
 from liveroom.rules import draw as rules
 
 if TYPE_CHECKING:
@@ -23,22 +23,18 @@ _ROOM_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _DRAW_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-def _error(status: int, code: str, message: str) -> Response:
-    return JSONResponse({"error": code, "message": message}, status_code=status)
-
-
 async def draw_record(request: Request) -> Response:
     svc: DrawService = request.app.state.node.draws
     room_id = request.path_params["room_id"]
     draw_id = request.path_params["draw_id"]
     if not _ROOM_ID.match(room_id) or not _DRAW_ID.match(draw_id):
-        return _error(400, "bad_request", "malformed room or draw id")
+        return error_response(Refusal("bad_request", "malformed room or draw id"))
     try:
         record = await svc.record(room_id, draw_id)
     except Unavailable:
-        return _error(503, "unavailable", "draws are unavailable for a moment; retry")
+        return error_response(unavailable())
     if record is None:
-        return _error(404, "draw_not_found", "no such draw in this room")
+        return error_response(Refusal(rules.DRAW_NOT_FOUND, "no such draw in this room"))
     finished = record["state"] != rules.OPEN
     # a finished record never changes; an open one changes with every entry
     headers = {"Cache-Control": "public, max-age=3600" if finished else "no-store"}

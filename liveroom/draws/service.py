@@ -30,7 +30,7 @@ from liveroom.draws import claim
 from liveroom.draws.http import draw_record
 from liveroom.draws.store import Draw, DrawResult, DrawStore, EnterResult, Prize, new_draw_id
 from liveroom.engine.base import Engine, new_event, now_ms
-from liveroom.errors import Refusal, Unavailable
+from liveroom.errors import Refusal, Unavailable, internal_error
 from liveroom.rules import draw as rules
 from liveroom.settings import Settings
 from liveroom.tokens import Identity
@@ -344,11 +344,14 @@ class DrawService(Feature):
                 result = await self.enter(
                     session.room_id, session.ident, listing.id, rules.PHRASE, listing
                 )
-            except DrawRefused as err:
+            except Refusal as err:
                 frame.update(entered=False, code=err.code, message=err.message)
-            except Exception:
-                log.warning("phrase entry failed in %s", session.room_id, exc_info=True)
+            except Unavailable:
+                log.warning("phrase entry in %s: store unavailable", session.room_id)
                 frame.update(entered=False, code="unavailable", message="comment it again")
+            except Exception:
+                err = internal_error(log, "phrase entry failed in %s", session.room_id)
+                frame.update(entered=False, code=err.code, message=err.message)
             else:
                 frame.update(entered=True, entrants=result.entrants, duplicate=result.duplicate)
             session.conn.send(frame)

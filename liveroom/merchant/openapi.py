@@ -23,15 +23,17 @@ def _json(schema: dict[str, Any], description: str = "") -> dict[str, Any]:
 def _errors(*codes: int) -> dict[str, Any]:
     words = {
         400: "invalid request (code: bad_request, bad_json, bad_product, bad_sale, bad_ticket,"
-        " bad_room)",
+        " bad_room): a malformed path parameter, a body that is not a JSON object nested at"
+        " most 16 deep, text UTF-8 cannot encode (a lone surrogate), a number outside 64 bits",
         401: "signature refused (missing_signature, bad_signature, bad_timestamp, bad_nonce,"
         " stale_request, replayed_request)",
         404: "unknown id (no_such_product, no_such_sale, no_such_hold)",
         409: "state forbids it (hold_expired, hold_cancelled, already_paid, order_conflict);"
         " the body also carries the hold as it is",
-        503: "store unavailable (retry): send the same call again after Retry-After",
+        413: "body over 64 KiB (too_large)",
+        503: "store unavailable (unavailable): send the same call again after Retry-After",
     }
-    return {str(c): _json(_ref("Error"), words[c]) for c in (401, 503, *codes)}
+    return {str(c): _json(_ref("Error"), words[c]) for c in sorted({400, 401, 413, 503, *codes})}
 
 
 def _op(
@@ -54,8 +56,11 @@ def _op(
     return op
 
 
+_SAFE_ID = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}
+
+
 def _path_param(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+    return {"name": name, "in": "path", "required": True, "schema": _SAFE_ID}
 
 
 def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
@@ -74,6 +79,8 @@ SCHEMAS: dict[str, Any] = {
         {
             "error": _obj({"code": _S, "message": _S}, ["code", "message"]),
             "hold": _ref("Hold"),
+            "sale": _ref("Sale"),
+            "retry_after": {**_I, "description": "503 unavailable: seconds to wait"},
         },
         ["error"],
     ),

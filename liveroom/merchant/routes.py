@@ -1,11 +1,17 @@
 """The merchant HTTP API. Every route but /api/openapi.json needs a signed request
 (liveroom.merchant.auth). Errors are JSON: {"error": {"code", "message"}} with a status
-that says whose move it is: 400 fix the request, 401 fix the signature, 404 unknown id,
-409 the hold or sale is in a state that forbids it, 503 retry the same call later."""
+that says whose move it is (errors.STATUS): 400 fix the request, 401 fix the signature,
+404 unknown id, 409 the hold or sale is in a state that forbids it, 503 `unavailable`:
+send the same call again later, 500 `internal`: a bug (logged).
+
+Everything a caller sends passes the edge checks of liveroom.inputs before a handler runs:
+the body's JSON (depth bounded before parsing, then no text UTF-8 cannot hold, no number
+outside 64 bits), the path parameters, and the query parameters each route reads.
+"""
 
 from __future__ import annotations
 
-import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -13,53 +19,28 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from liveroom import inputs
 from liveroom.engine.base import new_event
-from liveroom.errors import Refusal, Unavailable
+from liveroom.errors import Refusal, Unavailable, error_response, internal_error, unavailable
 from liveroom.merchant import auth
 from liveroom.merchant.openapi import OPENAPI
 from liveroom.rules import sale as rules
 from liveroom.rules.sale import CheckoutOutcome, Hold
-from liveroom.sales.service import SaleRefused, SalesService
+from liveroom.sales.service import SalesService
 from liveroom.sales.store import now_ms
 from liveroom.ws import ROOM_ID
 
 if TYPE_CHECKING:
     from liveroom.node import Node
 
+log = logging.getLogger("liveroom.merchant")
 MAX_BODY = 64 * 1024
-RETRY_AFTER_S = 1
-
-_STATUS = {
-    "missing_signature": 401,
-    "bad_signature": 401,
-    "bad_timestamp": 401,
-    "bad_nonce": 401,
-    "stale_request": 401,
-    "replayed_request": 401,
-    "no_such_product": 404,
-    "no_such_sale": 404,
-    "no_such_hold": 404,
-    "not_found": 404,
-    "hold_expired": 409,
-    "hold_cancelled": 409,
-    "already_paid": 409,
-    "order_conflict": 409,
-    "sale_exists": 409,
-    "too_large": 413,
-    "retry": 503,
-}
 
 Handler = Callable[[Request, Any], Awaitable[Response]]
 
 
 class ApiError(Refusal):
     pass
-
-
-def _error(code: str, message: str, **extra: Any) -> JSONResponse:
-    status = _STATUS.get(code, 400)
-    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
-    return JSONResponse({"error": {"code": code, "message": message}, **extra}, status, headers)
 
 
 def _signed_path(request: Request) -> str:
@@ -75,38 +56,62 @@ def signed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         node: Node = request.app.state.node
         try:
-            body = await request.body()
-            if len(body) > MAX_BODY:
-                raise ApiError("too_large", f"body over {MAX_BODY} bytes")
+            body = await _read_body(request)
             path = _signed_path(request)
-            try:
-                nonce = auth.verify(
-                    node.settings.merchant_key, request.method, path, request.headers, body
-                )
-            except auth.AuthError as err:
-                raise ApiError(err.code, err.message) from None
+            nonce = auth.verify(
+                node.settings.merchant_key, request.method, path, request.headers, body
+            )
             if not await node.nonces.claim(nonce, auth.NONCE_TTL_S):
                 raise ApiError("replayed_request", "this nonce was already used")
-            data: Any = None
-            if body:
-                try:
-                    data = json.loads(body)
-                except ValueError:
-                    raise ApiError("bad_json", "the body is not JSON") from None
-            if request.method in ("POST", "PUT") and not isinstance(data, dict):
-                raise ApiError("bad_request", "the body must be a JSON object")
+            data = _body(body)
+            if request.method in ("POST", "PUT"):
+                data = {} if data is None else data  # a call that needs no body may send none
+                if not isinstance(data, dict):
+                    raise ApiError("bad_request", "the body must be a JSON object")
+            why = inputs.problem(dict(request.path_params))
+            if why is not None:
+                raise ApiError("bad_request", f"path: {why}")
             room_id = request.path_params.get("room_id")
             if room_id is not None and not ROOM_ID.match(room_id):
                 raise ApiError("bad_room", "room id must be 1-64 of A-Z a-z 0-9 _ . -")
             return await handler(request, data)
-        except ApiError as err:
-            return _error(err.code, err.message, **err.extra)
-        except SaleRefused as err:
-            return _error(err.code, err.message, **err.extra)
-        except Unavailable:
-            return _error("retry", "the store is unavailable; retry the same call")
+        except Refusal as err:
+            return error_response(err)
+        except Unavailable as exc:
+            log.warning("%s %s: store unavailable (%s)", request.method, request.url.path, exc)
+            return error_response(unavailable())
+        except Exception:
+            err = internal_error(log, "%s %s failed", request.method, request.url.path)
+            return error_response(err)
 
     return endpoint
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, read no further than MAX_BODY: a huge one is refused, not buffered."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise ApiError("too_large", f"body over {MAX_BODY} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _body(body: bytes) -> Any:
+    """The JSON body, or None for no body; refused when it is not JSON or holds what no
+    store can keep (liveroom.inputs)."""
+    if not body:
+        return None
+    try:
+        data = inputs.loads(body)
+    except ValueError as exc:
+        raise ApiError("bad_json", f"the body is not JSON: {exc}") from None
+    why = inputs.problem(data)
+    if why is not None:
+        raise ApiError("bad_request", why)
+    return data
 
 
 def _svc(request: Request) -> SalesService:
@@ -240,15 +245,17 @@ async def sale_holds(request: Request, data: Any) -> Response:
 
 
 async def room_events(request: Request, data: Any) -> Response:
-    after = request.query_params.get("after", "0-0")
-    ms, _, n = after.partition("-")
-    if not ms.isdigit() or not (n or "0").isdigit():
-        raise ApiError("bad_request", "'after' must be an event id like 1764000000000-0")
-    count = request.query_params.get("count", "100")
-    if not count.isdigit() or not 1 <= int(count) <= 1000:
+    after = inputs.stream_id(request.query_params.get("after", "0-0"))
+    if after is None:
+        raise ApiError(
+            "bad_request",
+            "'after' must be an event id like 1764000000000-0 (two integers below 2**64)",
+        )
+    count = inputs.ascii_int(request.query_params.get("count", "100"), 1, 1000)
+    if count is None:
         raise ApiError("bad_request", "'count' must be 1..1000")
     stream = request.app.state.node.stream
-    events = await stream.read(request.path_params["room_id"], after, int(count))
+    events = await stream.read(request.path_params["room_id"], after, count)
     return JSONResponse({"events": events, "next": events[-1]["id"] if events else after})
 
 
@@ -276,13 +283,9 @@ async def redeem(request: Request, data: dict[str, Any]) -> Response:
     t = svc.read_ticket(data["ticket"])
     hold = await svc.hold(t.room_id, t.hold_id)
     if hold.status == rules.CANCELLED:
-        raise ApiError(
-            rules.HOLD_CANCELLED, rules.MESSAGES[rules.HOLD_CANCELLED], hold=_hold_body(hold)
-        )
+        raise rules.SaleError(rules.HOLD_CANCELLED, hold=_hold_body(hold))
     if hold.status == rules.EXPIRED or rules.is_due(hold, now_ms()):
-        raise ApiError(
-            rules.HOLD_EXPIRED, rules.MESSAGES[rules.HOLD_EXPIRED], hold=_hold_body(hold)
-        )
+        raise rules.SaleError(rules.HOLD_EXPIRED, hold=_hold_body(hold))
     sale = await svc.sale(hold.room_id, hold.sale_id)
     cfg = sale.config
     product = {"sku": cfg.sku, "title": cfg.title, "image": cfg.image, "appid": cfg.appid}
@@ -292,8 +295,7 @@ async def redeem(request: Request, data: dict[str, Any]) -> Response:
 def _checkout_response(outcome: CheckoutOutcome) -> Response:
     hold = _hold_body(outcome.hold) if outcome.hold else None
     if outcome.error:
-        extra = {"hold": hold} if hold else {}
-        return _error(outcome.error, rules.MESSAGES.get(outcome.error, outcome.error), **extra)
+        raise rules.SaleError(outcome.error, **({"hold": hold} if hold else {}))
     return JSONResponse({"hold": hold, "duplicate": outcome.duplicate})
 
 

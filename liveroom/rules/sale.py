@@ -44,10 +44,15 @@ MAX_PRICE_FEN = 100_000_000  # one million yuan
 MAX_LIMIT = 1000
 MAX_HOLD_S = 3600
 MAX_EARLY_S = 86_400
+MAX_TIERS = 10
 
 
 class SaleError(errors.Refusal, ValueError):
-    """A sale request that cannot be honoured; `code` is what the caller sees."""
+    """A sale request (a product, a sale, a grab, a checkout) that cannot be honoured;
+    `code` is what the caller sees, on the socket and over HTTP alike."""
+
+    def __init__(self, code: str, message: str = "", **extra: Any) -> None:
+        super().__init__(code, message or MESSAGES.get(code, code), **extra)
 
 
 @dataclass(frozen=True)
@@ -150,21 +155,24 @@ class Hold:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Refusal:
-    code: str
-    message: str = ""
-    available: int | None = None
-    limit_left: int | None = None
-    starts_at: int | None = None
+class Refusal(SaleError):
+    """Why a grab was refused, as the rules (memory store) or the grab script (Redis store)
+    decided it: the refusal the viewer gets, with the figures that say why."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str = "",
+        *,
+        available: int | None = None,
+        limit_left: int | None = None,
+        starts_at: int | None = None,
+    ) -> None:
+        figures = {"available": available, "limit_left": limit_left, "starts_at": starts_at}
+        super().__init__(code, message, **{k: v for k, v in figures.items() if v is not None})
 
     def public(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code, "message": self.message or MESSAGES[self.code]}
-        for name in ("available", "limit_left", "starts_at"):
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
-        return out
+        return {"code": self.code, "message": self.message, **self.extra}
 
 
 MESSAGES = {
@@ -227,10 +235,14 @@ def build_sale(
     if ends_at and ends_at <= max(starts_at, now):
         raise SaleError("bad_sale", "the sale would end before it starts")
     tiers = raw.get("member_tiers", list(DEFAULT_MEMBER_TIERS))
-    if not isinstance(tiers, list | tuple) or not all(
-        isinstance(t, str) and 0 < len(t) <= 32 for t in tiers
+    if (
+        not isinstance(tiers, list | tuple)
+        or len(tiers) > MAX_TIERS
+        or not all(isinstance(t, str) and 0 < len(t) <= 32 for t in tiers)
     ):
-        raise SaleError("bad_sale", "'member_tiers' must be a list of tier names")
+        raise SaleError(
+            "bad_sale", f"'member_tiers' must be a list of at most {MAX_TIERS} tier names"
+        )
     if early and not tiers:
         raise SaleError("bad_sale", "an early access window needs member_tiers")
     return SaleConfig(

@@ -6,6 +6,11 @@ grabs go out as one Lua call (`SaleStore.grab_many`), whose answers are exactly 
 the same grabs one by one, in arrival order. Nothing waits on purpose: a lone grab goes
 out on the next turn of the event loop; under a burst, grabs queue while a batch is in
 flight and leave together with the next one.
+
+A batch that fails for any reason but an outage (`Unavailable`, which every grab of the
+batch would meet alike) is sent again one grab at a time, so a grab the store cannot take
+fails alone and its neighbours get their answers. Grabs are idempotent by request id, so
+a grab the failed batch had already decided gets that same answer again.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
+from liveroom.errors import Unavailable
 from liveroom.rules.sale import GrabOutcome
 from liveroom.sales.store import GrabRequest, SaleStore, now_ms
 
@@ -20,10 +26,19 @@ MAX_BATCH = 200
 MAX_IN_FLIGHT = 2  # batches per room at once: one on the wire while the next one fills
 
 
+_Queued = tuple[GrabRequest, "asyncio.Future[GrabOutcome]"]
+
+
+def _fail(batch: list[_Queued], exc: BaseException) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(exc)
+
+
 class GrabBatcher:
     def __init__(self, store: SaleStore) -> None:
         self.store = store
-        self._queues: dict[str, deque[tuple[GrabRequest, asyncio.Future[GrabOutcome]]]] = {}
+        self._queues: dict[str, deque[_Queued]] = {}
         self._in_flight: dict[str, int] = {}
         self._tasks: set[asyncio.Task] = set()
 
@@ -47,10 +62,11 @@ class GrabBatcher:
                     outcomes = await self.store.grab_many(
                         room_id, [req for req, _ in batch], now_ms()
                     )
-                except Exception as exc:  # every grab in the batch gets the failure
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
+                except Exception as exc:
+                    if isinstance(exc, Unavailable) or len(batch) == 1:
+                        _fail(batch, exc)  # an outage: every grab of the batch meets it
+                    else:
+                        await self._one_by_one(room_id, batch)
                     continue
                 for (_, future), outcome in zip(batch, outcomes, strict=True):
                     if not future.done():  # its client may have gone meanwhile
@@ -61,6 +77,16 @@ class GrabBatcher:
                 del self._in_flight[room_id]
                 if not self._queues.get(room_id):
                     self._queues.pop(room_id, None)
+
+    async def _one_by_one(self, room_id: str, batch: list[_Queued]) -> None:
+        for request, future in batch:
+            try:
+                (outcome,) = await self.store.grab_many(room_id, [request], now_ms())
+            except Exception as exc:
+                _fail([(request, future)], exc)
+            else:
+                if not future.done():
+                    future.set_result(outcome)
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -44,16 +44,6 @@ MAX_BAG = 50
 STOCK_SALES_MAX = 20  # stock state carries the room's most recent sales only
 
 
-class SaleRefused(Exception):
-    """A request the sale cannot honour; `code` and `extra` are what the client sees."""
-
-    def __init__(self, code: str, message: str = "", **extra: Any) -> None:
-        super().__init__(message or rules.MESSAGES.get(code, code))
-        self.code = code
-        self.message = message or rules.MESSAGES.get(code, code)
-        self.extra = extra
-
-
 @dataclass
 class GrabReply:
     hold: Hold
@@ -116,24 +106,21 @@ class SalesService(Feature):
         await self.store.close()
 
     async def put_product(self, raw: dict[str, Any], sku: str | None = None) -> Product:
-        try:
-            product = rules.build_product(raw, sku)
-        except rules.SaleError as err:
-            raise SaleRefused(err.code, err.message) from None
+        product = rules.build_product(raw, sku)
         await self.store.put_product(product)
         return product
 
     async def product(self, sku: str) -> Product:
         product = await self.store.get_product(sku)
         if product is None:
-            raise SaleRefused("no_such_product", f"no product with sku {sku!r}")
+            raise rules.SaleError("no_such_product", f"no product with sku {sku!r}")
         return product
 
     async def pin(self, room_id: str, sku: str, by: str) -> dict[str, Any]:
         product = await self.product(sku)
         bag = await self.store.bag(room_id)
         if sku not in bag and len(bag) >= MAX_BAG:
-            raise SaleRefused("bag_full", f"at most {MAX_BAG} products in the bag")
+            raise rules.SaleError("bag_full", f"at most {MAX_BAG} products in the bag")
         bag = await self.store.pin(room_id, sku)
         event = new_event("product_pinned", by=by, product=product.public(), bag=bag)
         stored = await self.engine.publish(room_id, event)
@@ -155,25 +142,22 @@ class SalesService(Feature):
         safely (the second create answers sale_exists with the sale as it is)."""
         sku = raw.get("sku")
         if not isinstance(sku, str):
-            raise SaleRefused("bad_sale", "'sku' is required")
+            raise rules.SaleError("bad_sale", "'sku' is required")
         sale_id = raw.get("sale_id", None)
         if sale_id is None:
             sale_id = new_id("s")
         elif not isinstance(sale_id, str) or not rules.is_safe_id(sale_id):
-            raise SaleRefused("bad_sale", "'sale_id' must be 1-64 of A-Z a-z 0-9 _ - .")
+            raise rules.SaleError("bad_sale", "'sale_id' must be 1-64 of A-Z a-z 0-9 _ - .")
         product = await self.product(sku)
         terms = {k: v for k, v in raw.items() if k not in ("sku", "sale_id")}
-        try:
-            cfg = rules.build_sale(terms, product, sale_id=sale_id, room_id=room_id, now=now_ms())
-        except rules.SaleError as err:
-            raise SaleRefused(err.code, err.message) from None
+        cfg = rules.build_sale(terms, product, sale_id=sale_id, room_id=room_id, now=now_ms())
         self._touch(room_id)
         try:
             sale = await self.store.create_sale(cfg)
         except rules.SaleError as err:
             existing = await self.store.get_sale(room_id, sale_id)
             extra = {"sale": existing.public(now_ms())} if existing else {}
-            raise SaleRefused(err.code, err.message, **extra) from None
+            raise err.with_extra(**extra) from None
         self._configs[(room_id, cfg.sale_id)] = cfg
         await self.engine.publish(room_id, new_event("sale", by=by, sale=sale.public(now_ms())))
         self._dirty.add(room_id)
@@ -182,14 +166,14 @@ class SalesService(Feature):
     async def sale(self, room_id: str, sale_id: str) -> Sale:
         sale = await self.store.get_sale(room_id, sale_id)
         if sale is None:
-            raise SaleRefused(rules.NO_SUCH_SALE)
+            raise rules.SaleError(rules.NO_SUCH_SALE)
         return sale
 
     async def end_sale(self, room_id: str, sale_id: str, by: str) -> Sale:
         now = now_ms()
         sale = await self.store.end_sale(room_id, sale_id, now)
         if sale is None:
-            raise SaleRefused(rules.NO_SUCH_SALE)
+            raise rules.SaleError(rules.NO_SUCH_SALE)
         if sale.ended_at == now:  # this call ended it (an earlier end keeps its own time)
             await self.engine.publish(room_id, new_event("sale_ended", by=by, sale_id=sale_id))
         return sale
@@ -208,11 +192,11 @@ class SalesService(Feature):
         request = GrabRequest(sale_id, ident.uid, ident.tier, qty, request_id, ident.src)
         outcome = await self.batcher.grab(room_id, request)
         if outcome.refusal is not None:
-            r = outcome.refusal.public()
-            raise SaleRefused(r.pop("code"), r.pop("message"), sale_id=sale_id, **r)
+            raise outcome.refusal.with_extra(sale_id=sale_id)
         assert outcome.hold is not None
-        if not outcome.duplicate:
-            self._dirty.add(room_id)
+        # a duplicate too: after a failed batch is retried grab by grab (GrabBatcher), the
+        # grab that took the units may be answered as a duplicate
+        self._dirty.add(room_id)
         cfg = await self._config(room_id, sale_id)
         reply = GrabReply(outcome.hold, cfg, outcome.duplicate)
         reply.ticket = ticket.mint(self.settings.merchant_key, outcome.hold)
@@ -223,12 +207,12 @@ class SalesService(Feature):
         try:
             return ticket.verify(self.settings.merchant_key, text)
         except ticket.TicketError as err:
-            raise SaleRefused("bad_ticket", str(err)) from None
+            raise rules.SaleError("bad_ticket", str(err)) from None
 
     async def hold(self, room_id: str, hold_id: str) -> Hold:
         hold = await self.store.get_hold(room_id, hold_id)
         if hold is None:
-            raise SaleRefused(rules.NO_SUCH_HOLD)
+            raise rules.SaleError(rules.NO_SUCH_HOLD)
         return hold
 
     async def confirm(self, room_id: str, hold_id: str, order_id: str) -> CheckoutOutcome:

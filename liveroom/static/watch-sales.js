@@ -46,7 +46,7 @@ export function install(ext) {
       );
     } catch (err) {
       // the same request id is safe to retry: the server answers it once
-      if ((err.code === "retry" || err.code === "disconnected" || err.code === "offline") && tries > 1) {
+      if ((err.code === "unavailable" || err.code === "disconnected" || err.code === "offline") && tries > 1) {
         setTimeout(() => grab(s, requestId, tries - 1), 1000 * (err.retry_after || 1));
         return;
       }

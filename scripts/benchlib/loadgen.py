@@ -109,7 +109,7 @@ class Client(WSClient):
         self.welcomed = asyncio.get_running_loop().create_future()
         self.pending: dict[Any, float] = {}  # rid -> send time (ms), for grabs
         self.answers: list[dict] = []
-        # frames to send again when the server answers `retry` (same request id: idempotent)
+        # frames to send again when the server answers `unavailable` (same request id: idempotent)
         self.retryable: dict[Any, dict] = {}
 
     lazy = False  # set on non-probe viewers when the worker batches reads (see cmd_connect)
@@ -148,7 +148,7 @@ class Client(WSClient):
         if self.pending and RID_KEY in payload and TICK_HEAD not in payload[:12]:
             frame = msgpack.unpackb(payload, raw=False)
             rid = frame.get("rid")
-            if frame.get("code") == "retry" and rid in self.retryable and rid in self.pending:
+            if frame.get("code") == "unavailable" and rid in self.retryable and rid in self.pending:
                 self.worker.retries += 1
                 delay = float(frame.get("retry_after") or 1.0)
                 asyncio.get_running_loop().call_later(delay, self.send_frame, self.retryable[rid])
@@ -379,7 +379,7 @@ class Worker:
     ) -> dict:
         """Every viewer socket sends `frame` (with its own rid/request_id) at wall time `at`.
 
-        A `retry` answer (store briefly unavailable) is followed, as a real client would, by
+        An `unavailable` answer (store briefly unreachable) is followed, as a real client would, by
         the same request after `retry_after`; the answer time runs from the first send.
         """
         loop = asyncio.get_running_loop()

@@ -19,6 +19,12 @@ class Merchant:
         self, method: str, path: str, body: Any = None, *, headers: dict | None = None, **kw: Any
     ) -> httpx.Response:
         raw = b"" if body is None else json.dumps(body).encode()
+        return await self.call_raw(method, path, raw, headers=headers, **kw)
+
+    async def call_raw(
+        self, method: str, path: str, raw: bytes, *, headers: dict | None = None, **kw: Any
+    ) -> httpx.Response:
+        """A signed call with exactly these body bytes (what json.dumps could not write)."""
         signed = auth.signed_headers(self.key, method, path, raw, **kw)
         signed.update(headers or {})
         signed["Content-Type"] = "application/json"

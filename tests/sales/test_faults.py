@@ -1,6 +1,6 @@
 """Faults mid-sale, on a Redis of the test's own: a server process killed (its holds
 still expire and return, once, when another process runs), Redis stopped and restarted
-(grabs answer `retry`, and retries with the same request id never reserve twice), and
+(grabs answer `unavailable`, and retries with the same request id never reserve twice), and
 two processes sharing one Redis (no oversell, no replayed merchant request)."""
 
 from __future__ import annotations
@@ -123,14 +123,14 @@ async def test_redis_restart_mid_sale_retry_never_double_reserves(
         assert before["t"] == "ack"
         own_redis.stop()
         down = await grab(buyer, sid, "r2", qty=1)
-        assert down["t"] == "error" and down["code"] == "retry" and down["retry_after"] > 0
+        assert down["t"] == "error" and down["code"] == "unavailable" and down["retry_after"] > 0
         m = Merchant(srv.url, srv.secret)
         pay = await m.call(
             "POST",
             "/api/checkout/confirm",
             {"ticket": before["checkout"]["ticket"], "order_id": "o1"},
         )
-        assert pay.status_code == 503 and pay.json()["error"]["code"] == "retry"
+        assert pay.status_code == 503 and pay.json()["error"]["code"] == "unavailable"
         assert pay.headers["Retry-After"]
         async with httpx.AsyncClient() as http:
             assert (await http.get(srv.url + "/healthz")).status_code == 200
@@ -138,7 +138,7 @@ async def test_redis_restart_mid_sale_retry_never_double_reserves(
         answer = down
         for _ in range(100):  # the client's retry loop: the same request id every time
             answer = await grab(buyer, sid, "r2", qty=1)
-            if answer.get("code") != "retry":
+            if answer.get("code") != "unavailable":
                 break
             await asyncio.sleep(answer["retry_after"] / 10)
         assert answer["t"] == "ack", answer

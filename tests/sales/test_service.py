@@ -9,8 +9,9 @@ import pytest
 
 from liveroom.engine.memory import MemoryEngine
 from liveroom.errors import Unavailable
+from liveroom.rules.sale import SaleError
 from liveroom.sales.memory_store import MemorySaleStore
-from liveroom.sales.service import SaleRefused, SalesService
+from liveroom.sales.service import SalesService
 from liveroom.sales.store import now_ms
 from liveroom.settings import Settings
 from liveroom.tokens import Identity
@@ -92,9 +93,9 @@ async def test_refusals_carry_what_the_client_needs() -> None:
     sid = sale.config.sale_id
     reply = await svc.grab(ROOM, Identity(uid="a"), sid, 1, "r")
     assert reply.public()["checkout"]["path"].startswith("p/buy?ticket=")
-    with pytest.raises(SaleRefused) as info:
+    with pytest.raises(SaleError) as info:
         await svc.grab(ROOM, Identity(uid="b"), sid, 1, "r")
     assert (info.value.code, info.value.extra) == ("sold_out", {"sale_id": sid, "available": 0})
-    with pytest.raises(SaleRefused) as info:
+    with pytest.raises(SaleError) as info:
         await svc.create_sale(ROOM, {"sku": "nope", "stock": 1}, "host")
     assert info.value.code == "no_such_product"
