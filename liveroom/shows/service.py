@@ -187,17 +187,15 @@ class ShowService(Feature):
         show, moved = await self._move(room_id, rules.ENDED)
         if not moved and (await self.engine.room(room_id)).status == rules.ENDED:
             raise ShowRefused("show_over", "the show has ended already")
-        out = await self._announce(show, rules.ENDED, by, "show_ended")
-        await self._after(show)
-        return out
+        await self._after(show)  # before the event: the room's sockets close right after it
+        return await self._announce(show, rules.ENDED, by, "show_ended")
 
     async def cancel(self, room_id: str, by: str) -> dict[str, Any]:
         show, moved = await self._move(room_id, rules.CANCELLED)
         if not moved and (await self.engine.room(room_id)).status == rules.CANCELLED:
             raise ShowRefused("show_over", "the show is cancelled already")
-        out = await self._announce(show, rules.CANCELLED, by, "show_cancelled")
-        await self._after(show)
-        return out
+        await self._after(show)  # before the event: the room's sockets close right after it
+        return await self._announce(show, rules.CANCELLED, by, "show_cancelled")
 
     async def _after(self, show: Show) -> None:
         """An ended or cancelled show sends nothing more; its series schedules the next."""
