@@ -88,12 +88,13 @@ export function install(ext) {
     const action = show.subscribed
       ? h("div", { class: "reminded" }, "✓ We'll remind you")
       : h("button", { class: "remind", disabled: guest, onclick: remind }, "🔔 Remind me");
-    card.replaceChildren(
+    const parts = [
       show.cover ? h("img", { class: "cover", src: show.cover, alt: "" }) : null,
       h("div", { class: "when" }, "Starts in ", h("b", { class: "countdown" }, left(show.starts_at - Date.now() - client.skew))),
       h("div", { class: "small start-time" }, new Date(show.starts_at).toLocaleString()),
       action,
-    );
+    ];
+    card.replaceChildren(...parts.filter(Boolean));
     card.classList.remove("hidden");
     mode("SOON");
     clearInterval(countdown);
