@@ -18,7 +18,7 @@ from typing import Any
 from liveroom import codec, protocol
 from liveroom.background import every
 from liveroom.connection import Connection, wire_frame
-from liveroom.engine.base import ENDED, Engine, Room
+from liveroom.engine.base import CANCELLED, ENDED, Engine, Room
 from liveroom.metrics import METRICS
 from liveroom.rules.lanes import NORMAL, lane_of
 from liveroom.rules.sampling import Sampler
@@ -139,7 +139,7 @@ class Hub:
         etype = event.get("type")
         if etype in ("room", "pin"):
             asyncio.get_running_loop().create_task(self._refresh_room(channel))
-            if event.get("status") == ENDED:
+            if event.get("status") in (ENDED, CANCELLED):
                 channel.ending = True
         elif etype == "moderation" and event.get("action") == "ban":
             for conn in list(channel.by_uid.get(event.get("uid", ""), ())):

@@ -21,6 +21,10 @@ from liveroom.engine.base import Engine
 from liveroom.engine.memory import MemoryEngine
 from liveroom.engine.redis import RedisEngine
 from liveroom.hub import Hub
+from liveroom.integrations.wecom import MemoryPacer, Pacer, RedisPacer, WeComClient
+from liveroom.jobs import JobRunner, JobStore, RetryPolicy
+from liveroom.jobs.memory_store import MemoryJobStore
+from liveroom.jobs.redis_store import RedisJobStore
 from liveroom.merchant.nonces import MemoryNonces, Nonces, RedisNonces
 from liveroom.redis import RedisLayer
 from liveroom.sales.memory_store import MemorySaleStore
@@ -28,6 +32,11 @@ from liveroom.sales.redis_store import RedisSaleStore
 from liveroom.sales.service import SalesService
 from liveroom.sales.store import SaleStore
 from liveroom.settings import Settings
+from liveroom.shows.memory_store import MemoryShowStore
+from liveroom.shows.notices import Notices
+from liveroom.shows.redis_store import RedisShowStore
+from liveroom.shows.service import ShowService
+from liveroom.shows.store import ShowStore
 from liveroom.stream.base import CommerceStream
 from liveroom.stream.joins import JoinRecorder
 from liveroom.stream.memory import MemoryStream
@@ -48,6 +57,8 @@ class Node:
     stream: CommerceStream
     sales: SalesService
     draws: DrawService
+    jobs: JobRunner
+    shows: ShowService
     # every feature in build order: the order their callbacks run in
     features: tuple[Feature, ...] = field(default=())
     # the process's one Redis layer (None on the memory engine), closed after everything
@@ -98,6 +109,9 @@ class Stores:
     sales: SaleStore
     draws: DrawStore
     nonces: Nonces
+    jobs: JobStore
+    shows: ShowStore
+    pacer: Pacer
 
 
 def memory_stores(settings: Settings) -> Stores:
@@ -108,6 +122,9 @@ def memory_stores(settings: Settings) -> Stores:
         sales=MemorySaleStore(stream, answer_ttl_s=_answer_ttl_s(settings)),
         draws=MemoryDrawStore(),
         nonces=MemoryNonces(),
+        jobs=MemoryJobStore(),
+        shows=MemoryShowStore(),
+        pacer=MemoryPacer(settings.wecom_per_window, int(settings.wecom_window_s * 1000)),
     )
 
 
@@ -119,12 +136,24 @@ def redis_stores(settings: Settings, redis: RedisLayer) -> Stores:
         sales=RedisSaleStore(redis, stream, answer_ttl_s=_answer_ttl_s(settings)),
         draws=RedisDrawStore(redis),
         nonces=RedisNonces(redis),
+        jobs=RedisJobStore(redis),
+        shows=RedisShowStore(redis),
+        pacer=RedisPacer(redis, settings.wecom_per_window, int(settings.wecom_window_s * 1000)),
     )
 
 
 def _answer_ttl_s(settings: Settings) -> int:
     """How long a grab's answer is kept for retries with its request id."""
     return max(settings.dedup_ttl_s, 600)
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        lease_ms=int(settings.jobs_lease_s * 1000),
+        base_ms=int(settings.jobs_retry_base_s * 1000),
+        cap_ms=int(settings.jobs_retry_cap_s * 1000),
+        poll_s=settings.jobs_poll_s,
+    )
 
 
 def build(settings: Settings) -> Node:
@@ -135,6 +164,12 @@ def build(settings: Settings) -> Node:
     sales = SalesService(settings, engine, stores.sales)
     draws = DrawService(settings, engine, hub, stores.draws, commerce=stores.stream)
     joins = JoinRecorder(stores.stream)
+    jobs = JobRunner(stores.jobs, retry_policy(settings))
+    notices = Notices(
+        settings, engine, stores.shows, stores.jobs, WeComClient(stores.pacer), stores.stream
+    )
+    jobs.register(notices)
+    shows = ShowService(settings, engine, stores.shows, notices, stores.stream, stores.sales)
     node = Node(
         settings,
         engine,
@@ -143,7 +178,9 @@ def build(settings: Settings) -> Node:
         stream=stores.stream,
         sales=sales,
         draws=draws,
-        features=(sales, draws, joins),
+        jobs=jobs,
+        shows=shows,
+        features=(sales, draws, joins, shows, jobs),  # jobs stop first: they use shows
         redis=redis,
     )
     hub.listen(node)

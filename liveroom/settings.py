@@ -70,6 +70,25 @@ class Settings:
     gc_freeze_s: float = 10.0
     gc_full_s: float = 900.0
     dedup_ttl_s: int = 600
+    # Shows (liveroom/shows): the server's public base URL for links in group messages
+    # (default http://host:port), the time zone of series slots and message times, and a
+    # show's replay: events kept (about) and days kept after the last one.
+    public_url: str = ""
+    show_tz: str = "Asia/Shanghai"
+    replay_max_events: int = 200_000
+    replay_days: int = 30
+    # Due jobs (liveroom/jobs): how often each process looks for due jobs, how long a claim
+    # holds a job, and the retry backoff (base doubling up to cap) and attempts.
+    jobs_poll_s: float = 0.5
+    jobs_lease_s: float = 30.0
+    jobs_retry_base_s: float = 5.0
+    jobs_retry_cap_s: float = 600.0
+    jobs_max_attempts: int = 6
+    # WeCom group robots: hosts webhooks may point at (comma separated), and each robot's
+    # pace (WeCom takes 20 messages a minute per robot).
+    wecom_hosts: str = "qyapi.weixin.qq.com"
+    wecom_per_window: int = 20
+    wecom_window_s: float = 60.0
     node_id: str = field(default_factory=lambda: secrets.token_hex(4))
 
     @property

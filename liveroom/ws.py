@@ -13,7 +13,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from liveroom import codec, inputs, protocol, tokens
 from liveroom.commands import HANDLERS
 from liveroom.connection import Connection
-from liveroom.engine.base import ENDED, Moderation, Snapshot
+from liveroom.engine.base import CANCELLED, ENDED, Moderation, Snapshot
 from liveroom.errors import Refusal, Unavailable, error_frame, internal_error, unavailable
 from liveroom.hub import RoomChannel
 from liveroom.metrics import METRICS
@@ -106,7 +106,7 @@ async def room_socket(ws: WebSocket) -> None:
             conn.send(_unavailable_frame(None))
             await conn.close(CLOSE_TRY_AGAIN, "unavailable")
             return
-        if status == ENDED:
+        if status in (ENDED, CANCELLED):
             await conn.close(protocol.CLOSE_ROOM_ENDED, "room ended")
             return
         # Nothing reads the handshake headers again; a show-long socket need not keep them.

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from liveroom.commands import handles
-from liveroom.engine.base import ENDED, new_event
+from liveroom.engine.base import new_event
 from liveroom.errors import Refusal
 from liveroom.protocol import Command, ProtocolError
 from liveroom.session import Session
@@ -67,11 +67,6 @@ async def slow_mode(session: Session, cmd: Command) -> dict[str, Any]:
 async def set_title(session: Session, cmd: Command) -> dict[str, Any]:
     title = cmd.args["title"]
     return await _publish(session, "room", title=title, room_changes={"title": title})
-
-
-@handles("end")
-async def end(session: Session, cmd: Command) -> dict[str, Any]:
-    return await _publish(session, "room", status=ENDED, room_changes={"status": ENDED})
 
 
 @handles("set_keywords")

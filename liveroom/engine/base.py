@@ -22,9 +22,11 @@ Sink = Callable[[str, str, Any], None]
 
 LIVE = "live"
 ENDED = "ended"
+CANCELLED = "cancelled"  # a scheduled show called off (liveroom/shows); over, like ENDED
 
 # Room fields a host or the merchant API may set.
-ROOM_FIELDS = ("title", "status", "allow_anonymous", "keywords", "slow_mode", "pinned")
+# `replay`: a show is live and its room events are kept for the replay (liveroom/shows).
+ROOM_FIELDS = ("title", "status", "allow_anonymous", "keywords", "slow_mode", "pinned", "replay")
 
 
 @dataclass
@@ -36,10 +38,12 @@ class Room:
     keywords: list[str] = field(default_factory=list)
     slow_mode: int = 0
     pinned: str | None = None
+    replay: bool = False
 
     def public(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("keywords")
+        out.pop("replay")
         return out
 
 
@@ -130,6 +134,11 @@ class Engine(ABC):
     @abstractmethod
     async def events_since(self, room_id: str, since: int) -> list[dict] | None:
         """Events with seq > since, oldest first; None when history no longer holds them."""
+
+    @abstractmethod
+    async def replay(self, room_id: str, after: int, count: int) -> list[dict]:
+        """A show's kept events (rules.show.REPLAY_TYPES, recorded while the room's `replay`
+        field is set) with seq > after, oldest first, without comments deleted since."""
 
     @abstractmethod
     async def subscribe(self, room_id: str, sink: Sink) -> None:

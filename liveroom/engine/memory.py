@@ -21,6 +21,7 @@ from liveroom.engine.base import (
     Snapshot,
 )
 from liveroom.rules import history, ratelimit
+from liveroom.rules.show import REPLAY_TYPES
 
 
 @dataclass
@@ -35,6 +36,7 @@ class _RoomData:
     last_comment: dict[str, float] = field(default_factory=dict)
     dedup: dict[tuple[str, str], tuple[float, dict]] = field(default_factory=dict)
     viewers: int = 0
+    replay: deque = field(default_factory=deque)  # a show's events for its replay
 
 
 class MemoryEngine(Engine):
@@ -50,7 +52,9 @@ class MemoryEngine(Engine):
         if data is None:
             room = Room(id=room_id, allow_anonymous=self.settings.allow_anonymous)
             data = self._rooms[room_id] = _RoomData(
-                room=room, events=deque(maxlen=self.settings.history_size)
+                room=room,
+                events=deque(maxlen=self.settings.history_size),
+                replay=deque(maxlen=self.settings.replay_max_events),
             )
         return data
 
@@ -93,6 +97,8 @@ class MemoryEngine(Engine):
         d.seq += 1
         stored = {**event, "seq": d.seq}
         d.events.append(stored)
+        if d.room.replay and stored.get("type") in REPLAY_TYPES:
+            d.replay.append(stored)
         self._emit(room_id, "event", dict(stored))
         return dict(stored)
 
@@ -105,6 +111,17 @@ class MemoryEngine(Engine):
         if state == "gap":
             return None
         return [dict(e) for e in d.events if e["seq"] > since]
+
+    async def replay(self, room_id: str, after: int, count: int) -> list[dict]:
+        d = self._data(room_id)
+        out = []
+        for e in d.replay:
+            if e["seq"] <= after or (e.get("type") == "comment" and e.get("id") in d.deleted):
+                continue
+            out.append(dict(e))
+            if len(out) >= count:
+                break
+        return out
 
     async def subscribe(self, room_id: str, sink: Sink) -> None:
         self._sinks[room_id] = sink

@@ -44,6 +44,7 @@ from liveroom.redis import RedisLayer
 from liveroom.redis.guard import guard
 from liveroom.redis.keys import RoomKeys
 from liveroom.rules import history
+from liveroom.rules.show import REPLAY_TYPES
 from liveroom.settings import Settings
 
 log = logging.getLogger("liveroom.engine.redis")
@@ -58,7 +59,7 @@ def _encode_field(name: str, value: Any) -> str | None:
     """The stored string, or None to delete the field (back to the default)."""
     if value is None:
         return None
-    if name == "allow_anonymous":
+    if name in ("allow_anonymous", "replay"):
         return "1" if value else "0"
     if name == "keywords":
         return json.dumps(list(value), ensure_ascii=False)
@@ -73,6 +74,8 @@ def _decode_room(room_id: str, flat: list[bytes], allow_anonymous: bool) -> Room
         name, raw = flat[i].decode(), flat[i + 1].decode()
         if name == "allow_anonymous":
             room.allow_anonymous = raw == "1"
+        elif name == "replay":
+            room.replay = raw == "1"
         elif name == "keywords":
             room.keywords = json.loads(raw)
         elif name == "slow_mode":
@@ -146,6 +149,13 @@ class RedisEngine(Engine):
             self._seq_floor(k),
         ]
 
+    def _replay_args(self, event: dict[str, Any]) -> list[Any]:
+        """Script arguments saying whether and how the event is kept for a show's replay
+        (the script keeps it only while the room's `replay` field is set)."""
+        s = self.settings
+        wanted = "1" if event.get("type") in REPLAY_TYPES else ""
+        return [wanted, s.replay_max_events, s.replay_days * 86400]
+
     def _seq_floor(self, k: RoomKeys) -> int:
         """The highest seq this process has seen in the room (published or received)."""
         return max(self._published.get(k.room_id, 0), self.subscriber.last_seq(k.channel))
@@ -192,8 +202,14 @@ class RedisEngine(Engine):
         k = self._keys(room_id)
         with guard():
             seq = await self._publish(
-                keys=[k.room, k.seq, k.history, k.moderation],
-                args=[*self._event_args(k, event), mod_uid, mod_until, *changes],
+                keys=[k.room, k.seq, k.history, k.moderation, k.replay],
+                args=[
+                    *self._event_args(k, event),
+                    mod_uid,
+                    mod_until,
+                    *self._replay_args(event),
+                    *changes,
+                ],
             )
         return {**event, "seq": self._note_published(room_id, int(seq))}
 
@@ -209,6 +225,22 @@ class RedisEngine(Engine):
         if state == "gap":
             return None
         return _unpack_entries(packed)
+
+    async def replay(self, room_id: str, after: int, count: int) -> list[dict]:
+        k = self._keys(room_id)
+        with guard():
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.xrange(k.replay, min=f"({after}-0", count=count)
+                pipe.smembers(k.deleted)
+                rows, deleted = await pipe.execute()
+        gone = {d.decode() for d in deleted}
+        out = []
+        for entry_id, fields in rows:
+            event = event_message(entry_id.split(b"-")[0], fields[b"d"])
+            if event.get("type") == "comment" and event.get("id") in gone:
+                continue
+            out.append(event)
+        return out
 
     async def subscribe(self, room_id: str, sink: Sink) -> None:
         """Start delivering; if Redis is down this raises but the subscription stands."""
@@ -237,6 +269,7 @@ class RedisEngine(Engine):
                     k.buckets,
                     k.last_comment,
                     k.dedup(uid, client_id or ""),
+                    k.replay,
                 ],
                 args=[
                     *self._event_args(k, event),
@@ -246,6 +279,7 @@ class RedisEngine(Engine):
                     repr(float(s.comment_rate)),
                     s.comment_burst,
                     int(s.dedup_ttl_s * 1000),
+                    *self._replay_args(event),
                 ],
             )
         outcome = reply[0].decode()

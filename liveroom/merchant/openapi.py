@@ -96,7 +96,35 @@ SCHEMAS: dict[str, Any] = {
         ["sku", "title", "price_fen"],
     ),
     "RoomChanges": _obj(
-        {"title": _S, "allow_anonymous": _B, "keywords": {"type": "array", "items": _S}}
+        {
+            "title": _S,
+            "allow_anonymous": _B,
+            "keywords": {"type": "array", "items": _S},
+            "starts_at": {**_I, "description": "unix ms in the future: schedules the show"},
+            "cover": _S,
+            "hls_url": _S,
+            "player_url": _S,
+            "replay_url": _S,
+            "reminders": _obj(
+                {"webhooks": {"type": "array", "items": _S}, "offsets_s": {"type": "array"}}
+            ),
+            "templates": _obj({}),
+            "msgtype": {"type": "string", "enum": ["text", "markdown"]},
+            "notices": _obj({"sale": _B, "draw": _B}),
+            "link": _S,
+            "tz": _S,
+        }
+    ),
+    "Series": _obj(
+        {
+            "series_id": _S,
+            "title": _S,
+            "weekday": {**_I, "minimum": 1, "maximum": 7},
+            "time": {**_S, "description": "HH:MM"},
+            "tz": _S,
+            "defaults": _obj({}),
+        },
+        ["series_id", "title", "weekday", "time"],
     ),
     "SaleRequest": _obj(
         {
@@ -179,6 +207,13 @@ SCHEMAS: dict[str, Any] = {
                     "draw_closed",
                     "draw_cancelled",
                     "viewer_joined",
+                    "show_scheduled",
+                    "show_rescheduled",
+                    "show_live",
+                    "show_ended",
+                    "show_cancelled",
+                    "show_subscribed",
+                    "show_notice",
                 ],
             },
             "room_id": _S,
@@ -247,6 +282,37 @@ PATHS: dict[str, Any] = {
             400,
             body="RoomChanges",
             params=[_ROOM],
+        ),
+    },
+    "/api/rooms/{room_id}/cancel": {
+        "post": _op(
+            "Cancel a scheduled show", _obj({"seq": _I, "show": _obj({})}), 409, params=[_ROOM]
+        ),
+    },
+    "/api/rooms/{room_id}/subscribers": {
+        "get": _op(
+            "Viewers who tapped Remind me, in order (offset, count)",
+            _obj({"subscribers": {"type": "array"}, "total": _I, "next": _I}),
+            400,
+            params=[_ROOM],
+        ),
+    },
+    "/api/rooms/{room_id}/messages": {
+        "get": _op("The show's WeCom group messages and their state", _obj({}), params=[_ROOM]),
+    },
+    "/api/series": {
+        "get": _op("List series", _obj({"series": {"type": "array"}})),
+        "post": _op(
+            "Create a series (its next episode is scheduled)", _obj({}), 400, body="Series"
+        ),
+    },
+    "/api/series/{series_id}": {
+        "get": _op("A series with its episodes", _obj({}), 404, params=[_path_param("series_id")]),
+        "put": _op(
+            "Replace a series", _obj({}), 400, body="Series", params=[_path_param("series_id")]
+        ),
+        "delete": _op(
+            "Delete a series", _obj({"deleted": _S}), 404, params=[_path_param("series_id")]
         ),
     },
     "/api/rooms/{room_id}/sales": {

@@ -28,6 +28,7 @@ from liveroom.rules import sale as rules
 from liveroom.rules.sale import CheckoutOutcome, Hold
 from liveroom.sales.service import SalesService
 from liveroom.sales.store import now_ms
+from liveroom.shows.model import SHOW_FIELDS
 from liveroom.ws import ROOM_ID
 
 if TYPE_CHECKING:
@@ -162,16 +163,25 @@ async def get_room(request: Request, data: Any) -> Response:
     room = await node.engine.room(room_id)
     bag = await _svc(request).store.bag(room_id)
     clicks = await _svc(request).store.clicks(room_id)
+    show = await node.shows.merchant_view(room_id)
     return JSONResponse(
-        {"room": {**room.public(), "keywords": room.keywords}, "bag": bag, "clicks": clicks}
+        {
+            "room": {**room.public(), "keywords": room.keywords},
+            "bag": bag,
+            "clicks": clicks,
+            "show": show,
+        }
     )
 
 
 async def put_room(request: Request, data: dict[str, Any]) -> Response:
-    """Title, anonymous access and blocked keywords; the room sees it as a `room` event."""
+    """Title, anonymous access and blocked keywords; the room sees it as a `room` event.
+    The show's fields (start time, cover, streams, reminders...) go to the show feature."""
     node: Node = request.app.state.node
     room_id = request.path_params["room_id"]
     changes: dict[str, Any] = {}
+    show_data = {k: v for k, v in data.items() if k in SHOW_FIELDS}
+    data = {k: v for k, v in data.items() if k not in SHOW_FIELDS}
     unknown = set(data) - {"title", "allow_anonymous", "keywords"}
     if unknown:
         raise ApiError("bad_request", f"unknown room fields: {sorted(unknown)}")
@@ -192,15 +202,24 @@ async def put_room(request: Request, data: dict[str, Any]) -> Response:
         ):
             raise ApiError("bad_request", "'keywords' must be a list of 1-50 character strings")
         changes["keywords"] = kw
-    if not changes:
+    if not changes and not show_data:
         raise ApiError("bad_request", "nothing to change")
-    public = {k: v for k, v in changes.items() if k != "keywords"}  # keywords stay private
-    stored = await node.engine.publish(
-        room_id, new_event("room", by="merchant", **public), room_changes=changes
-    )
+    if show_data:  # first: a refused show field changes nothing
+        await node.shows.configure(room_id, show_data, "merchant")
+    seq = 0
+    if changes:
+        public = {k: v for k, v in changes.items() if k != "keywords"}  # keywords stay private
+        stored = await node.engine.publish(
+            room_id, new_event("room", by="merchant", **public), room_changes=changes
+        )
+        seq = stored["seq"]
     room = await node.engine.room(room_id)
     return JSONResponse(
-        {"room": {**room.public(), "keywords": room.keywords}, "seq": stored["seq"]}
+        {
+            "room": {**room.public(), "keywords": room.keywords},
+            "seq": seq,
+            "show": await node.shows.merchant_view(room_id),
+        }
     )
 
 

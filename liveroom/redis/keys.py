@@ -24,6 +24,16 @@ shard. They are:
 - `<prefix>:merchant:nonce:<nonce>`: one key per merchant request nonce (spread over every
   slot: each claim is one SET NX).
 - `<prefix>:node:<node_id>`: a process's own pub/sub channel (see `Keys.node_channel`).
+- `<prefix>:jobs:due`: the due index of every room's jobs (liveroom/jobs), by due time, which
+  every process's job runner polls: one sorted set, touched only by single-key commands
+  (ZADD, ZRANGEBYSCORE, ZREM) and never in a script with a room's keys. A job's truth is
+  its hash in its room's slot; the index only says where to look, so a stale entry is
+  harmless (the claim script tells, and the runner drops it). On a cluster it is one key
+  on one shard, read a hundred entries at a time twice a second per process.
+- `<prefix>:wecom:pace:<fingerprint>`: the sends of one WeCom group robot in the last
+  window (its limit is per robot, whichever shows and rooms share it); one key per robot.
+- `<prefix>:series` and `<prefix>:series:<id>:episodes`: show series (recurring slots) and
+  their episodes' rooms: merchant-level records, not a room's, each read or written alone.
 
 Adding a key: add a property or method to the class of its owner below with a docstring
 (what it holds, its type, its TTL or cap), build it with `_in_room` for a room key or
@@ -105,6 +115,14 @@ class RoomKeys:
         """Pub/sub channel of the room's events, like totals and state. It carries the
         room's tag, so on a cluster sharded pub/sub keeps it on the room's shard."""
         return self._k("ch")
+
+    @property
+    def replay(self) -> str:
+        """Stream of the room events a show's replay shows (rules.show.REPLAY_TYPES), entry
+        id `<seq>-0`, field `d` msgpack, written in the append scripts while the room's
+        `replay` field is set (from go-live to the end); capped near
+        settings.replay_max_events, expires settings.replay_days after the last event."""
+        return self._k("replay")
 
     def dedup(self, uid: str, client_id: str) -> str:
         """String, TTL settings.dedup_ttl_s: the accepted comment for (uid, client id) as
@@ -216,6 +234,55 @@ class DrawKeys:
 
 
 @dataclass(frozen=True, slots=True)
+class JobKeys:
+    """The due jobs of one room (liveroom/jobs): each job's hash, and the room's list."""
+
+    prefix: str
+    room_id: str
+
+    def _k(self, name: str) -> str:
+        return _in_room(self.prefix, self.room_id, name)
+
+    def job(self, job_id: str) -> str:
+        """Hash: kind, payload (JSON), due_at, state, attempts, lease, version, error;
+        expires jobs.KEEP_FINISHED_S after it finished (done, failed, cancelled)."""
+        return self._k(f"job:{job_id}")
+
+    @property
+    def jobs(self) -> str:
+        """Sorted set job id -> created ms: the room's jobs, for listing (entries whose hash
+        expired are dropped when listed)."""
+        return self._k("jobs")
+
+
+@dataclass(frozen=True, slots=True)
+class ShowKeys:
+    """The show of one room (liveroom/shows)."""
+
+    prefix: str
+    room_id: str
+
+    def _k(self, name: str) -> str:
+        return _in_room(self.prefix, self.room_id, name)
+
+    @property
+    def show(self) -> str:
+        """Hash: rec (JSON of the merchant's settings), status, started_at, ended_at,
+        created_at; none (a show is kept as long as its room)."""
+        return self._k("show")
+
+    @property
+    def subscribers(self) -> str:
+        """Hash uid -> JSON {ts, nick, tier, src} of the viewers who asked to be reminded."""
+        return self._k("show:subs")
+
+    @property
+    def subscriber_order(self) -> str:
+        """List of subscriber uids in the order they subscribed (paging the listing)."""
+        return self._k("show:subs:order")
+
+
+@dataclass(frozen=True, slots=True)
 class Keys:
     """The deployment's key builder: room keys by owner, and the few global keys."""
 
@@ -235,6 +302,12 @@ class Keys:
 
     def draws(self, room_id: str) -> DrawKeys:
         return DrawKeys(self.prefix, room_id)
+
+    def jobs(self, room_id: str) -> JobKeys:
+        return JobKeys(self.prefix, room_id)
+
+    def show(self, room_id: str) -> ShowKeys:
+        return ShowKeys(self.prefix, room_id)
 
     def commerce_stream(self, room_id: str) -> str:
         """Stream: the room's commerce events (liveroom/stream), capped near
@@ -258,6 +331,26 @@ class Keys:
         """Sorted set "<room>/<draw>" -> ends_at ms, until the draw is announced: what the
         sweepers close (or announce, if the closer died)."""
         return _global(self.prefix, "draws:due")
+
+    @property
+    def jobs_due(self) -> str:
+        """Sorted set "<room>/<job>/<version>" -> due (or lease end) ms: where every job
+        runner looks for work; stale entries are dropped by whoever finds them."""
+        return _global(self.prefix, "jobs:due")
+
+    def wecom_pace(self, fingerprint: str) -> str:
+        """Sorted set of a group robot's sends in the last window (member -> ms); expires
+        with the window."""
+        return _global(self.prefix, f"wecom:pace:{fingerprint}")
+
+    @property
+    def series(self) -> str:
+        """Hash series id -> JSON of the series (its slot and the defaults of its shows)."""
+        return _global(self.prefix, "series")
+
+    def series_episodes(self, series_id: str) -> str:
+        """Sorted set room id -> starts_at ms: the series' episodes."""
+        return _global(self.prefix, f"series:{series_id}:episodes")
 
     def nonce(self, nonce: str) -> str:
         """String with the signing window's TTL: a merchant request nonce seen."""

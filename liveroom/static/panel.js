@@ -2,6 +2,7 @@
 import { RoomClient, pageParams, h, timeOf } from "/static/liveroom.js";
 import * as draws from "/static/panel-draws.js";
 import * as sales from "/static/panel-sales.js";
+import * as shows from "/static/panel-show.js";
 
 const $ = (id) => document.getElementById(id);
 const FEED_MAX = 500;
@@ -217,5 +218,6 @@ $("end").addEventListener("click", () => {
 
 sales.install(extensions);
 draws.install(extensions);
+shows.install(extensions);
 window.liveroom = client; // handy in the console
 client.connect();

@@ -2,6 +2,7 @@
 import { RoomClient, pageParams, h, timeOf } from "/static/liveroom.js";
 import * as draws from "/static/watch-draws.js";
 import * as sales from "/static/watch-sales.js";
+import * as shows from "/static/watch-show.js";
 
 const $ = (id) => document.getElementById(id);
 const SHOWN_MAX = 100;
@@ -179,5 +180,6 @@ $("like").addEventListener("click", () => {
 
 sales.install(extensions);
 draws.install(extensions);
+shows.install(extensions);
 window.liveroom = client;
 client.connect();

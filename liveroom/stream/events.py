@@ -71,6 +71,28 @@ EVENT_TYPES: dict[str, dict[str, str]] = {
     "draw_closed": {**_DRAW_RESULT, "winners": JSON, "winners_count": INT},
     "draw_cancelled": _DRAW_RESULT,
     "viewer_joined": {"uid": TEXT, "tier": TEXT, "src": TEXT},
+    # shows (liveroom/shows): the lifecycle, "remind me", and each group message's outcome
+    "show_scheduled": {"starts_at": INT, "series_id": TEXT, "by": TEXT, "seq": INT},
+    "show_rescheduled": {
+        "starts_at": INT,
+        "previous_starts_at": INT,
+        "series_id": TEXT,
+        "by": TEXT,
+        "seq": INT,
+    },
+    "show_live": {"started_at": INT, "by": TEXT, "seq": INT},
+    "show_ended": {"started_at": INT, "ended_at": INT, "by": TEXT, "seq": INT},
+    "show_cancelled": {"ended_at": INT, "by": TEXT, "seq": INT},
+    "show_subscribed": {"uid": TEXT, "nick": TEXT, "tier": TEXT, "src": TEXT},
+    "show_notice": {
+        "notice": TEXT,
+        "job_id": TEXT,
+        "robot": TEXT,
+        "status": TEXT,
+        "attempts": INT,
+        "error": TEXT,
+        "retry_at": INT,
+    },
 }
 
 

@@ -23,11 +23,18 @@ from redis.crc import key_slot
 from liveroom.draws.redis_store import RedisDrawStore
 from liveroom.engine.base import new_event
 from liveroom.errors import Unavailable
+from liveroom.integrations.wecom import RedisPacer
+from liveroom.jobs import DueRef, Job, NewJob
+from liveroom.jobs.redis_store import RedisJobStore
 from liveroom.merchant.nonces import RedisNonces
 from liveroom.redis.guard import is_outage
 from liveroom.rules import sale as sale_rules
+from liveroom.rules.show import Slot
 from liveroom.sales.redis_store import RedisSaleStore
 from liveroom.sales.store import GrabRequest
+from liveroom.shows.model import Series, Show
+from liveroom.shows.redis_store import RedisShowStore
+from liveroom.shows.store import Subscriber
 from liveroom.stream.redis import RedisStream
 from tests.draws.test_store_contract import make_draw
 from tests.sales.conftest import PRODUCT, T0, make_sale
@@ -56,6 +63,8 @@ async def parts_on(url: str) -> RedisParts:
 
 Call = Callable[[RedisParts], Awaitable[Any]]
 DRAW = make_draw(room=ROOM)
+JOB = Job(ROOM, "j1", "k", T0, {}, 3, state="running", token="t")
+SERIES = Series("s1", "Night market", Slot(2, "20:00"))
 
 # Every public call of every store on the Redis layer (the engine's are in
 # tests/contract/test_redis_fault.py). test_the_tables_cover_every_call keeps them whole.
@@ -110,6 +119,33 @@ CALLS: dict[type, dict[str, Call]] = {
         "read": lambda p: p.stream.read(ROOM),
     },
     RedisNonces: {"claim": lambda p: p.nonces.claim("n1", 60)},
+    RedisJobStore: {
+        "schedule": lambda p: p.jobs.schedule(NewJob(ROOM, "j1", "k", T0), T0),
+        "reschedule": lambda p: p.jobs.reschedule(ROOM, "j1", T0, T0),
+        "cancel": lambda p: p.jobs.cancel(ROOM, "j1", T0),
+        "due": lambda p: p.jobs.due(T0),
+        "claim": lambda p: p.jobs.claim(DueRef(ROOM, "j1", 1), T0, 1000, "t"),
+        "complete": lambda p: p.jobs.complete(JOB, T0),
+        "retry": lambda p: p.jobs.retry(JOB, T0, T0, "x"),
+        "give_up": lambda p: p.jobs.give_up(JOB, T0, "x"),
+        "get": lambda p: p.jobs.get(ROOM, "j1"),
+        "room_jobs": lambda p: p.jobs.room_jobs(ROOM),
+    },
+    RedisShowStore: {
+        "get": lambda p: p.shows.get(ROOM),
+        "transition": lambda p: p.shows.transition(ROOM, "scheduled", T0, Show(ROOM)),
+        "put_settings": lambda p: p.shows.put_settings(Show(ROOM)),
+        "subscribe": lambda p: p.shows.subscribe(ROOM, Subscriber("u1", T0)),
+        "is_subscribed": lambda p: p.shows.is_subscribed(ROOM, "u1"),
+        "subscribers": lambda p: p.shows.subscribers(ROOM, 0, 10),
+        "put_series": lambda p: p.shows.put_series(SERIES),
+        "get_series": lambda p: p.shows.get_series("s1"),
+        "list_series": lambda p: p.shows.list_series(),
+        "delete_series": lambda p: p.shows.delete_series("s1"),
+        "add_episode": lambda p: p.shows.add_episode("s1", ROOM, T0),
+        "episodes": lambda p: p.shows.episodes("s1"),
+    },
+    RedisPacer: {"take": lambda p: p.pacer.take("robot", T0)},
 }
 
 

@@ -123,6 +123,43 @@ async def test_draws_the_stream_and_nonces_stay_in_their_slots(parts: RedisParts
     assert await parts.nonces.claim("n-1", 60) and not await parts.nonces.claim("n-1", 60)
 
 
+async def test_jobs_and_shows_stay_in_their_slots(parts: RedisParts) -> None:
+    """A show's worth of calls; the global due index, series and pacing keys are only ever
+    touched alone (single-key commands), which a cluster allows on any slot."""
+    from liveroom.jobs import NewJob
+    from liveroom.rules.show import Slot
+    from liveroom.shows.model import Series, Show
+    from liveroom.shows.store import Subscriber
+
+    jobs, shows, now = parts.jobs, parts.shows, now_ms()
+    await jobs.schedule(NewJob(ROOM, "rem.60.ab", "wecom", now - 10, {"n": 1}), now)
+    await jobs.schedule(NewJob(ROOM, "j2", "wecom", now + 60_000), now)
+    (ref,) = await jobs.due(now)
+    held = await jobs.claim(ref, now, 1000, "t")
+    assert held is not None and await jobs.retry(held, now, now, "x")
+    again = await jobs.claim((await jobs.due(now))[0], now, 1000, "t2")
+    assert again is not None and await jobs.complete(again, now)
+    assert await jobs.reschedule(ROOM, "j2", now + 1, now) is not None
+    assert await jobs.cancel(ROOM, "j2", now)
+    assert len(await jobs.room_jobs(ROOM)) == 2
+    await shows.transition(ROOM, "scheduled", now, Show(ROOM, starts_at=now + 60_000))
+    await shows.put_settings(Show(ROOM, starts_at=now + 60_000, cover="https://x/c.jpg"))
+    assert await shows.subscribe(ROOM, Subscriber(ODD, now))
+    assert (await shows.subscribers(ROOM, 0, 10))[1] == 1 and await shows.is_subscribed(ROOM, ODD)
+    await shows.transition(ROOM, "live", now)
+    assert (await shows.get(ROOM)).status == "live"  # type: ignore[union-attr]
+    await shows.put_series(Series("nm", "Night market", Slot(2, "20:00")))
+    await shows.add_episode("nm", ROOM, now)
+    assert await shows.episodes("nm") == [(ROOM, now)]
+    assert await parts.pacer.take("robot", now) == 0
+    # the replay stream is written by the room's append scripts, in the room's slot
+    await parts.engine.publish(
+        ROOM, new_event("room", status="live"), room_changes={"replay": True}
+    )
+    await parts.engine.post_comment(ROOM, ODD, new_event("comment", id="c9", text="hi"), None)
+    assert [e["type"] for e in await parts.engine.replay(ROOM, 0, 10)] == ["comment"]
+
+
 async def test_the_node_refuses_what_crosses_slots(parts: RedisParts) -> None:
     """The controls: if a script or a store did cross slots, these are the errors the tests
     above would have failed with."""

@@ -8,10 +8,13 @@ from liveroom.draws.redis_store import RedisDrawStore
 from liveroom.draws.store import DrawStore
 from liveroom.engine.base import Engine
 from liveroom.engine.redis import RedisEngine
+from liveroom.integrations.wecom import RedisPacer
+from liveroom.jobs.redis_store import RedisJobStore
 from liveroom.merchant.nonces import RedisNonces
 from liveroom.redis import RedisLayer
 from liveroom.sales.redis_store import RedisSaleStore
 from liveroom.settings import Settings
+from liveroom.shows.redis_store import RedisShowStore
 from liveroom.stream.base import CommerceStream
 from liveroom.stream.memory import MemoryStream
 from liveroom.stream.redis import RedisStream
@@ -41,6 +44,9 @@ class RedisParts:
         self.sales = RedisSaleStore(self.redis, self.stream)
         self.draws = RedisDrawStore(self.redis)
         self.nonces = RedisNonces(self.redis)
+        self.jobs = RedisJobStore(self.redis)
+        self.shows = RedisShowStore(self.redis)
+        self.pacer = RedisPacer(self.redis, 20, 60_000)
 
     async def close(self) -> None:
         await self.engine.close()

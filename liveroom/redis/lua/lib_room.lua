@@ -59,6 +59,18 @@ local function append_event(seq_key, history_key, channel, maxlen, payload, etyp
   return seq
 end
 
+-- Keep a show's event for its replay (a stream like the history, entry id "<seq>-0", one
+-- field d=payload) while the room records one: its `replay` field is set from go-live to
+-- the end. `wanted` is '1' for the event types a replay shows (rules.show.REPLAY_TYPES).
+-- The stream lives `ttl_s` after its last event.
+local function keep_for_replay(room_key, replay_key, seq, payload, wanted, cap, ttl_s)
+  if wanted ~= '1' or redis.call('HGET', room_key, 'replay') ~= '1' then
+    return
+  end
+  redis.call('XADD', replay_key, 'MAXLEN', '~', cap, seq .. '-0', 'd', payload)
+  redis.call('EXPIRE', replay_key, ttl_s)
+end
+
 -- Sum the viewer counts of processes whose report has not expired ("count expiry_ms").
 local function presence_sum(key, now, drop_expired)
   local all = redis.call('HGETALL', key)

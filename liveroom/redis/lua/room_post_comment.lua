@@ -9,6 +9,7 @@
 -- KEYS[5] buckets: hash uid -> comment token bucket
 -- KEYS[6] last_comment: hash uid -> seconds of the last accepted comment
 -- KEYS[7] dedup: the kept answer for (uid, client id)
+-- KEYS[8] replay: the show's replay stream
 -- ARGV[1] channel: the room's pub/sub channel (a channel, not a key; it has the room's tag)
 -- ARGV[2] maxlen: the history's cap
 -- ARGV[3] payload: the event, msgpack without seq
@@ -21,6 +22,9 @@
 -- ARGV[10] rate: bucket refill per second
 -- ARGV[11] burst: bucket size
 -- ARGV[12] dedup_ttl_ms: how long the answer for a client id is kept
+-- ARGV[13] replay_wanted: '1' when the event type belongs in a show's replay
+-- ARGV[14] replay_cap: the replay stream's cap (approximate)
+-- ARGV[15] replay_ttl_s: how long the replay stream outlives its last event
 -- Returns: {'dup', '<seq>:<payload>'} | {'banned'} | {'muted', secs} | {'slow_mode', secs}
 --   | {'rate_limited'} | {'ok', seq}
 
@@ -60,6 +64,7 @@ end
 
 redis.call('HSET', KEYS[6], uid, fmt(now))
 local seq = append_event(KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+keep_for_replay(KEYS[1], KEYS[8], seq, ARGV[3], ARGV[13], ARGV[14], ARGV[15])
 if has_client_id then
   redis.call('SET', KEYS[7], seq .. ':' .. ARGV[3], 'PX', ARGV[12])
 end
