@@ -5,7 +5,6 @@ Debian's chromium decodes through Media Source Extensions; hls.js feeds it)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import threading
 import time
@@ -20,8 +19,6 @@ from playwright.sync_api import expect
 from liveroom.jobs import now_ms
 from tests.browser.pages import Pages
 from tests.support.server import free_port
-
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 
 
 class _Cors(SimpleHTTPRequestHandler):
