@@ -299,7 +299,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--tick-ms", type=int, default=0, help="server tick (LIVEROOM_TICK_MS)")
     p.add_argument("--server-env", action="append", help="KEY=VALUE for the liveroom server")
     p.add_argument("--profile", default="", help="directory: py-spy the server while measuring")
-    p.add_argument("--port", type=int, default=18500)
+    p.add_argument(
+        "--port", type=int, default=18500, help="first port (one per server); 0: free ports"
+    )
     p.add_argument("--json", default="", help="write all results here")
     args = p.parse_args(argv)
     servers.exit_on_sigterm()
@@ -321,11 +323,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 file=sys.stderr,
                 flush=True,
             )
-            row = run_one(kind, k, args, port)
+            row = run_one(kind, k, args, port or servers.free_port())
             row["loadavg_before"] = load[0]
             row["saturated"] = saturated(row)
             rows.append(row)
-            port += 1
+            port += 1 if port else 0
 
     print(table(rows, COLUMNS))
     verdict = Verdict()

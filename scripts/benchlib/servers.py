@@ -7,6 +7,7 @@ are small ASGI apps in scripts/baselines served by plain uvicorn, the way a team
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -27,6 +28,13 @@ BENCH_ENV = {
     "LIVEROOM_COMMENT_BURST": "100000",
     "LIVEROOM_LOG_LEVEL": "warning",
 }
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the OS picks it): for runs beside other servers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @dataclass
