@@ -106,6 +106,13 @@ class RoomKeys:
         room's tag, so on a cluster sharded pub/sub keeps it on the room's shard."""
         return self._k("ch")
 
+    @property
+    def durable(self) -> str:
+        """String, 60 s TTL: written by a commerce call right before its WAIT, so the WAIT
+        covers everything the room's master has, a retried call's first attempt included
+        (liveroom/redis/durability.py)."""
+        return self._k("durable")
+
     def dedup(self, uid: str, client_id: str) -> str:
         """String, TTL settings.dedup_ttl_s: the accepted comment for (uid, client id) as
         "<seq>:<payload>"; the uid's length keeps pairs apart."""
