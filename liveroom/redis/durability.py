@@ -106,7 +106,8 @@ class Durable:
             slot = key_slot(cluster.encoder.encode(keys[0]))
             wait["target_nodes"] = cluster.nodes_manager.get_node_from_slot(slot)
         async with self.client.pipeline(transaction=False) as pipe:
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
+            # (the cluster pipeline refuses its evalsha() method, not the command)
+            pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
             pipe.set(marker, 1, px=MARKER_TTL_MS)
             pipe.execute_command("WAIT", self.replicas, self.timeout_ms, **wait)
             if self._cluster:

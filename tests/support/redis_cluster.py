@@ -54,7 +54,8 @@ class RedisCluster:
             "--cluster-replica-validity-factor",
             "0",
         )
-        self.nodes = [RedisProcess(cluster=True, args=args) for _ in range(masters * (1 + replicas))]
+        count = masters * (1 + replicas)
+        self.nodes = [RedisProcess(cluster=True, args=args) for _ in range(count)]
         self.replicas = replicas
         self.wait_s = wait_s
 
@@ -64,9 +65,9 @@ class RedisCluster:
             for node in self.nodes:
                 node.start()
             addresses = [f"127.0.0.1:{n.port}" for n in self.nodes]
+            create = ["--cluster", "create", *addresses, "--cluster-replicas", str(self.replicas)]
             subprocess.run(
-                ["redis-cli", "--cluster", "create", *addresses]
-                + ["--cluster-replicas", str(self.replicas), "--cluster-yes"],
+                ["redis-cli", *create, "--cluster-yes"],
                 check=True,
                 capture_output=True,
                 timeout=self.wait_s,
@@ -115,7 +116,7 @@ class RedisCluster:
         masters: dict[str, tuple[int, list[tuple[int, int]]]] = {}
         replicas: dict[str, list[int]] = {}
         for line in lines:
-            node_id, address, flags, master_id, *_, link = line.split()[:8]
+            node_id, address, flags, master_id = line.split()[:4]
             slots = line.split()[8:]
             flags_set = set(flags.split(","))
             if "fail" in flags_set or "noaddr" in flags_set:
@@ -133,8 +134,10 @@ class RedisCluster:
             elif "slave" in flags_set:
                 replicas.setdefault(master_id, []).append(port)
         return sorted(
-            (Shard(port, tuple(ranges), tuple(sorted(replicas.get(node_id, []))))
-             for node_id, (port, ranges) in masters.items()),
+            (
+                Shard(port, tuple(ranges), tuple(sorted(replicas.get(node_id, []))))
+                for node_id, (port, ranges) in masters.items()
+            ),
             key=lambda s: s.port,
         )
 
@@ -197,9 +200,7 @@ class RedisCluster:
         while time.monotonic() < deadline:
             try:
                 shards = [self.shards(n.port) for n in self.alive()]
-                if all(s == shards[0] for s in shards) and all(
-                    s.port != dead for s in shards[0]
-                ):
+                if all(s == shards[0] for s in shards) and all(s.port != dead for s in shards[0]):
                     covered = sum(hi - lo + 1 for s in shards[0] for lo, hi in s.slots)
                     if covered == 16384:
                         return shards[0]
@@ -208,9 +209,11 @@ class RedisCluster:
             time.sleep(0.1)
         raise RuntimeError(f"no replica took over from {dead} in {timeout} s")
 
-    def move_slot(self, slot: int, to_port: int, batch: int = 100) -> None:
+    def move_slot(self, slot: int, to_port: int, batch: int = 100, pause_s: float = 0) -> None:
         """Reshard one slot to another master, as `redis-cli --cluster reshard` does, while
-        clients keep using it (they follow ASK, then MOVED)."""
+        clients keep using it (they follow ASK, then MOVED). `pause_s` between telling the
+        new owner and the old one: the moment the slot's messages are published on the new
+        master while subscribers still listen on the old one, made wide."""
         source = next(s for s in self.shards() if s.serves(slot)).port
         if source == to_port:
             return
@@ -221,15 +224,18 @@ class RedisCluster:
             dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
             src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
             while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, batch):
-                src.execute_command(
-                    "MIGRATE", "127.0.0.1", to_port, "", 0, 5000, "KEYS", *keys
-                )
-            for shard in self.shards():
-                client = self.client(shard.port)
+                src.execute_command("MIGRATE", "127.0.0.1", to_port, "", 0, 5000, "KEYS", *keys)
+            # the new owner first, then the old one (which then tells its shard-channel
+            # subscribers `sunsubscribe`), then the rest, as redis-cli does
+            others = [s.port for s in self.shards() if s.port not in (source, to_port)]
+            for port in [to_port, source, *others]:
+                client = self.client(port)
                 try:
                     client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
                 finally:
                     client.close()
+                if port == to_port:
+                    time.sleep(pause_s)
         finally:
             src.close()
             dst.close()
