@@ -23,7 +23,12 @@ shard. They are:
 - `<prefix>:draws:due`: draws not yet announced, by end time, for every process's sweeper.
 - `<prefix>:merchant:nonce:<nonce>`: one key per merchant request nonce (spread over every
   slot: each claim is one SET NX).
-- `<prefix>:node:<node_id>`: a process's own pub/sub channel (see `Keys.node_channel`).
+- `<prefix>:node:<node_id>`: a process's own pub/sub channel on one Redis (see
+  `Keys.node_channel`; not used on a cluster).
+
+On a Redis Cluster each global key is on the master of its own slot. Pipelines that read
+one with room keys (a room's shop reads the catalogue) are split by node by the cluster
+client; nothing atomic ever spans two slots.
 
 Adding a key: add a property or method to the class of its owner below with a docstring
 (what it holds, its type, its TTL or cap), build it with `_in_room` for a room key or
@@ -271,6 +276,7 @@ class Keys:
         return _global(self.prefix, f"merchant:nonce:{nonce}")
 
     def node_channel(self, node_id: str) -> str:
-        """Pub/sub channel of one process: its subscriber holds it from the start, so the
-        connection exists (and reconnects) even while the process serves no room."""
+        """Pub/sub channel of one process on one Redis: its subscriber holds it from the
+        start, so the connection exists (and reconnects) even while the process serves no
+        room. (On a cluster a process holds connections only to its rooms' masters.)"""
         return _global(self.prefix, f"node:{node_id}")
