@@ -72,7 +72,9 @@ def node_client(settings: Settings, host: str, port: int) -> aioredis.Redis:
     """A client of its own for one node of the deployment (the same credentials, TLS and
     timeouts as the URL's), for a connection held for life: a pub/sub subscription."""
     options: dict[str, Any] = dict(parse_url(settings.redis_url))
-    options.update(host=host, port=port, db=0 if settings.redis_cluster else options.get("db"))
+    if options.pop("connection_class", None) is SSLConnection:
+        options["ssl"] = True
+    options.update(host=host, port=port, db=0 if settings.redis_cluster else options.get("db", 0))
     options.update(_connection_options(settings))
     return aioredis.Redis(**options)
 
