@@ -386,6 +386,8 @@ class _Link:
                         message = await self.connection.pubsub.get_message(timeout=1.0)  # type: ignore[union-attr]
                         if message is not None:
                             await self._handle(message)
+                        if self.idle and not self._sent:
+                            return  # every room here moved away: no connection to keep
                 except asyncio.CancelledError:
                     raise
                 except rexc.AskError as exc:  # MOVED is one too
