@@ -31,8 +31,12 @@ class Settings:
     workers: int = 1
     # No Redis URL means the embedded memory engine: one process, nothing to set up.
     redis_url: str = ""
-    # Redis Cluster instead of one Redis (the seam is liveroom/redis/client.py; not built yet).
+    # Redis Cluster instead of one Redis: the URL names any node (docs/operations.md).
     redis_cluster: bool = False
+    # Durability of commerce calls (grab, confirm, cancel): acknowledge only once this many
+    # replicas have the change (WAIT), else answer unavailable; 0 acknowledges at once.
+    redis_wait_replicas: int = 0
+    redis_wait_timeout_ms: int = 1000
     # Connections per process (one pool for the engine and every store), and how long a
     # call, a connect or a wait for a free connection may take before it counts as an outage.
     redis_pool_size: int = 64

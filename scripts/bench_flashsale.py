@@ -9,6 +9,14 @@ back from a fresh welcome.
 
     .venv/bin/python scripts/bench_flashsale.py --viewers 10000 --stock 1000
     .venv/bin/python scripts/bench_flashsale.py --viewers 10000 --stock 1000 --redis
+
+On a Redis Cluster (`--cluster` starts a local one: three masters, one replica each, on
+free ports, stopped afterwards), and with every grab acknowledged only once a replica has
+it (`--wait-replicas 1`, LIVEROOM_REDIS_WAIT_REPLICAS; its cost is the difference):
+
+    .venv/bin/python scripts/bench_flashsale.py --viewers 10000 --stock 1000 --cluster
+    .venv/bin/python scripts/bench_flashsale.py --viewers 10000 --stock 1000 --cluster \
+        --wait-replicas 1
 """
 
 from __future__ import annotations
@@ -34,11 +42,72 @@ TARGET_SELLOUT_S = 1.0
 TARGET_P99_MS = 250.0
 
 
+def store_calls(args: argparse.Namespace) -> None:
+    """The cost of WAIT alone: grab batches of 200 straight through the sale store on a
+    local cluster, with and without WAIT, interleaved (so machine load hits both alike);
+    per batch: how long until it is acknowledged."""
+    import asyncio
+
+    from liveroom.redis import RedisLayer
+    from liveroom.rules.sale import Product, build_sale
+    from liveroom.sales.redis_store import RedisSaleStore
+    from liveroom.sales.store import GrabRequest
+    from liveroom.settings import Settings
+    from liveroom.stream.redis import RedisStream
+    from tests.support.redis_cluster import RedisCluster
+
+    async def measure(url: str) -> dict[int, list[float]]:
+        stores = {}
+        for n in (0, args.wait_replicas):
+            settings = Settings(redis_url=url, redis_cluster=True, key_prefix=f"lrwait{n}")
+            redis = RedisLayer.from_settings(settings.with_(redis_wait_replicas=n))
+            stores[n] = RedisSaleStore(redis, RedisStream(redis))
+        product = Product(sku="tea", title="t", price_fen=1, appid="wx", page="p")
+        now = int(time.time() * 1000)
+        times: dict[int, list[float]] = {n: [] for n in stores}
+        for i in range(args.store_calls):
+            for n, store in stores.items():
+                room = f"room-{i}"
+                terms = {"stock": 10**6, "limit_per_user": 1, "hold_s": 600}
+                cfg = build_sale(terms, product, sale_id="s", room_id=room, now=now)
+                await store.create_sale(cfg)
+                batch = [GrabRequest("s", f"u{j}", "", 1, "r") for j in range(200)]
+                t0 = time.perf_counter()
+                await store.grab_many(room, batch, now)
+                times[n].append((time.perf_counter() - t0) * 1000)
+        return times
+
+    with RedisCluster() as cluster:
+        times = asyncio.run(measure(cluster.url))
+    for n, ms in times.items():
+        ms.sort()
+        p50, p99 = ms[len(ms) // 2], ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+        print(f"wait_replicas={n}: {len(ms)} batches of 200 grabs, p50 {p50:.2f} ms, "
+              f"p99 {p99:.2f} ms, mean {sum(ms) / len(ms):.2f} ms")  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    if not args.cluster:
+        return run_on(args)
+    from tests.support.redis_cluster import RedisCluster
+
+    with RedisCluster() as cluster:
+        args.redis, args.redis_url = True, cluster.url
+        args.server_env = [
+            "LIVEROOM_REDIS_CLUSTER=true",
+            f"LIVEROOM_REDIS_WAIT_REPLICAS={args.wait_replicas}",
+        ]
+        return run_on(args, cluster=True)
+
+
+def run_on(args: argparse.Namespace, cluster: bool = False) -> dict[str, Any]:
     secret = os.environ.get("LIVEROOM_SECRET", servers.DEV_SECRET)
     fleet = Fleet(args.workers + 1)
     host_w = args.workers
-    srv = make_server("liveroom", args.port, args).start()
+    srv = make_server("liveroom", args.port, args)
+    if cluster:
+        srv.name, srv.redis = f"liveroom-cluster-wait{args.wait_replicas}", None  # ours, gone after
+    srv.start()
     try:
         sku = f"bench-{os.getpid()}"
         create_product(srv, sku, secret)
@@ -124,10 +193,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--connect-rate", type=float, default=3000.0)
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for answers")
     p.add_argument("--redis", action="store_true")
+    p.add_argument("--cluster", action="store_true", help="on a local Redis Cluster of its own")
+    p.add_argument(
+        "--wait-replicas", type=int, default=0, help="LIVEROOM_REDIS_WAIT_REPLICAS (with --cluster)"
+    )
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     p.add_argument("--port", type=int, default=18580)
+    p.add_argument(
+        "--store-calls",
+        type=int,
+        default=0,
+        help="with --cluster --wait-replicas: time this many grab batches in the store alone",
+    )
     p.add_argument("--json", default="")
     args = p.parse_args(argv)
+    if args.wait_replicas and not args.cluster:
+        p.error("--wait-replicas needs --cluster (a Redis with replicas)")
+    if args.store_calls:
+        store_calls(args)
+        return {}
     servers.exit_on_sigterm()
     print(f"# flash sale: {args.viewers} viewers, {args.stock} units, "
           f"load avg {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)  # fmt: skip

@@ -5,10 +5,10 @@ so the semantics match the memory engine, where each method runs on one event lo
 without awaiting in the middle. The contract suite (tests/contract) runs both engines
 through the same tests. Connections, keys, scripts and the outage guard come from the one
 Redis layer (liveroom/redis): every key of a room carries the hash tag `{room_id}`, so a
-room's scripts touch one Redis Cluster slot. Events go out with plain PUBLISH on the
-room's channel; on a Redis Cluster the scripts would SPUBLISH and the subscriber SSUBSCRIBE
-(sharded pub/sub), so a room's messages stay on the shard that owns its slot instead of
-being broadcast to every node.
+room's scripts touch one Redis Cluster slot. Events go out with PUBLISH on the room's
+channel; on a Redis Cluster the scripts SPUBLISH and the subscriber SSUBSCRIBEs (sharded
+pub/sub), so a room's messages stay on the shard that owns its slot instead of being
+broadcast to every node (liveroom/redis/pubsub.py).
 
 Messages on a room channel are described in redis_pubsub.py, which reads them.
 
@@ -102,8 +102,10 @@ class RedisEngine(Engine):
         self._raise_seq = self.redis.script("room_seq_floor")
         self._presence = self.redis.script("room_presence")
         self._add_likes = self.redis.script("room_add_likes")
-        home = self.redis.keys.node_channel(settings.node_id)
-        self.subscriber = Subscriber(self.client, home, self._resume)
+        # one Redis: a channel of the process's own keeps its connection up with no rooms;
+        # a cluster: connections only to the masters of the rooms it serves
+        home = None if self.redis.sharded else self.redis.keys.node_channel(settings.node_id)
+        self.subscriber = Subscriber(self.redis.routes, home, self._resume)
         self._published: dict[str, int] = {}  # room -> highest seq this process assigned
 
     def _keys(self, room_id: str) -> RoomKeys:
@@ -309,7 +311,7 @@ class RedisEngine(Engine):
 
     async def publish_state(self, room_id: str, state: dict[str, Any]) -> None:
         with guard():
-            await self.client.publish(self._keys(room_id).channel, b"s" + _pack(state))
+            await self.redis.publish(self._keys(room_id).channel, b"s" + _pack(state))
 
     # likes and presence --------------------------------------------------------------
     async def add_likes(self, room_id: str, n: int) -> int:

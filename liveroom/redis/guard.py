@@ -10,7 +10,10 @@ What counts as "not now":
 - replies from a server that is there but cannot serve the call yet: LOADING (restarting,
   reading its data), MASTERDOWN (a replica that lost its master and will not serve stale
   data), READONLY (a replica, or a master demoted by a failover), TRYAGAIN (a cluster slot
-  is migrating under a multi-key call), CLUSTERDOWN (slots not covered yet).
+  is migrating under a multi-key call), CLUSTERDOWN (slots not covered yet);
+- on a Redis Cluster, the client's own "not now": no node of the slot map answers, a slot
+  no master serves for a moment (a failover under way), a call redirected more times
+  than it allows (slots moving).
 
 Not an outage, so passed on unchanged: authentication failures (retrying cannot help; an
 operator must fix the password), and every other error reply (a bug to see, not hide).
@@ -33,9 +36,10 @@ NOT_NOW_REPLIES = frozenset({"LOADING", "MASTERDOWN", "READONLY", "TRYAGAIN", "C
 # redis-py's classes for the same replies (it strips the code from their message).
 _NOT_NOW_CLASSES = (
     rexc.BusyLoadingError,
-    rexc.ClusterDownError,  # MasterDownError is one
+    rexc.ClusterError,  # ClusterDownError and MasterDownError, and "TTL exhausted" redirects
     rexc.ReadOnlyError,
     rexc.TryAgainError,
+    rexc.SlotNotCoveredError,
 )
 _DOWN = (rexc.ConnectionError, rexc.TimeoutError, OSError)  # OSError: ConnectionError, TimeoutError
 
@@ -46,6 +50,11 @@ def is_outage(exc: BaseException) -> bool:
         return False
     if isinstance(exc, _DOWN) or isinstance(exc, _NOT_NOW_CLASSES):
         return True
+    if isinstance(exc, rexc.RedisClusterException):
+        # "Redis Cluster cannot be connected", raised from the connection error of the
+        # last node it tried
+        cause = exc.__cause__
+        return cause is not None and is_outage(cause)
     if isinstance(exc, rexc.ResponseError):
         # an error reply redis-py has no class for, or one a script passed on
         text = str(exc)

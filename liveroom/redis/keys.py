@@ -23,7 +23,8 @@ shard. They are:
 - `<prefix>:draws:due`: draws not yet announced, by end time, for every process's sweeper.
 - `<prefix>:merchant:nonce:<nonce>`: one key per merchant request nonce (spread over every
   slot: each claim is one SET NX).
-- `<prefix>:node:<node_id>`: a process's own pub/sub channel (see `Keys.node_channel`).
+- `<prefix>:node:<node_id>`: a process's own pub/sub channel on one Redis (see
+  `Keys.node_channel`; not used on a cluster).
 - `<prefix>:jobs:due`: the due index of every room's jobs (liveroom/jobs), by due time, which
   every process's job runner polls: one sorted set, touched only by single-key commands
   (ZADD, ZRANGEBYSCORE, ZREM) and never in a script with a room's keys. A job's truth is
@@ -34,6 +35,10 @@ shard. They are:
   window (its limit is per robot, whichever shows and rooms share it); one key per robot.
 - `<prefix>:series` and `<prefix>:series:<id>:episodes`: show series (recurring slots) and
   their episodes' rooms: merchant-level records, not a room's, each read or written alone.
+
+On a Redis Cluster each global key is on the master of its own slot. Pipelines that read
+one with room keys (a room's shop reads the catalogue) are split by node by the cluster
+client; nothing atomic ever spans two slots.
 
 Adding a key: add a property or method to the class of its owner below with a docstring
 (what it holds, its type, its TTL or cap), build it with `_in_room` for a room key or
@@ -123,6 +128,13 @@ class RoomKeys:
         `replay` field is set (from go-live to the end); capped near
         settings.replay_max_events, expires settings.replay_days after the last event."""
         return self._k("replay")
+
+    @property
+    def durable(self) -> str:
+        """String, 60 s TTL: written by a commerce call right before its WAIT, so the WAIT
+        covers everything the room's master has, a retried call's first attempt included
+        (liveroom/redis/durability.py)."""
+        return self._k("durable")
 
     def dedup(self, uid: str, client_id: str) -> str:
         """String, TTL settings.dedup_ttl_s: the accepted comment for (uid, client id) as
@@ -357,6 +369,7 @@ class Keys:
         return _global(self.prefix, f"merchant:nonce:{nonce}")
 
     def node_channel(self, node_id: str) -> str:
-        """Pub/sub channel of one process: its subscriber holds it from the start, so the
-        connection exists (and reconnects) even while the process serves no room."""
+        """Pub/sub channel of one process on one Redis: its subscriber holds it from the
+        start, so the connection exists (and reconnects) even while the process serves no
+        room. (On a cluster a process holds connections only to its rooms' masters.)"""
         return _global(self.prefix, f"node:{node_id}")

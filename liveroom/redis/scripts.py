@@ -22,6 +22,11 @@ The loader prepends `#!lua` (with the header's flags) to each script: Redis 7 th
 it as a script with declared flags, and on a cluster refuses, rather than silently runs,
 any access to a key outside the slot of the call. So liveroom needs Redis 7.0 or later.
 
+Scripts publish with `redis.call(PUBLISH, channel, message)`: the loader defines `PUBLISH`
+after the shebang, as 'PUBLISH' for one Redis and 'SPUBLISH' for a Redis Cluster, where a
+room's channel is a shard channel (liveroom/redis/pubsub.py). One file per script either
+way; what differs is one line the loader writes.
+
 Scripts are registered with the client (redis-py's Script: EVALSHA, and on NOSCRIPT one
 SCRIPT LOAD and EVALSHA again, so a restarted or failed-over Redis learns them anew).
 
@@ -138,11 +143,13 @@ def _included(name: str, seen: list[str], stack: tuple[str, ...] = ()) -> None:
 
 
 @functools.cache
-def load(name: str) -> Source:
+def load(name: str, sharded: bool = False) -> Source:
+    """The script as Redis runs it; `sharded`: on a Redis Cluster (PUBLISH is SPUBLISH)."""
     body = _read(name)
     header = parse_header(name, body)
     libs_in: list[str] = []
     _included(name, libs_in)
     shebang = "#!lua" + (f" flags={header.flags}" if header.flags else "")
-    parts = [shebang, *(f"-- {lib}.lua\n{_read(lib)}" for lib in libs_in), body]
+    publish = f"local PUBLISH = '{'SPUBLISH' if sharded else 'PUBLISH'}'"
+    parts = [shebang, publish, *(f"-- {lib}.lua\n{_read(lib)}" for lib in libs_in), body]
     return Source(name, header, body, "\n".join(parts))

@@ -7,6 +7,11 @@ ids; the room's sales, bag and clicks. The sale scripts (liveroom/redis/lua/sale
 the base and derive these keys in Lua, and get the room's commerce stream and its cap, to
 record each change in the same step. Two keys are global: the catalogue
 (`Keys.products`) and the rooms the sweeper visits (`Keys.rooms_with_sales`).
+
+Grabs, payment confirmations and cancellations are acknowledged through
+`RedisLayer.call_durably`: with LIVEROOM_REDIS_WAIT_REPLICAS set, only once that many
+replicas have them (liveroom/redis/durability.py), so a failover cannot lose a hold or a
+payment a client was told about.
 """
 
 from __future__ import annotations
@@ -105,6 +110,7 @@ class RedisSaleStore(SaleStore):
     def __init__(self, redis: RedisLayer, stream: RedisStream, answer_ttl_s: int = 600) -> None:
         self.stream: RedisStream = stream
         self.answer_ttl_s = answer_ttl_s
+        self._redis = redis
         self._client = redis.client
         self._keys = redis.keys
         self._owned: RedisLayer | None = None  # a layer of its own, closed with the store
@@ -114,10 +120,13 @@ class RedisSaleStore(SaleStore):
         }
 
     @classmethod
-    def from_url(cls, url: str, prefix: str, answer_ttl_s: int = 600) -> RedisSaleStore:
+    def from_url(
+        cls, url: str, prefix: str, answer_ttl_s: int = 600, cluster: bool = False
+    ) -> RedisSaleStore:
         """A store with a Redis layer (and stream) of its own, for tests and tools; the
         server builds its stores on the process's one layer (liveroom/node.py)."""
-        redis = RedisLayer.from_settings(Settings(redis_url=url, key_prefix=prefix))
+        settings = Settings(redis_url=url, key_prefix=prefix, redis_cluster=cluster)
+        redis = RedisLayer.from_settings(settings)
         store = cls(redis, RedisStream(redis), answer_ttl_s)
         store._owned = redis
         return store
@@ -126,9 +135,12 @@ class RedisSaleStore(SaleStore):
         if self._owned is not None:
             await self._owned.close()
 
-    async def _run(self, name: str, room_id: str, *args: Any) -> Any:
+    async def _run(self, name: str, room_id: str, *args: Any, durable: bool = False) -> Any:
         keys = [self._keys.sale(room_id).base, self.stream.key(room_id)]
-        return await self._scripts[name](keys=keys, args=[self.stream.maxlen, *args])
+        script, argv = self._scripts[name], [self.stream.maxlen, *args]
+        if durable:
+            return await self._redis.call_durably(script, room_id, keys, argv)
+        return await script(keys=keys, args=argv)
 
     # products and the bag ---------------------------------------------------------------------
     @guarded
@@ -255,7 +267,7 @@ class RedisSaleStore(SaleStore):
         args: list[Any] = [now, self.answer_ttl_s]
         for r in requests:
             args += [r.sale_id, r.uid, r.tier, r.qty, r.request_id, new_id("h"), r.src]
-        flat = await self._run("grab", room_id, *args)
+        flat = await self._run("grab", room_id, *args, durable=True)
         out = []
         for kept, raw in zip(flat[::2], flat[1::2], strict=True):
             answer = json.loads(raw)
@@ -281,11 +293,12 @@ class RedisSaleStore(SaleStore):
 
     @guarded
     async def confirm(self, room_id: str, hold_id: str, order_id: str, now: int) -> CheckoutOutcome:
-        return self._checkout(await self._run("confirm", room_id, hold_id, order_id, now))
+        reply = await self._run("confirm", room_id, hold_id, order_id, now, durable=True)
+        return self._checkout(reply)
 
     @guarded
     async def cancel(self, room_id: str, hold_id: str, now: int) -> CheckoutOutcome:
-        return self._checkout(await self._run("cancel", room_id, hold_id, now))
+        return self._checkout(await self._run("cancel", room_id, hold_id, now, durable=True))
 
     @guarded
     async def sweep(self, room_id: str, now: int, limit: int = 200) -> SweepResult:

@@ -1,9 +1,9 @@
 """Contract-suite helpers: engines with test settings, a second "process", a recording sink.
 
-Every test here runs on both engines through the root `engine_kind` parameter. A "peer" is
-another process's view of the same rooms: for Redis a second RedisEngine with its own
-node_id on the same key prefix, for the memory engine (one process by design) the same
-engine object.
+Every test here runs on every backend (memory, Redis, Redis Cluster) through
+`engine_kind`. A "peer" is another process's view of the same rooms: for Redis a second
+RedisEngine with its own node_id on the same key prefix, for the memory engine (one
+process by design) the same engine object.
 """
 
 from __future__ import annotations
@@ -16,9 +16,14 @@ import pytest
 
 from liveroom.engine import create_engine
 from liveroom.engine.base import Engine
-from tests.conftest import engine_settings
+from tests.conftest import ALL_KINDS, engine_settings
 
 MakeEngine = Callable[..., Awaitable[Engine]]
+
+
+@pytest.fixture(params=ALL_KINDS)
+def engine_kind(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
 @pytest.fixture

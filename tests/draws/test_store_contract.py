@@ -1,4 +1,4 @@
-"""The draw store contract, run on both engines through the `engine` fixture."""
+"""The draw store contract, run on every backend through the `engine` fixture."""
 
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ from liveroom.draws.store import Draw, DrawStore, Prize, new_draw_id
 from liveroom.engine import create_engine
 from liveroom.engine.base import Engine, now_ms
 from liveroom.rules import draw as rules
+from tests.conftest import ALL_KINDS
 from tests.support.stores import draw_store_for
+
+
+@pytest.fixture(params=ALL_KINDS)
+def engine_kind(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
 def make_draw(room: str = "r1", ends_in_ms: int = 60_000, **kw: object) -> Draw:

@@ -18,7 +18,8 @@ COMPUTED = re.compile(r"\b(KEYS|ARGV)\[(?!\d+\])|#(KEYS|ARGV)\b|unpack\((KEYS|AR
 # the command and its first argument, in every redis.call / redis.pcall
 CALL = re.compile(r"redis\.p?call\(\s*'(\w+)'\s*(?:,\s*([^,)]+))?")
 # commands whose first argument is not a key
-NOT_A_KEY = {"PUBLISH", "TIME"}
+NOT_A_KEY = {"PUBLISH", "SPUBLISH", "TIME"}
+PUBLISH_BY_NAME = re.compile(r"redis\.p?call\(\s*'S?PUBLISH'", re.I)
 
 
 def code(body: str) -> str:
@@ -61,6 +62,20 @@ def test_every_key_comes_from_keys_not_from_arguments_or_literals(name: str) -> 
             continue
         first = first.strip()
         assert not first.startswith(("ARGV", "'", '"')), f"{command} {first}"
+
+
+@pytest.mark.parametrize("name", [*scripts.names(), *scripts.libs()])
+def test_scripts_publish_with_the_loaders_command(name: str) -> None:
+    """`redis.call(PUBLISH, ...)`: the loader makes it SPUBLISH on a Redis Cluster, where a
+    room's channel is a shard channel; a script naming the command itself would PUBLISH
+    to every node of the cluster, or not reach the room's subscribers at all."""
+    assert not PUBLISH_BY_NAME.search(code(load(name).body))
+
+
+def test_the_loader_chooses_the_publish_command_by_mode() -> None:
+    assert "local PUBLISH = 'PUBLISH'" in load("room_publish").text
+    assert "local PUBLISH = 'SPUBLISH'" in load("room_publish", sharded=True).text
+    assert load("room_publish", sharded=True).text.startswith("#!lua\n")
 
 
 def test_every_helper_is_used_and_every_include_exists() -> None:

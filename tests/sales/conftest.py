@@ -11,11 +11,12 @@ from liveroom.rules.sale import Product, SaleConfig
 from liveroom.sales.memory_store import MemorySaleStore
 from liveroom.sales.redis_store import RedisSaleStore
 from liveroom.sales.store import SaleStore
+from tests.conftest import ALL_KINDS
 
 T0 = 1_800_000_000_000  # a fixed "now" in ms: store operations take time as an argument
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=ALL_KINDS)
 def store_kind(request: pytest.FixtureRequest) -> str:
     return request.param
 
@@ -26,7 +27,7 @@ async def sale_store(store_kind: str, redis_url: str, key_prefix: str) -> AsyncI
     if store_kind == "memory":
         store: SaleStore = MemorySaleStore()
     else:
-        store = RedisSaleStore.from_url(redis_url, key_prefix)
+        store = RedisSaleStore.from_url(redis_url, key_prefix, cluster=store_kind == "cluster")
     try:
         yield store
     finally:

@@ -65,6 +65,8 @@ class RedisProcess:
             # the bus port (by default port + 10000) may not exist: one of its own
             self.bus_port = free_port()
             cmd += ["--cluster-port", str(self.bus_port)]
+            if self.data_dir is None:  # a replica's sync file goes there, not into the cwd
+                cmd += ["--dir", str(self._cluster_dir)]
         cmd += self.args
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:

@@ -36,8 +36,10 @@ class RedisParts:
     """Everything liveroom runs on one Redis layer, as node.py builds it, with a short
     timeout (tests of outages wait for it)."""
 
-    def __init__(self, url: str, prefix: str) -> None:
-        settings = Settings(redis_url=url, key_prefix=prefix, redis_timeout_s=1.0)
+    def __init__(self, url: str, prefix: str, cluster: bool = False, **more: object) -> None:
+        settings = Settings(
+            redis_url=url, key_prefix=prefix, redis_timeout_s=1.0, redis_cluster=cluster
+        ).with_(**more)
         self.redis = RedisLayer.from_settings(settings)
         self.engine = RedisEngine(settings, self.redis)
         self.stream = RedisStream(self.redis)

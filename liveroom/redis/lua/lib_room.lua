@@ -42,7 +42,7 @@ end
 
 -- Give an event the room's next seq, keep it in the capped history stream (entry id
 -- "<seq>-0", fields t=type, i=id, d=msgpack payload without seq) and fan it out as
--- "e<seq>:<payload>" on the room channel. Scripts that append take these as their first
+-- "e<seq>:<payload>" on the room channel (PUBLISH is the loader's: SPUBLISH on a cluster). Scripts that append take these as their first
 -- six ARGV: channel, maxlen, payload, type, id, floor. `floor` is the highest seq the
 -- calling process has seen in this room: normally below the counter, it only matters
 -- after Redis lost data (restarted without persistence), where it keeps seqs from starting
@@ -55,7 +55,7 @@ local function append_event(seq_key, history_key, channel, maxlen, payload, etyp
     redis.call('SET', seq_key, seq)
   end
   redis.call('XADD', history_key, 'MAXLEN', maxlen, seq .. '-0', 't', etype, 'i', id, 'd', payload)
-  redis.call('PUBLISH', channel, 'e' .. seq .. ':' .. payload)
+  redis.call(PUBLISH, channel, 'e' .. seq .. ':' .. payload)
   return seq
 end
 

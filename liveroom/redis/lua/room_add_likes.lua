@@ -5,5 +5,5 @@
 -- Returns: the new total.
 
 local total = redis.call('INCRBY', KEYS[1], ARGV[2])
-redis.call('PUBLISH', ARGV[1], 'l' .. total)
+redis.call(PUBLISH, ARGV[1], 'l' .. total)
 return total
