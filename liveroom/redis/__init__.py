@@ -21,13 +21,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.commands.core import AsyncScript
 
 from liveroom.redis.client import Client, create_client
 from liveroom.redis.durability import Durable
 from liveroom.redis.keys import Keys
 from liveroom.redis.pubsub import Routes, routes_for
-from liveroom.redis.scripts import load
+from liveroom.redis.scripts import Script, load
 from liveroom.settings import Settings
 
 __all__ = ["Client", "Keys", "RedisLayer"]
@@ -45,7 +44,7 @@ class RedisLayer:
         self.sharded = isinstance(client, aioredis.RedisCluster)
         self.routes: Routes = routes_for(client, settings)
         self.durable = Durable(client, settings.redis_wait_replicas, settings.redis_wait_timeout_ms)
-        self._scripts: dict[str, AsyncScript] = {}
+        self._scripts: dict[str, Script] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RedisLayer:
@@ -60,12 +59,12 @@ class RedisLayer:
             )
         return cls(create_client(settings), Keys(settings.key_prefix), settings)
 
-    def script(self, name: str) -> AsyncScript:
+    def script(self, name: str) -> Script:
         """The script `lua/<name>.lua`, ready to call: `await s(keys=[...], args=[...])`."""
         script = self._scripts.get(name)
         if script is None:
             text = load(name, self.sharded).text
-            script = self._scripts[name] = self.client.register_script(text)
+            script = self._scripts[name] = Script(self.client, text)
         return script
 
     async def publish(self, channel: str, message: bytes) -> None:
@@ -76,7 +75,7 @@ class RedisLayer:
             await self.client.publish(channel, message)
 
     async def call_durably(
-        self, script: AsyncScript, room_id: str, keys: Sequence[Any], args: Sequence[Any]
+        self, script: Script, room_id: str, keys: Sequence[Any], args: Sequence[Any]
     ) -> Any:
         """Run a commerce script of the room and acknowledge it only once
         LIVEROOM_REDIS_WAIT_REPLICAS replicas have it (durability.py)."""

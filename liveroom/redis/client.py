@@ -150,6 +150,11 @@ class _Cluster(aioredis.RedisCluster):
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         async with self.turn():
+            if self._initialize:
+                # Learn the slot map once, under redis-py's lock, before any command: a
+                # burst of first commands racing the lazy start lost connections ("Connection
+                # closed by server"; tests/jobs racing claimers on the cluster backend).
+                await self.initialize()
             return await super().execute_command(*args, **kwargs)
 
     def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> Any:

@@ -44,10 +44,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
-from redis.commands.core import AsyncScript
 from redis.crc import key_slot
 
 from liveroom.errors import Unavailable
+from liveroom.redis.scripts import Script
 
 MARKER_TTL_MS = 60_000
 ATTEMPTS = 3  # a NOSCRIPT (a master new since the script was loaded) or a MOVED, then again
@@ -65,16 +65,17 @@ class Durable:
         self._cluster = isinstance(client, aioredis.RedisCluster)
 
     async def run(
-        self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any], marker: str
+        self, script: Script, keys: Sequence[Any], args: Sequence[Any], marker: str
     ) -> Any:
         """The script's reply, once `replicas` replicas have it; `marker` is a key in the
         slot of `keys` (RoomKeys.durable). Raises Unavailable if they do not in time."""
         if self.replicas <= 0:
             return await script(keys=keys, args=args)
+        by_text = False
         for _ in range(ATTEMPTS):
-            reply, acked = await self._attempt(script, keys, args, marker)
+            reply, acked = await self._attempt(script, keys, args, marker, by_text)
             if isinstance(reply, rexc.NoScriptError):
-                script.sha = await self.client.script_load(script.script)
+                by_text = True  # nothing ran: send the text, which teaches the node too
                 continue
             if isinstance(reply, rexc.MovedError) and self._cluster:
                 await self.client.nodes_manager.move_slot(reply)  # type: ignore[union-attr]
@@ -94,7 +95,7 @@ class Durable:
         raise Unavailable("the script's master kept changing; retry")
 
     async def _attempt(
-        self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any], marker: str
+        self, script: Script, keys: Sequence[Any], args: Sequence[Any], marker: str, by_text: bool
     ) -> tuple[Any, Any]:
         wait: dict[str, Any] = {}
         if self._cluster:
@@ -107,7 +108,10 @@ class Durable:
             wait["target_nodes"] = cluster.nodes_manager.get_node_from_slot(slot)
         async with self.client.pipeline(transaction=False) as pipe:
             # (the cluster pipeline refuses its evalsha() method, not the command)
-            pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            if by_text:
+                pipe.execute_command("EVAL", script.script, len(keys), *keys, *args)
+            else:
+                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
             pipe.set(marker, 1, px=MARKER_TTL_MS)
             pipe.execute_command("WAIT", self.replicas, self.timeout_ms, **wait)
             if self._cluster:

@@ -27,8 +27,11 @@ after the shebang, as 'PUBLISH' for one Redis and 'SPUBLISH' for a Redis Cluster
 room's channel is a shard channel (liveroom/redis/pubsub.py). One file per script either
 way; what differs is one line the loader writes.
 
-Scripts are registered with the client (redis-py's Script: EVALSHA, and on NOSCRIPT one
-SCRIPT LOAD and EVALSHA again, so a restarted or failed-over Redis learns them anew).
+Scripts are called with EVALSHA; on NOSCRIPT (a restarted or failed-over Redis, or the
+first call on a node) the same call goes out once as EVAL with the text, which runs it and
+teaches that node the script (`Script`). redis-py's Script answers NOSCRIPT with a SCRIPT
+LOAD and a second EVALSHA: two more round trips, and on a cluster client the SCRIPT LOAD
+is not routed by the call's keys; EVAL goes by its keys to the one node that lacks it.
 
 Adding a script: write `lua/<owner>_<verb>.lua` with the header above, then call
 `redis.script("<owner>_<verb>")` (liveroom.redis.RedisLayer) where the store is built.
@@ -37,9 +40,14 @@ Adding a script: write `lua/<owner>_<verb>.lua` with the header above, then call
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
+
+from redis.exceptions import NoScriptError
 
 LUA = resources.files("liveroom.redis").joinpath("lua")
 
@@ -153,3 +161,21 @@ def load(name: str, sharded: bool = False) -> Source:
     publish = f"local PUBLISH = '{'SPUBLISH' if sharded else 'PUBLISH'}'"
     parts = [shebang, publish, *(f"-- {lib}.lua\n{_read(lib)}" for lib in libs_in), body]
     return Source(name, header, body, "\n".join(parts))
+
+
+class Script:
+    """A loaded script bound to a client: `await script(keys=[...], args=[...])`."""
+
+    __slots__ = ("client", "script", "sha")
+
+    def __init__(self, client: Any, text: str) -> None:
+        self.client = client
+        self.script = text
+        self.sha = hashlib.sha1(text.encode()).hexdigest()
+
+    async def __call__(self, keys: Sequence[Any] = (), args: Sequence[Any] = ()) -> Any:
+        try:
+            return await self.client.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            # nothing ran: run it by its text, which also caches it on that node
+            return await self.client.eval(self.script, len(keys), *keys, *args)

@@ -14,11 +14,17 @@ from liveroom.jobs.redis_store import RedisJobStore
 from liveroom.jobs.store import Job, now_ms
 from liveroom.redis import RedisLayer
 from liveroom.rules import jobs as rules
-from liveroom.settings import Settings
+from tests.conftest import ALL_KINDS, engine_settings
 
 T0 = 1_800_000_000_000
 ROOM = "r1"
 LEASE = 10_000
+
+
+@pytest.fixture(params=ALL_KINDS)
+def engine_kind(request: pytest.FixtureRequest) -> str:
+    """Jobs run on every backend, the cluster included (the due index is a global key)."""
+    return request.param
 
 
 @pytest.fixture
@@ -32,7 +38,7 @@ async def make_store(
     def make() -> JobStore:
         if engine_kind == "memory":
             return shared
-        layer = RedisLayer.from_settings(Settings(redis_url=redis_url, key_prefix=key_prefix))
+        layer = RedisLayer.from_settings(engine_settings(engine_kind, redis_url, key_prefix))
         layers.append(layer)
         return RedisJobStore(layer)
 
