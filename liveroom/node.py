@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute
 
+from liveroom.drain import Drain
 from liveroom.draws import create_store as create_draw_store
 from liveroom.draws.service import DrawService
 from liveroom.engine import create_engine
 from liveroom.engine.base import Engine
+from liveroom.guard import AddressGuard
 from liveroom.hub import Hub
 from liveroom.merchant.nonces import Nonces, create_nonces
 from liveroom.sales import create_store as create_sale_store
@@ -40,6 +42,13 @@ class Node:
     # every feature in build order: the order their callbacks run in
     features: tuple[Feature, ...] = field(default=())
     ready: bool = False
+    # the transport's share of the process: per-address cap, graceful restart
+    guard: AddressGuard = field(init=False)
+    drain: Drain = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.guard = AddressGuard(self.settings)
+        self.drain = Drain(self)
 
     # lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:

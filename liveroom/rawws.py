@@ -3,18 +3,43 @@
 Going through ASGI `send` costs a coroutine, a message dict and a fresh frame encode per
 viewer per tick. For fan-out we encode once (see wsframe) and call `transport.write`, which
 is the same thing uvicorn's own protocol does for a frame, minus the per-call overhead.
-Everything else (handshake, pings, close, reads) stays with uvicorn.
+Everything else (handshake, pings, reads) stays with uvicorn.
 Compression must be off for this path (the frame bytes would differ per connection).
+
+Closing is ours too, because uvicorn's way of closing waits on the client: a close frame
+goes through `send`, which waits until the transport can take more (never, for a client
+that stopped reading), and `transport.close()` waits for the buffer to drain (same). Here a
+close is written at once, and if the client has not finished it within the grace, the
+socket is reset (SO_LINGER 0, then abort): its buffers, ours and the kernel's, are freed at
+once instead of lingering for minutes in a socket nobody owns.
+
+On shutdown (SIGTERM) uvicorn asks every connection to close itself; ours hands itself to
+the node's drain instead (liveroom/drain.py), which lets frames being handled finish and
+closes every viewer with 1012 and where to resume.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import socket
+import struct
+from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
+
+from liveroom.metrics import METRICS
+
+if TYPE_CHECKING:
+    from liveroom.connection import Connection
+    from liveroom.guard import Lease
+    from liveroom.node import Node
 
 RAW_KEY = "liveroom.raw"
+# where uvicorn's protocols find the node: the lifespan state (ASGI "state"), set by the app
+NODE_KEY = "liveroom.node"
+DEFAULT_CLOSE_GRACE_S = 2.0
+_LINGER_RESET = struct.pack("ii", 1, 0)
 
 
 class RawSocket:
@@ -46,8 +71,15 @@ class RawSocket:
     def buffered(self) -> int:
         return self._proto.transport.get_write_buffer_size()
 
-    def abort(self) -> None:
-        self._proto.transport.abort()
+    def attach(self, conn: Connection) -> None:
+        """The hub's view of this socket: told when uvicorn loses it, asked for `since`."""
+        self._proto.connection = conn
+
+    def close(self, code: int, reason: str, grace_s: float) -> None:
+        self._proto.close_now(code, reason, grace_s)
+
+    def reset(self) -> None:
+        self._proto.reset()
 
 
 class _Mailbox:
@@ -117,6 +149,21 @@ class LiveroomWSProtocol(WebSocketsSansIOProtocol):
         super().__init__(*args, **kwargs)
         self.queue = _Mailbox()  # type: ignore[assignment]
         self.writable = _Flag()  # type: ignore[assignment]
+        self.connection: Connection | None = None  # the hub's view, once the room has one
+        self.lease: Lease | None = None  # this client's place under the per-address cap
+        # The app took a frame and has not asked for the next one yet: it is handling it
+        # (a grab, a host command). A drain waits for these to finish.
+        self.in_frame = False
+        self.draining = False
+
+    @property
+    def node(self) -> Node | None:
+        return self.app_state.get(NODE_KEY)
+
+    @property
+    def close_grace_s(self) -> float:
+        node = self.node
+        return node.settings.close_grace_s if node is not None else DEFAULT_CLOSE_GRACE_S
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
@@ -124,6 +171,28 @@ class LiveroomWSProtocol(WebSocketsSansIOProtocol):
         if scope is not None:
             scope["extensions"][RAW_KEY] = RawSocket(self)
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.connection is not None:
+            self.connection.lost()
+        if self.lease is not None:
+            self.lease.release()
+            self.lease = None
+
+    # reading -------------------------------------------------------------------------
+    async def receive(self) -> Any:
+        self.in_frame = False
+        while True:
+            message = await super().receive()
+            if message["type"] != "websocket.receive":
+                return message
+            if not self.draining:
+                self.in_frame = True
+                return message
+            # Draining: a frame not started now is not started here at all; the client
+            # sends it again (same rid / request_id) to the process it reconnects to.
+
+    # closing -------------------------------------------------------------------------
     async def send(self, message: Any) -> None:
         await super().send(message)
         if message["type"] == "websocket.accept" and self.handshake_complete:
@@ -131,3 +200,78 @@ class LiveroomWSProtocol(WebSocketsSansIOProtocol):
             # response (about 4 KiB a viewer). Nothing reads them after the accept.
             self.request = None
             self.response = None
+        elif message["type"] == "websocket.close" and self.close_sent:
+            self._reset_unless_closed(self.close_grace_s)
+
+    def close_now(self, code: int, reason: str, grace_s: float) -> None:
+        """Write the close frame without waiting for the transport to be writable, end the
+        app's read loop, and reset the socket if the close is not finished in `grace_s`."""
+        if self.disconnected:
+            return
+        if not self.close_sent and self.handshake_complete and self.initial_response is None:
+            self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+            self.stop_keepalive()
+            try:
+                self.conn.send_close(code, reason)
+                self.transport.write(b"".join(self.conn.data_to_send()))
+            except (InvalidState, RuntimeError):  # the transport is closed already
+                pass
+            self.close_sent = True
+            if self.read_paused:  # read on, to see the client's answering close frame
+                self.read_paused = False
+                self.transport.resume_reading()
+        self._reset_unless_closed(grace_s)
+
+    def _reset_unless_closed(self, grace_s: float) -> None:
+        # uvicorn's own close timer calls transport.close(), which waits for the buffer
+        # to drain; ours resets instead. uvicorn cancels it (and closes the transport
+        # politely) when the client's close frame arrives, and when the connection is lost.
+        if self.disconnected:
+            return
+        if self.close_timer is not None:
+            self.close_timer.cancel()
+        self.close_timer = self.loop.call_later(grace_s, self.reset)
+
+    def reset(self) -> None:
+        """Drop the connection now: RST, not FIN, so no buffer outlives it anywhere."""
+        self.close_timer = None
+        if self.disconnected or self.transport is None:
+            return
+        METRICS.sockets_reset += 1
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+            except OSError:
+                pass
+        self.transport.abort()
+
+    def keepalive_timeout(self) -> None:
+        # no pong in time: uvicorn fails the connection and closes the transport, which
+        # for a client that stopped reading would never complete
+        super().keepalive_timeout()
+        self._reset_unless_closed(self.close_grace_s)
+
+    async def run_asgi(self) -> None:
+        await super().run_asgi()
+        # the room socket is done with it; uvicorn has closed the transport or armed its
+        # close timer, both of which wait on the client
+        if not self.disconnected:
+            self._reset_unless_closed(self.close_grace_s)
+
+    def shutdown(self) -> None:
+        """Uvicorn's shutdown (SIGTERM) asks each connection to close: a room socket joins
+        the node's drain instead, which closes it with 1012 and where to resume."""
+        node = self.node
+        if (
+            node is not None
+            and self.handshake_complete
+            and self.initial_response is None
+            and not self.close_sent
+            and not self.disconnected
+        ):
+            node.drain.add(self)
+            return
+        super().shutdown()
+        if not self.disconnected:
+            self._reset_unless_closed(self.close_grace_s)

@@ -93,7 +93,7 @@ async def room_socket(ws: WebSocket) -> None:
         await _refuse(ws, fmt, protocol.CLOSE_BANNED, "banned", "you are banned from this room")
         return
 
-    conn = Connection(ws, ident, fmt)
+    conn = Connection(ws, ident, fmt, settings.close_grace_s)
     METRICS.connections_total += 1
     try:
         try:
@@ -108,15 +108,17 @@ async def room_socket(ws: WebSocket) -> None:
         if status == ENDED:
             await conn.close(protocol.CLOSE_ROOM_ENDED, "room ended")
             return
-        # Nothing reads the handshake headers again; a show-long socket need not keep them.
+        # Nothing reads the handshake headers or the app state again; a show-long socket
+        # need not keep them.
         ws.scope["headers"] = []
+        ws.scope.pop("state", None)
         session = Session(node, room_id, conn, channel)
         await _read_loop(ws, session)
     except WebSocketDisconnect:
         pass
     finally:
         hub.leave(room_id, conn)
-        conn.mark_closing()
+        conn.lost()
 
 
 async def _welcome(
