@@ -51,6 +51,7 @@ class Hub:
         self.settings = engine.settings
         self.rooms: dict[str, RoomChannel] = {}
         self._tasks: list[asyncio.Task] = []
+        self._like_pushes: set[asyncio.Task] = set()
         self._joining: dict[str, asyncio.Lock] = {}
         self._listener: RoomEventHandler | None = None
 
@@ -70,6 +71,11 @@ class Hub:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # taps counted here and not yet added to the engine: a restart must not lose them
+        for channel in list(self.rooms.values()):
+            self._push_local_likes(channel)
+        if self._like_pushes:
+            await asyncio.wait(list(self._like_pushes), timeout=5)
         for room_id in list(self.rooms):
             with contextlib.suppress(Exception):
                 await self.engine.report_presence(room_id, 0)
@@ -183,14 +189,19 @@ class Hub:
 
     def flush_all(self, tick_s: float) -> None:
         for channel in list(self.rooms.values()):
-            if channel.local_likes:
-                n, channel.local_likes = channel.local_likes, 0
-                asyncio.get_running_loop().create_task(self._push_likes(channel, n))
+            self._push_local_likes(channel)
             try:
                 self.flush(channel, tick_s)
             except Exception:  # one room's fault must not hold up the others
                 METRICS.tick_failures += 1
                 log.exception("tick failed for room %s", channel.id)
+
+    def _push_local_likes(self, channel: RoomChannel) -> None:
+        if channel.local_likes:
+            n, channel.local_likes = channel.local_likes, 0
+            task = asyncio.get_running_loop().create_task(self._push_likes(channel, n))
+            self._like_pushes.add(task)
+            task.add_done_callback(self._like_pushes.discard)
 
     async def _push_likes(self, channel: RoomChannel, n: int) -> None:
         try:

@@ -37,6 +37,7 @@ VIEWERS = 1000
 GRABBERS = 600
 STOCK = 200
 COMMENTERS = 10
+LIKERS = range(700, 800)
 WINDOW_S = 4.0  # grabs, comments and announcements spread over this; SIGTERM in its middle
 
 
@@ -106,6 +107,13 @@ async def test_sigterm_mid_sale_hands_every_viewer_over_with_nothing_lost(
             )
         return out
 
+    async def likes(i: int) -> list[dict[str, Any]]:
+        out = []
+        for k in range(3):
+            await at(WINDOW_S * k / 3 + (i % 10) * 0.13)
+            out.append(await viewers[i].request({"t": "like", "n": 1 + i % 5}))
+        return out
+
     async def announcements() -> list[dict[str, Any]]:
         out = []
         for k in range(16):
@@ -116,6 +124,7 @@ async def test_sigterm_mid_sale_hands_every_viewer_over_with_nothing_lost(
     grabs = asyncio.gather(*(grab(i) for i in range(GRABBERS)))
     talk = asyncio.gather(*(comments(i) for i in range(GRABBERS, GRABBERS + COMMENTERS)))
     said = asyncio.create_task(announcements())
+    tap = asyncio.gather(*(likes(i) for i in LIKERS))
 
     await at(WINDOW_S / 2)
     a_stopping = True  # the balancer sends newcomers to B from now on
@@ -127,6 +136,7 @@ async def test_sigterm_mid_sale_hands_every_viewer_over_with_nothing_lost(
     grab_answers: list[dict[str, Any]] = await asyncio.wait_for(grabs, 120)
     comment_acks = [ack for per in await asyncio.wait_for(talk, 120) for ack in per]
     announce_acks = await asyncio.wait_for(said, 120)
+    like_acks = [ack for per in await asyncio.wait_for(tap, 120) for ack in per]
 
     # everyone on A was handed over: a 1012 naming the last seq it had been sent, which is
     # the last seq it had seen; nobody on B was disturbed
@@ -141,9 +151,8 @@ async def test_sigterm_mid_sale_hands_every_viewer_over_with_nothing_lost(
     assert [c[0] for c in host.closes] == [CLOSE_SERVICE_RESTART]
 
     # every request got one answer; nothing done twice
-    assert all(ack["t"] == "ack" for ack in comment_acks + announce_acks), [
-        x for x in comment_acks + announce_acks if x["t"] != "ack"
-    ]
+    acks = comment_acks + announce_acks + like_acks
+    assert all(ack["t"] == "ack" for ack in acks), [x for x in acks if x["t"] != "ack"]
     holds = {}
     for i, answer in enumerate(grab_answers):
         if answer["t"] == "ack":
@@ -173,6 +182,9 @@ async def test_sigterm_mid_sale_hands_every_viewer_over_with_nothing_lost(
                 e.get("id"),
                 e.get("text"),
             )
+    # every tap counted once, the ones the stopped process held included
+    taps = sum(3 * (1 + i % 5) for i in LIKERS)
+    assert await poll_until(lambda: viewers[0].likes == taps, 20), (viewers[0].likes, taps)
     room_events = viewers[0].events
     said_in_room = Counter(e["text"] for e in room_events if e["type"] == "announce")
     assert said_in_room == Counter([f"a{k}" for k in range(16)] + ["the end"])

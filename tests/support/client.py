@@ -141,6 +141,7 @@ class ResumingClient:
         self.welcomes: list[dict[str, Any]] = []
         self.closes: list[tuple[int | None, str, int | None]] = []  # code, reason, seq then
         self.stock: dict[str, int] = {}
+        self.likes = 0  # the room's like total, as last heard
         self.resent = 0  # requests sent again after a reconnect, unanswered the first time
         self._rid = 0
         self._pending: dict[str, tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]] = {}
@@ -200,6 +201,7 @@ class ResumingClient:
         if self.seq is not None and welcome["recovered"]:
             self._take(welcome["events"])
         self.seq = welcome["seq"] if self.seq is None else max(self.seq, welcome["seq"])
+        self.likes = welcome["likes"]
         for sale in welcome.get("sales", ()):
             if "available" in sale:
                 self.stock[sale["sale_id"]] = sale["available"]
@@ -230,6 +232,7 @@ class ResumingClient:
                 if t == "tick":
                     self.seq = max(self.seq or 0, frame["seq"])
                 self.stock.update(frame.get("stock", {}))
+                self.likes = frame.get("likes", self.likes)
             elif t in ("ack", "error") and frame.get("rid") in self._pending:
                 _, fut = self._pending.pop(frame["rid"])
                 self._sent.discard(frame["rid"])
