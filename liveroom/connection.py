@@ -168,12 +168,12 @@ class Connection:
         self.backlog = []
 
     def write_failed(self) -> None:
-        """A write raised: the socket is unusable whatever it claims. Reset it, forget it."""
+        """A write raised: the socket is unusable whatever it claims. Drop it, forget it."""
         METRICS.write_failures += 1
         self.state = CLOSED
         self.backlog = []
         if self.raw is not None:
-            self.raw.reset()
+            self.raw.abort()
 
     # sending -------------------------------------------------------------------------
     def buffered(self) -> int:

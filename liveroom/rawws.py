@@ -81,6 +81,11 @@ class RawSocket:
     def reset(self) -> None:
         self._proto.reset()
 
+    def abort(self) -> None:
+        """Drop a transport that failed a write: its handle is closed already (uvloop
+        raises on a closed handle), so no socket option can be set on it any more."""
+        self._proto.transport.abort()
+
 
 class _Mailbox:
     """The part of asyncio.Queue uvicorn uses (put_nowait, get, empty), for one reader.
@@ -235,22 +240,28 @@ class LiveroomWSProtocol(WebSocketsSansIOProtocol):
     def reset(self) -> None:
         """Drop the connection now: RST, not FIN, so no buffer outlives it anywhere."""
         self.close_timer = None
-        if self.disconnected or self.transport is None:
+        transport = self.transport
+        if self.disconnected or transport is None:
             return
+        if transport.is_closing() and not transport.get_write_buffer_size():
+            return  # closed with nothing left to send: its socket is gone or going already
         METRICS.sockets_reset += 1
-        sock = self.transport.get_extra_info("socket")
+        sock = transport.get_extra_info("socket")
         if sock is not None:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
             except OSError:
                 pass
-        self.transport.abort()
+        transport.abort()
 
     def keepalive_timeout(self) -> None:
-        # no pong in time: uvicorn fails the connection and closes the transport, which
-        # for a client that stopped reading would never complete
-        super().keepalive_timeout()
-        self._reset_unless_closed(self.close_grace_s)
+        # No pong in time. Uvicorn would close the transport politely, which for a client
+        # that stopped reading leaves its unsent data in the kernel; close it as any other.
+        self.pong_timer = None
+        self.pending_ping_payload = None
+        if self.close_sent or self.transport.is_closing():
+            return
+        self.close_now(1011, "keepalive ping timeout", self.close_grace_s)
 
     async def run_asgi(self) -> None:
         await super().run_asgi()

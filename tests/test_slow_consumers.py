@@ -133,3 +133,27 @@ async def test_non_readers_are_reset_and_their_memory_returned(server_env: dict)
             s.close()
         for c in [host, *readers]:
             await c.close()
+
+
+@pytest.mark.parametrize("engine_kind", ["memory"], indirect=True)
+async def test_a_dead_peer_in_a_quiet_room_is_cut_by_the_keepalive(server_env: dict) -> None:
+    interval, timeout, grace = 1.0, 1.0, 1.0
+    env = {
+        **server_env,
+        "LIVEROOM_WS_PING_INTERVAL_S": str(interval),
+        "LIVEROOM_WS_PING_TIMEOUT_S": str(timeout),
+        "LIVEROOM_CLOSE_GRACE_S": str(grace),
+    }
+    with LiveServer(env=env) as srv:
+        alive = await Client.connect(url(srv, "alive"))  # answers pings (websockets does)
+        token = tokens.mint_for(srv.secret, "gone", room=ROOM)
+        gone = rawsock.non_reader(srv.port, f"/ws/rooms/{ROOM}?token={token}")
+        port = gone.getsockname()[1]
+        bound = interval + timeout + grace + 5  # slack for a busy machine
+        assert await poll_until(lambda: rawsock.cut_by_peer(gone), bound)
+        assert rawsock.tcp_state(gone) == rawsock.TCP_CLOSE  # reset: it never read the close
+        assert rawsock.server_side(srv.port, {port}) == []
+        # the live one is still there, and hears the room
+        assert (await alive.request({"t": "ping"}))["t"] == "pong"
+        gone.close()
+        await alive.close()
