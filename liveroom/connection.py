@@ -75,6 +75,7 @@ class Connection:
         "ident",
         "kind",
         "last_seq",
+        "live_transport",
         "raw",
         "state",
         "transport",
@@ -94,6 +95,7 @@ class Connection:
         self.kind = (self.group, fmt)  # which pre-encoded tick frame this client takes
         self.last_seq = 0  # last seq this client has been sent (what `since` should be)
         self.state = JOINING
+        self.live_transport: Any = None  # see _become
         self.backlog: list[tuple[list[dict], dict[str, Any]]] = []  # ticks while JOINING
         self.degraded_at = 0.0  # when it became DEGRADED (monotonic seconds)
         self.close_grace_s = close_grace_s
@@ -120,13 +122,13 @@ class Connection:
         """The welcome (and what arrived meanwhile) is sent: live ticks from now on."""
         self.backlog = []
         if self.state is JOINING:
-            self.state = LIVE
+            self._become(LIVE)
 
     def degrade(self, now: float) -> bool:
         """Too far behind: state-only frames from now on. True if it just became so."""
         if self.state is not LIVE:
             return False
-        self.state = DEGRADED
+        self._become(DEGRADED)
         self.degraded_at = now
         return True
 
@@ -143,7 +145,7 @@ class Connection:
         if self.state is CLOSING or self.state is CLOSED:
             return
         welcomed = self.state is not JOINING
-        self.state = CLOSING
+        self._become(CLOSING)
         self.backlog = []
         if isinstance(reason, dict):
             reason = json.dumps(reason, separators=(",", ":"))
@@ -164,16 +166,23 @@ class Connection:
 
     def lost(self) -> None:
         """The socket is gone (uvicorn says so), or the room socket has finished with it."""
-        self.state = CLOSED
+        self._become(CLOSED)
         self.backlog = []
 
     def write_failed(self) -> None:
         """A write raised: the socket is unusable whatever it claims. Drop it, forget it."""
         METRICS.write_failures += 1
-        self.state = CLOSED
+        self._become(CLOSED)
         self.backlog = []
         if self.raw is not None:
             self.raw.abort()
+
+    def _become(self, state: State) -> None:
+        """Every change of state after the first goes through here. `live_transport` is
+        the transport while the connection is LIVE on a raw socket and None otherwise:
+        the one attribute the hub's hot loop reads to know it may write shared bytes."""
+        self.state = state
+        self.live_transport = self.transport if state is LIVE else None
 
     # sending -------------------------------------------------------------------------
     def buffered(self) -> int:
@@ -216,7 +225,7 @@ class Connection:
                     await self.ws.send_bytes(item)
         except Exception:  # the socket went away; the read loop notices and cleans up
             if self.is_open:
-                self.state = CLOSED
+                self._become(CLOSED)
 
     async def _close_asgi(self, code: int, reason: str, drain: bool) -> None:
         assert self._queue is not None

@@ -69,7 +69,10 @@ class AddressGuard:
     def __init__(self, settings: Settings) -> None:
         self.limit = settings.max_connections_per_address
         self.handshake_timeout_s = settings.handshake_timeout_s
-        self.trusted = parse_networks(settings.trusted_proxies)
+        try:
+            self.trusted = parse_networks(settings.trusted_proxies)
+        except ValueError as exc:
+            raise ValueError(f"LIVEROOM_TRUSTED_PROXIES: {exc}") from None
         self.counts: dict[str, int] = {}
 
     def trusts(self, peer: str) -> bool:

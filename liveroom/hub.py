@@ -17,7 +17,7 @@ from typing import Any
 
 from liveroom import codec, protocol
 from liveroom.background import every
-from liveroom.connection import CLOSED, CLOSING, DEGRADED, JOINING, LIVE, Connection, wire_frame
+from liveroom.connection import CLOSED, CLOSING, DEGRADED, JOINING, Connection, wire_frame
 from liveroom.engine.base import ENDED, Engine, Room
 from liveroom.metrics import METRICS
 from liveroom.rules.lanes import NORMAL, lane_of
@@ -244,18 +244,17 @@ class Hub:
         first_seq = events[0]["seq"] if events else seq + 1
         soft = self.settings.slow_soft_bytes
         wires = frames.wires()
-        live = LIVE
         sent = 0
         failed: list[tuple[Connection, Exception]] = []
-        # The hot loop: one state check, one buffer check and one write of shared bytes per
-        # healthy client. A socket that raises (closed under us, mid-tick) costs itself only;
-        # the try costs nothing until something raises.
+        # The hot loop: one state check (a LIVE raw socket has its `live_transport`), one
+        # buffer check and one write of shared bytes per healthy client. A socket that
+        # raises (closed under us, mid-tick) costs itself only; the try costs nothing until
+        # something raises.
         for conn in channel.conns:
             try:
-                transport = conn.transport
+                transport = conn.live_transport
                 if (
-                    conn.state is live
-                    and transport is not None
+                    transport is not None
                     and conn.last_seq < first_seq
                     and transport.get_write_buffer_size() <= soft
                 ):

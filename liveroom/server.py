@@ -59,8 +59,9 @@ def uvicorn_config(settings: Settings, **extra: object) -> dict[str, object]:
             settings.drain_timeout_s + settings.close_grace_s + 10
         ),
         "backlog": 4096,
-        # liveroom never looks at client addresses; the proxy-header middleware would only
-        # keep one more suspended frame alive per viewer
+        # the app never looks at client addresses (guard.py reads them, X-Forwarded-For
+        # included, in the HTTP protocol); the proxy-header middleware would only keep one
+        # more suspended frame alive per viewer
         "proxy_headers": False,
         "log_level": os.environ.get("LIVEROOM_LOG_LEVEL", "info"),
         **extra,

@@ -74,14 +74,17 @@ async def test_a_socket_that_raises_on_write_costs_only_itself(key_prefix: str) 
         victims = [await Client.connect(srv.ws_url(ROOM, token(f"victim{i}"))) for i in range(2)]
         channel = srv.node.hub.rooms[ROOM]
         conns: dict[str, Connection] = {c.uid: c for c in channel.conns}
-        conns["victim0"].transport = ClosedUnderUs(
-            conns["victim0"].transport,
-            RuntimeError("unable to perform operation on <TCPTransport closed=True>"),
-            on="write",
-        )
-        conns["victim1"].transport = ClosedUnderUs(
-            conns["victim1"].transport, OSError(32, "Broken pipe"), on="size"
-        )
+        # what the hub writes to: the transport of a LIVE connection
+        for uid, exc, on in (
+            (
+                "victim0",
+                RuntimeError("unable to perform operation on <TCPTransport closed=True>"),
+                "write",
+            ),
+            ("victim1", OSError(32, "Broken pipe"), "size"),
+        ):
+            conn = conns[uid]
+            conn.transport = conn.live_transport = ClosedUnderUs(conn.transport, exc, on)
         failures_before, ticks_failed_before = METRICS.write_failures, METRICS.tick_failures
 
         everyone = [host, *viewers]
