@@ -46,7 +46,7 @@ class Drain:
     def add(self, proto: LiveroomWSProtocol) -> None:
         """A room socket uvicorn wants closed. The first one starts the drain; uvicorn
         hands over every connection in one synchronous pass, before the drain runs."""
-        proto.draining = True
+        proto.stop_reading()
         self.sockets.append(proto)
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self._run(), name="drain")
