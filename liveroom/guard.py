@@ -161,7 +161,8 @@ class GuardedHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
 
     def _arm_head_timer(self) -> None:
         assert self.guard is not None
-        self.head_timer = self.loop.call_later(self.guard.handshake_timeout_s, self._too_slow)
+        if self.guard.handshake_timeout_s > 0:  # 0: no deadline
+            self.head_timer = self.loop.call_later(self.guard.handshake_timeout_s, self._too_slow)
 
     def _cancel_head_timer(self) -> None:
         if self.head_timer is not None:

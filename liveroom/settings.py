@@ -61,7 +61,8 @@ class Settings:
     # that stopped reading never finishes it, and until the reset its buffers stay held.
     close_grace_s: float = 2.0
     # The request head (WebSocket upgrade or HTTP request) must arrive within this many
-    # seconds of the connection (or of the previous response on a kept-alive connection).
+    # seconds of the connection (or of the previous response on a kept-alive connection);
+    # 0: no deadline.
     handshake_timeout_s: float = 10.0
     # Open sockets per client address and process (0: no cap); see docs/operations.md.
     max_connections_per_address: int = 256
