@@ -15,8 +15,10 @@ A connection's life is one `State`, changed only by the methods of `Connection`:
   buffers in the process and in the kernel at once.
 - CLOSED: the socket is gone, or the room socket is done with it.
 
-The hub's hot loop reads `state` and the transport's buffer size, nothing else, so a
-socket that dies mid-tick is skipped from the moment uvicorn reports it lost.
+The hub's hot loop reads one attribute, `live_transport` (the transport while LIVE, set
+with the state), and the transport's buffer size, nothing else; a socket that dies is
+skipped from the moment uvicorn reports it lost, and one that raises mid-tick is dropped
+by the hub alone (hub.py).
 """
 
 from __future__ import annotations
