@@ -21,6 +21,7 @@ from liveroom import commands, gcpolicy
 from liveroom.merchant.routes import merchant_routes
 from liveroom.metrics import METRICS
 from liveroom.node import Node, build
+from liveroom.rawws import NODE_KEY
 from liveroom.settings import Settings
 from liveroom.ws import ROOM_SOCKET_PATH, room_socket
 
@@ -83,13 +84,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     node = build(settings)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         await node.start()
         collector = asyncio.get_running_loop().create_task(
             gcpolicy.manage(settings.gc_freeze_s, settings.gc_full_s), name="gc-policy"
         )
         try:
-            yield
+            # the lifespan state is what uvicorn hands its protocols (guard.py, rawws.py)
+            yield {NODE_KEY: node}
         finally:
             collector.cancel()
             await node.stop()

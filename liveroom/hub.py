@@ -17,7 +17,7 @@ from typing import Any
 
 from liveroom import codec, protocol
 from liveroom.background import every
-from liveroom.connection import Connection, wire_frame
+from liveroom.connection import CLOSED, CLOSING, DEGRADED, JOINING, Connection, wire_frame
 from liveroom.engine.base import CANCELLED, ENDED, Engine, Room
 from liveroom.metrics import METRICS
 from liveroom.rules.lanes import NORMAL, lane_of
@@ -51,6 +51,7 @@ class Hub:
         self.settings = engine.settings
         self.rooms: dict[str, RoomChannel] = {}
         self._tasks: list[asyncio.Task] = []
+        self._like_pushes: set[asyncio.Task] = set()
         self._joining: dict[str, asyncio.Lock] = {}
         self._listener: RoomEventHandler | None = None
 
@@ -70,6 +71,11 @@ class Hub:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # taps counted here and not yet added to the engine: a restart must not lose them
+        for channel in list(self.rooms.values()):
+            self._push_local_likes(channel)
+        if self._like_pushes:
+            await asyncio.wait(list(self._like_pushes), timeout=5)
         for room_id in list(self.rooms):
             with contextlib.suppress(Exception):
                 await self.engine.report_presence(room_id, 0)
@@ -146,7 +152,7 @@ class Hub:
                 conn.send(
                     {"t": "error", "code": "banned", "message": "you are banned from this room"}
                 )
-                asyncio.get_running_loop().create_task(conn.close(protocol.CLOSE_BANNED, "banned"))
+                conn.shut(protocol.CLOSE_BANNED, "banned")
         if self._listener is not None:
             self._listener.on_room_event(channel, event)
 
@@ -178,14 +184,24 @@ class Hub:
             try:
                 self.flush_all(elapsed)
             except Exception:
+                METRICS.tick_failures += 1
                 log.exception("tick failed")
 
     def flush_all(self, tick_s: float) -> None:
         for channel in list(self.rooms.values()):
-            if channel.local_likes:
-                n, channel.local_likes = channel.local_likes, 0
-                asyncio.get_running_loop().create_task(self._push_likes(channel, n))
-            self.flush(channel, tick_s)
+            self._push_local_likes(channel)
+            try:
+                self.flush(channel, tick_s)
+            except Exception:  # one room's fault must not hold up the others
+                METRICS.tick_failures += 1
+                log.exception("tick failed for room %s", channel.id)
+
+    def _push_local_likes(self, channel: RoomChannel) -> None:
+        if channel.local_likes:
+            n, channel.local_likes = channel.local_likes, 0
+            task = asyncio.get_running_loop().create_task(self._push_likes(channel, n))
+            self._like_pushes.add(task)
+            task.add_done_callback(self._like_pushes.discard)
 
     async def _push_likes(self, channel: RoomChannel, n: int) -> None:
         try:
@@ -229,28 +245,48 @@ class Hub:
         soft = self.settings.slow_soft_bytes
         wires = frames.wires()
         sent = 0
-        # The hot loop: one buffer check and one write of shared bytes per healthy client.
+        failed: list[tuple[Connection, Exception]] = []
+        # The hot loop: one state check (a LIVE raw socket has its `live_transport`), one
+        # buffer check and one write of shared bytes per healthy client. A socket that
+        # raises (closed under us, mid-tick) costs itself only; the try costs nothing until
+        # something raises.
         for conn in channel.conns:
-            transport = conn.transport
-            if (
-                transport is not None
-                and conn.steady
-                and conn.last_seq < first_seq
-                and transport.get_write_buffer_size() <= soft
-            ):
-                transport.write(wires[conn.kind])
-                conn.last_seq = seq
-                sent += 1
-            elif self._deliver_special(conn, frames, first_seq, state, events, viewer_events):
-                sent += 1
+            try:
+                transport = conn.live_transport
+                if (
+                    transport is not None
+                    and conn.last_seq < first_seq
+                    and transport.get_write_buffer_size() <= soft
+                ):
+                    transport.write(wires[conn.kind])
+                    conn.last_seq = seq
+                    sent += 1
+                elif self._deliver_special(conn, frames, first_seq, state, events, viewer_events):
+                    sent += 1
+            except Exception as exc:
+                failed.append((conn, exc))
+        if failed:
+            self._drop_failed(channel, failed)
         METRICS.frames_out += sent
         METRICS.deliveries += sent * len(viewer_events)
         if channel.ending:
             channel.ending = False
             for conn in list(channel.conns):
-                asyncio.get_running_loop().create_task(
-                    conn.close(protocol.CLOSE_ROOM_ENDED, "room ended")
-                )
+                conn.shut(protocol.CLOSE_ROOM_ENDED, "room ended")
+
+    def _drop_failed(
+        self, channel: RoomChannel, failed: list[tuple[Connection, Exception]]
+    ) -> None:
+        """Sockets whose write raised: reset and forgotten, the room's tick goes on."""
+        log.warning(
+            "room %s: %d socket(s) failed on write and were dropped (first: %r)",
+            channel.id,
+            len(failed),
+            failed[0][1],
+        )
+        for conn, _ in failed:
+            conn.write_failed()
+            self.leave(channel.id, conn)
 
     def _deliver_special(
         self,
@@ -262,13 +298,14 @@ class Hub:
         viewer_events: list[dict],
     ) -> bool:
         """Everything off the hot path: joining, closing, slow, or an ASGI-only socket."""
-        if conn.joining:
+        cstate = conn.state
+        if cstate is JOINING:
             conn.backlog.append((events if conn.group == "host" else viewer_events, state))
             return False
-        if conn.closing:
+        if cstate is CLOSING or cstate is CLOSED:
             return False
         backlog = conn.buffered()
-        if backlog > self.settings.slow_soft_bytes or conn.degraded_at is not None:
+        if backlog > self.settings.slow_soft_bytes or cstate is DEGRADED:
             self._slow(conn, backlog, time.monotonic(), state)
             return False
         if conn.last_seq >= first_seq:
@@ -281,18 +318,16 @@ class Hub:
         return True
 
     def _slow(self, conn: Connection, backlog: int, now: float, state: dict) -> None:
-        """Past the soft bound: state only. Past the hard bound or grace: close with a hint."""
+        """Past the soft bound: state only. Past the hard bound or the grace, or once it has
+        drained after missing events: closed with where to resume, and reset if it does
+        not take the close within `close_grace_s`."""
         s = self.settings
-        if conn.degraded_at is None:
-            conn.degraded_at = now
-            conn.steady = False
+        if conn.degrade(now):
             METRICS.slow_degraded += 1
         drained = backlog < s.slow_soft_bytes // 4
         if backlog > s.slow_hard_bytes or drained or now - conn.degraded_at > s.slow_grace_s:
-            # drained or not, it missed events: it must come back with `since`
             METRICS.slow_closed += 1
-            reason = {"reconnect": True, "since": conn.last_seq}
-            asyncio.get_running_loop().create_task(conn.close(protocol.CLOSE_SLOW_CONSUMER, reason))
+            conn.shut(protocol.CLOSE_SLOW_CONSUMER, conn.resume_hint())
             return
         if state:
             conn.send({"t": "state", **state})
@@ -308,16 +343,24 @@ class Hub:
                 frame.update(state)
                 conn.send(frame)
         conn.last_seq = after_seq
-        conn.backlog = []
-        conn.joining = False
-        conn.steady = not conn.closing
+        conn.welcomed()
+
+    def close_all(self, code: int) -> int:
+        """Close every connection of this process, each told where to resume (a restart)."""
+        n = 0
+        for channel in list(self.rooms.values()):
+            for conn in list(channel.conns):
+                if conn.is_open:
+                    conn.shut(code, conn.resume_hint())
+                    n += 1
+        return n
 
     # presence ------------------------------------------------------------------------
     async def report_presence(self) -> None:
         now = time.monotonic()
         for room_id, channel in list(self.rooms.items()):
             # a degraded client in a room gone quiet still has to be closed or released
-            for conn in [c for c in channel.conns if c.degraded_at is not None and not c.closing]:
+            for conn in [c for c in channel.conns if c.state is DEGRADED]:
                 self._slow(conn, conn.buffered(), now, {})
             try:
                 channel.viewers = await self.engine.report_presence(room_id, len(channel.conns))

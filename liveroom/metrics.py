@@ -16,6 +16,13 @@ class Metrics:
     client_errors: int = 0
     slow_degraded: int = 0
     slow_closed: int = 0
+    # transport health (docs/operations.md, What to alert on)
+    sockets_reset: int = 0  # reset after not finishing a close within the grace
+    write_failures: int = 0  # dropped because a write to the socket raised
+    tick_failures: int = 0  # a room's tick raised: its events were not delivered
+    handshake_timeouts: int = 0  # request head not complete in time (408)
+    address_refusals: int = 0  # over the per-address cap (429)
+    restart_closed: int = 0  # closed with 1012 by a graceful restart
 
     def render(self, extra: dict[str, float] | None = None) -> str:
         lines = []

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute
 
+from liveroom.drain import Drain
 from liveroom.draws.memory_store import MemoryDrawStore
 from liveroom.draws.redis_store import RedisDrawStore
 from liveroom.draws.service import DrawService
@@ -20,6 +21,7 @@ from liveroom.draws.store import DrawStore
 from liveroom.engine.base import Engine
 from liveroom.engine.memory import MemoryEngine
 from liveroom.engine.redis import RedisEngine
+from liveroom.guard import AddressGuard
 from liveroom.hub import Hub
 from liveroom.integrations.wecom import MemoryPacer, Pacer, RedisPacer, WeComClient
 from liveroom.jobs import JobRunner, JobStore, RetryPolicy
@@ -64,6 +66,13 @@ class Node:
     # the process's one Redis layer (None on the memory engine), closed after everything
     redis: RedisLayer | None = None
     ready: bool = False
+    # the transport's share of the process: per-address cap, graceful restart
+    guard: AddressGuard = field(init=False)
+    drain: Drain = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.guard = AddressGuard(self.settings)
+        self.drain = Drain(self)
 
     # lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:

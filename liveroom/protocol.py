@@ -22,6 +22,7 @@ CLOSE_ROOM_ENDED = 4004
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_TOO_MANY_ERRORS = 4009
 CLOSE_BANNED = 4010
+CLOSE_SERVICE_RESTART = 1012  # RFC 6455: this process restarts; reconnect with `since`
 
 
 # Codes that say the frame itself is malformed: these (and no other refusal) count towards

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 
@@ -46,14 +47,21 @@ def uvicorn_config(settings: Settings, **extra: object) -> dict[str, object]:
         "host": settings.host,
         "port": settings.port,
         "loop": loop,
+        "http": "liveroom.guard:GuardedHTTPProtocol",
         "ws": "liveroom.rawws:LiveroomWSProtocol",
         "ws_per_message_deflate": False,
         "ws_max_size": settings.ws_max_bytes,
-        "ws_ping_interval": 20.0,
-        "ws_ping_timeout": 20.0,
+        "ws_ping_interval": settings.ws_ping_interval_s,
+        "ws_ping_timeout": settings.ws_ping_timeout_s,
+        # the drain (drain.py) closes room sockets within drain_timeout_s + close_grace_s;
+        # past this, uvicorn cancels whatever is still running and exits anyway
+        "timeout_graceful_shutdown": math.ceil(
+            settings.drain_timeout_s + settings.close_grace_s + 10
+        ),
         "backlog": 4096,
-        # liveroom never looks at client addresses; the proxy-header middleware would only
-        # keep one more suspended frame alive per viewer
+        # the app never looks at client addresses (guard.py reads them, X-Forwarded-For
+        # included, in the HTTP protocol); the proxy-header middleware would only keep one
+        # more suspended frame alive per viewer
         "proxy_headers": False,
         "log_level": os.environ.get("LIVEROOM_LOG_LEVEL", "info"),
         **extra,

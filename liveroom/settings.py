@@ -66,6 +66,26 @@ class Settings:
     slow_soft_bytes: int = 256 * 1024
     slow_hard_bytes: int = 1024 * 1024
     slow_grace_s: float = 5.0
+    # After the server sends a close frame (slow consumer, restart, ban, ping timeout), how
+    # long the client has to finish the close before its socket is reset (RST): a client
+    # that stopped reading never finishes it, and until the reset its buffers stay held.
+    close_grace_s: float = 2.0
+    # The request head (WebSocket upgrade or HTTP request) must arrive within this many
+    # seconds of the connection (or of the previous response on a kept-alive connection);
+    # 0: no deadline.
+    handshake_timeout_s: float = 10.0
+    # Open sockets per client address and process (0: no cap); see docs/operations.md.
+    max_connections_per_address: int = 256
+    # Proxies and load balancers whose X-Forwarded-For is believed, and that are not capped
+    # themselves: comma-separated IPs or CIDRs, or "none". By default only this host.
+    trusted_proxies: str = "127.0.0.1,::1"
+    # Keepalive pings on room sockets: a client that does not answer one within the
+    # timeout is closed (this is what finds dead peers; viewers may be silent for hours).
+    ws_ping_interval_s: float = 20.0
+    ws_ping_timeout_s: float = 20.0
+    # On SIGTERM: how long frames already being handled (grabs, host commands) may take
+    # to finish before every socket is closed with 1012 (see drain.py).
+    drain_timeout_s: float = 10.0
     presence_interval_s: float = 1.0
     presence_ttl_s: float = 5.0
     allow_anonymous: bool = True

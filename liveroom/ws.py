@@ -94,7 +94,7 @@ async def room_socket(ws: WebSocket) -> None:
         )
         return
 
-    conn = Connection(ws, ident, fmt)
+    conn = Connection(ws, ident, fmt, settings.close_grace_s)
     METRICS.connections_total += 1
     try:
         try:
@@ -109,15 +109,17 @@ async def room_socket(ws: WebSocket) -> None:
         if status in (ENDED, CANCELLED):
             await conn.close(protocol.CLOSE_ROOM_ENDED, "room ended")
             return
-        # Nothing reads the handshake headers again; a show-long socket need not keep them.
+        # Nothing reads the handshake headers or the app state again; a show-long socket
+        # need not keep them.
         ws.scope["headers"] = []
+        ws.scope.pop("state", None)
         session = Session(node, room_id, conn, channel)
         await _read_loop(ws, session)
     except WebSocketDisconnect:
         pass
     finally:
         hub.leave(room_id, conn)
-        conn.mark_closing()
+        conn.lost()
 
 
 async def _welcome(

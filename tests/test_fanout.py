@@ -139,6 +139,9 @@ async def test_slow_consumer_is_cut_loose_and_recovers_with_since(server_env: di
         "LIVEROOM_SLOW_SOFT_BYTES": "20000",
         "LIVEROOM_SLOW_HARD_BYTES": "200000",
         "LIVEROOM_SLOW_GRACE_S": "2",
+        # time enough for this client, reading again, to drain megabytes through its tiny
+        # window and reach the close frame before the socket is reset
+        "LIVEROOM_CLOSE_GRACE_S": "15",
     }
     with LiveServer(env=env) as srv:
         host = await Client.connect(srv.ws_url(ROOM, token(srv, "host", "host")))

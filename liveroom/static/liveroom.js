@@ -5,6 +5,8 @@
 // (likes, viewers and other latest values), `ack`, `error` and `status` (connection).
 
 const NO_RETRY = new Set([4001, 4002, 4003, 4004, 4010]); // auth, room ended, banned
+const SERVICE_RESTART = 1012; // the server is restarting: come back (to another process)
+const RESUME = new Set([4008, SERVICE_RESTART]); // the close reason carries `since`
 const KEEPALIVE_MS = 25000; // under the ~55 s idle cut of common proxies and PaaS routers
 
 export class RoomClient extends EventTarget {
@@ -117,8 +119,8 @@ export class RoomClient extends EventTarget {
       reject({ t: "error", code: "disconnected", message: "connection closed" });
     }
     this.pending.clear();
-    if (ev.code === 4008) {
-      // slow consumer: the reason tells where to resume from
+    if (RESUME.has(ev.code)) {
+      // slow consumer, or this server restarting: the reason tells where to resume from
       try {
         const hint = JSON.parse(ev.reason);
         if (typeof hint.since === "number") this.seq = hint.since;
@@ -127,7 +129,10 @@ export class RoomClient extends EventTarget {
     const final = this.stopped || NO_RETRY.has(ev.code);
     this.emit("status", { state: final ? "closed" : "reconnecting", code: ev.code, reason: ev.reason });
     if (final) return;
-    const delay = this.retryMs + Math.random() * 250;
+    // A restart hands every viewer of a process over at once: spread them out, so the
+    // process they land on is not hit by all of them in the same instant.
+    const delay =
+      ev.code === SERVICE_RESTART ? 250 + Math.random() * 1500 : this.retryMs + Math.random() * 250;
     this.retryMs = Math.min(this.retryMs * 2, 8000);
     setTimeout(() => this.connect(), delay);
   }

@@ -227,8 +227,10 @@ def test_panel_survives_a_server_restart(browser, room):
     assert not pages.page_errors
 
 
-def test_slow_consumer_close_resumes_from_the_since_in_its_reason(pages, viewer):
-    """Code 4008 carries where to resume; the panel must reconnect from exactly there."""
+@pytest.mark.parametrize("code", [4008, 1012], ids=["slow_consumer", "service_restart"])
+def test_a_resume_close_resumes_from_the_since_in_its_reason(pages, viewer, code):
+    """Codes 4008 (slow consumer) and 1012 (the server restarts) carry where to resume;
+    the panel must reconnect from exactly there."""
     routes = []
 
     def pass_through(ws):
@@ -245,8 +247,8 @@ def test_slow_consumer_close_resumes_from_the_since_in_its_reason(pages, viewer)
     expect(panel.locator("#feed li.comment")).to_have_count(3)
     seq = panel.evaluate("window.liveroom.seq")
 
-    # as the hub does to a client that fell behind: it last got seq - 2
-    routes[0].close(code=4008, reason=json.dumps({"reconnect": True, "since": seq - 2}))
+    # as the hub does to a client that fell behind, or a draining server: it last got seq - 2
+    routes[0].close(code=code, reason=json.dumps({"reconnect": True, "since": seq - 2}))
     expect(panel.locator("#log li.ok", has_text="2 missed events replayed")).to_be_visible()
     assert sockets[-1].endswith(f"since={seq - 2}")
     expect(panel.locator("#conn")).to_have_text("connected")

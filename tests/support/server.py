@@ -74,6 +74,14 @@ class LiveServer:
         self.stop()
         raise RuntimeError(f"server did not become ready:\n{self.log()}")
 
+    def metric(self, name: str) -> float:
+        """One value from /metrics (blocking: call it in a thread from async code)."""
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as resp:
+            for line in resp.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+        raise KeyError(name)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
