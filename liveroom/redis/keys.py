@@ -24,6 +24,13 @@ shard. They are:
 - `<prefix>:merchant:nonce:<nonce>`: one key per merchant request nonce (spread over every
   slot: each claim is one SET NX).
 - `<prefix>:node:<node_id>`: a process's own pub/sub channel (see `Keys.node_channel`).
+- `<prefix>:an:viewer:<uid>`: a viewer's profile across shows (liveroom/analytics). A
+  viewer belongs to no room, and one key per uid spreads the profiles over every slot;
+  they are written in a plain pipeline (never a script or a transaction), which a cluster
+  client splits by slot.
+- `<prefix>:an:seen` and `<prefix>:an:spend`: the profiles' indexes by last seen and by
+  spend, which segment listings page through by score across every viewer. One sorted set
+  each, so a range is one command; each viewer costs one member per index.
 
 Adding a key: add a property or method to the class of its owner below with a docstring
 (what it holds, its type, its TTL or cap), build it with `_in_room` for a room key or
@@ -216,6 +223,37 @@ class DrawKeys:
 
 
 @dataclass(frozen=True, slots=True)
+class AnalyticsKeys:
+    """The analytics store's keys of one room (liveroom/analytics): share codes, first
+    touches, and the figures, each table a hash of counters and a sorted set of marks."""
+
+    prefix: str
+    room_id: str
+
+    def _k(self, name: str) -> str:
+        return _in_room(self.prefix, self.room_id, name)
+
+    @property
+    def codes(self) -> str:
+        """Hash share code -> the code's JSON (channel, owner, label, created_at)."""
+        return self._k("an:codes")
+
+    @property
+    def touches(self) -> str:
+        """Hash uid -> "ref<TAB>src", the viewer's first touch in the show; expires
+        settings.analytics_touch_days after the last first touch written."""
+        return self._k("an:touch")
+
+    def table(self, name: str) -> str:
+        """Hash field -> count: a figures table (rules.attribution FIG, SERIES)."""
+        return self._k(f"an:{name}")
+
+    def marks(self, name: str) -> str:
+        """Sorted set field -> mark: a table's highs and lows (peak, start, last, ...)."""
+        return self._k(f"an:{name}:marks")
+
+
+@dataclass(frozen=True, slots=True)
 class Keys:
     """The deployment's key builder: room keys by owner, and the few global keys."""
 
@@ -235,6 +273,9 @@ class Keys:
 
     def draws(self, room_id: str) -> DrawKeys:
         return DrawKeys(self.prefix, room_id)
+
+    def analytics(self, room_id: str) -> AnalyticsKeys:
+        return AnalyticsKeys(self.prefix, room_id)
 
     def commerce_stream(self, room_id: str) -> str:
         """Stream: the room's commerce events (liveroom/stream), capped near
@@ -258,6 +299,21 @@ class Keys:
         """Sorted set "<room>/<draw>" -> ends_at ms, until the draw is announced: what the
         sweepers close (or announce, if the closer died)."""
         return _global(self.prefix, "draws:due")
+
+    def viewer(self, uid: str) -> str:
+        """Hash: a viewer's profile across shows (counters, k|h|b per sku, first_seen,
+        last_room); no TTL (see docs/redis.md for its size)."""
+        return _global(self.prefix, f"an:viewer:{uid}")
+
+    @property
+    def viewers_seen(self) -> str:
+        """Sorted set uid -> last seen ms: the recency index of the profiles."""
+        return _global(self.prefix, "an:seen")
+
+    @property
+    def viewers_spend(self) -> str:
+        """Sorted set uid -> spend in fen: the value index of the profiles."""
+        return _global(self.prefix, "an:spend")
 
     def nonce(self, nonce: str) -> str:
         """String with the signing window's TTL: a merchant request nonce seen."""

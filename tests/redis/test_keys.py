@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.crc import key_slot
 
-from liveroom.redis.keys import DrawKeys, Keys, RoomKeys, SaleKeys
+from liveroom.redis.keys import AnalyticsKeys, DrawKeys, Keys, RoomKeys, SaleKeys
 from liveroom.redis.scripts import load
 from tests.conftest import REDIS_URL
 
@@ -33,7 +33,8 @@ def builders(owner: object) -> Iterator[tuple[str, object]]:
 def room_keys(keys: Keys, room_id: str, arg: str) -> dict[str, str]:
     """Every name of one room, each method called with `arg` for each of its parameters."""
     out = {"commerce_stream": keys.commerce_stream(room_id)}
-    for owner in (keys.room(room_id), keys.sale(room_id), keys.draws(room_id)):
+    owners = (keys.room(room_id), keys.sale(room_id), keys.draws(room_id))
+    for owner in (*owners, keys.analytics(room_id)):
         for name, member in builders(owner):
             label = f"{type(owner).__name__}.{name}"
             if isinstance(member, property):
@@ -49,7 +50,7 @@ def test_every_key_class_is_covered() -> None:
     names = set(room_keys(Keys("lr"), "r", "x"))
     assert {"RoomKeys.channel", "RoomKeys.dedup", "SaleKeys.answer", "DrawKeys.won"} <= names
     assert len(names) == 1 + sum(
-        len(list(builders(c("lr", "r")))) for c in (RoomKeys, SaleKeys, DrawKeys)
+        len(list(builders(c("lr", "r")))) for c in (RoomKeys, SaleKeys, DrawKeys, AnalyticsKeys)
     )
 
 
@@ -63,15 +64,18 @@ def test_a_rooms_keys_and_channel_share_the_rooms_slot(room_id: str, arg: str) -
         assert key_slot(name.encode()) == slot, (label, name)
 
 
-def test_global_keys_are_the_documented_five() -> None:
+def test_global_keys_are_the_documented_eight() -> None:
     """Keys outside any room: adding one means saying why in keys.py and docs/redis.md."""
     keys = Keys("lr")
     globals_ = {
         name
         for name, _ in builders(keys)
-        if name not in ("room", "sale", "draws", "commerce_stream")
+        if name not in ("room", "sale", "draws", "analytics", "commerce_stream")
     }
-    assert globals_ == {"products", "rooms_with_sales", "draws_due", "nonce", "node_channel"}
+    assert globals_ == {
+        *("products", "rooms_with_sales", "draws_due", "nonce", "node_channel"),
+        *("viewer", "viewers_seen", "viewers_spend"),
+    }
     assert (keys.products, keys.rooms_with_sales, keys.draws_due) == (
         "lr:products",
         "lr:sale:rooms",
@@ -79,6 +83,8 @@ def test_global_keys_are_the_documented_five() -> None:
     )
     assert keys.nonce("n1") == "lr:merchant:nonce:n1"
     assert keys.node_channel("abc") == "lr:node:abc"
+    assert keys.viewer("u1") == "lr:an:viewer:u1"
+    assert (keys.viewers_seen, keys.viewers_spend) == ("lr:an:seen", "lr:an:spend")
 
 
 @pytest.mark.parametrize("prefix", ["", "a{b}", "lr}", "{lr"])
