@@ -13,6 +13,10 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute
 
+from liveroom.analytics.memory_store import MemoryAnalyticsStore
+from liveroom.analytics.redis_store import RedisAnalyticsStore
+from liveroom.analytics.service import Analytics
+from liveroom.analytics.store import AnalyticsStore
 from liveroom.draws.memory_store import MemoryDrawStore
 from liveroom.draws.redis_store import RedisDrawStore
 from liveroom.draws.service import DrawService
@@ -32,7 +36,8 @@ from liveroom.stream.base import CommerceStream
 from liveroom.stream.joins import JoinRecorder
 from liveroom.stream.memory import MemoryStream
 from liveroom.stream.redis import RedisStream
-from liveroom.types import Event, Feature, Frame, Join
+from liveroom.tokens import Identity
+from liveroom.types import Arrival, Event, Feature, Frame, Join
 
 if TYPE_CHECKING:
     from liveroom.hub import RoomChannel
@@ -48,6 +53,7 @@ class Node:
     stream: CommerceStream
     sales: SalesService
     draws: DrawService
+    analytics: Analytics
     # every feature in build order: the order their callbacks run in
     features: tuple[Feature, ...] = field(default=())
     # the process's one Redis layer (None on the memory engine), closed after everything
@@ -76,6 +82,12 @@ class Node:
         return [route for feature in self.features for route in feature.routes()]
 
     # the room's life, dispatched to every feature ------------------------------------
+    async def arrive(
+        self, room_id: str, ident: Identity, link_ref: object, link_src: object, resumed: bool
+    ) -> Arrival:
+        """Who joins, attributed to where they came from (liveroom/analytics)."""
+        return await self.analytics.arrive(room_id, ident, link_ref, link_src, resumed=resumed)
+
     async def on_join(self, join: Join, welcome: Frame) -> None:
         for feature in self.features:
             await feature.on_join(join, welcome)
@@ -83,6 +95,22 @@ class Node:
     async def on_comment(self, session: Session, event: Event) -> None:
         for feature in self.features:
             await feature.on_comment(session, event)
+
+    def on_enter(self, session: Session) -> None:
+        for feature in self.features:
+            feature.on_enter(session)
+
+    def on_leave(self, session: Session) -> None:
+        for feature in self.features:
+            feature.on_leave(session)
+
+    def on_like(self, session: Session, n: int) -> None:
+        for feature in self.features:
+            feature.on_like(session, n)
+
+    def on_product_click(self, session: Session, sku: str) -> None:
+        for feature in self.features:
+            feature.on_product_click(session, sku)
 
     def on_room_event(self, channel: RoomChannel, event: Event) -> None:
         for feature in self.features:
@@ -98,6 +126,7 @@ class Stores:
     sales: SaleStore
     draws: DrawStore
     nonces: Nonces
+    analytics: AnalyticsStore
 
 
 def memory_stores(settings: Settings) -> Stores:
@@ -106,8 +135,9 @@ def memory_stores(settings: Settings) -> Stores:
         engine=MemoryEngine(settings),
         stream=stream,
         sales=MemorySaleStore(stream, answer_ttl_s=_answer_ttl_s(settings)),
-        draws=MemoryDrawStore(),
+        draws=MemoryDrawStore(stream),
         nonces=MemoryNonces(),
+        analytics=MemoryAnalyticsStore(stream),
     )
 
 
@@ -117,8 +147,9 @@ def redis_stores(settings: Settings, redis: RedisLayer) -> Stores:
         engine=RedisEngine(settings, redis),
         stream=stream,
         sales=RedisSaleStore(redis, stream, answer_ttl_s=_answer_ttl_s(settings)),
-        draws=RedisDrawStore(redis),
+        draws=RedisDrawStore(redis, stream),
         nonces=RedisNonces(redis),
+        analytics=RedisAnalyticsStore(redis, stream),
     )
 
 
@@ -135,6 +166,9 @@ def build(settings: Settings) -> Node:
     sales = SalesService(settings, engine, stores.sales)
     draws = DrawService(settings, engine, hub, stores.draws, commerce=stores.stream)
     joins = JoinRecorder(stores.stream)
+    # last: it folds what every other feature records
+    analytics = Analytics(settings, engine, hub, stores.stream, stores.analytics)
+    stores.stream.listen(analytics)
     node = Node(
         settings,
         engine,
@@ -143,7 +177,8 @@ def build(settings: Settings) -> Node:
         stream=stores.stream,
         sales=sales,
         draws=draws,
-        features=(sales, draws, joins),
+        analytics=analytics,
+        features=(sales, draws, joins, analytics),
         redis=redis,
     )
     hub.listen(node)

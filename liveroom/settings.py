@@ -70,6 +70,24 @@ class Settings:
     gc_freeze_s: float = 10.0
     gc_full_s: float = 900.0
     dedup_ttl_s: int = 600
+    # Analytics (liveroom/analytics): every `analytics_flush_s` each process folds what its
+    # viewers did into the room's figures and sends hosts their live figures; the report's
+    # series has one point per `analytics_bucket_s`; viewer profiles are written every
+    # `analytics_profile_flush_s`; a viewer's first touch in a show is kept
+    # `analytics_touch_days`.
+    analytics_flush_s: float = 1.0
+    analytics_bucket_s: int = 10
+    analytics_profile_flush_s: float = 10.0
+    analytics_touch_days: int = 30
+    # Share links: the viewer page's public base URL (empty: the merchant request's own)
+    # and the brand's mini-program page that opens a show.
+    public_url: str = ""
+    share_page: str = "pages/live/index"
+    # Viewer segments (liveroom/rules/segments.py).
+    segment_active_days: float = 14.0
+    segment_active_shows: int = 3
+    segment_dormant_days: float = 30.0
+    segment_high_value_fen: int = 50_000
     node_id: str = field(default_factory=lambda: secrets.token_hex(4))
 
     @property

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+
+from liveroom.stream.events import decode, encode
+from liveroom.types import CommerceListener
+
+log = logging.getLogger("liveroom.stream")
 
 # About this many of a room's latest events are kept, on both backends (Redis trims with
 # MAXLEN ~, so a little more may stay); the sale scripts get it with each call.
@@ -14,6 +20,27 @@ MAXLEN = 100_000
 class CommerceStream(ABC):
     name = "stream"
     maxlen: int  # about this many of a room's latest events are kept
+    # who hears of each event this process records (the analytics folds), in order
+    listeners: tuple[CommerceListener, ...] = ()
+
+    def listen(self, listener: CommerceListener) -> None:
+        self.listeners = (*self.listeners, listener)
+
+    def recorded(self, room_id: str, event_type: str, fields: Mapping[str, Any]) -> None:
+        """Tell the listeners of an event written to the stream already, by a script or a
+        store in the same step as the change it records (a hold, a payment, a draw entry):
+        the caller knows it happened once. `append` tells them by itself."""
+        if self.listeners:
+            self._tell(room_id, encode(room_id, event_type, fields))
+
+    def _tell(self, room_id: str, entry: Mapping[str, str]) -> None:
+        event = decode("", entry)  # exactly what a reader of the stream gets back
+        del event["id"]
+        for listener in self.listeners:
+            try:
+                listener.on_commerce_event(room_id, event)
+            except Exception:  # a listener's bug must not fail the grab or the payment
+                log.exception("commerce listener failed on %s", event.get("type"))
 
     @abstractmethod
     async def append(self, room_id: str, event_type: str, fields: Mapping[str, Any]) -> str:
