@@ -3,6 +3,7 @@ liveroom/node.py builds them."""
 
 from __future__ import annotations
 
+from liveroom.analytics.redis_store import RedisAnalyticsStore
 from liveroom.draws.memory_store import MemoryDrawStore
 from liveroom.draws.redis_store import RedisDrawStore
 from liveroom.draws.store import DrawStore
@@ -39,8 +40,9 @@ class RedisParts:
         self.engine = RedisEngine(settings, self.redis)
         self.stream = RedisStream(self.redis)
         self.sales = RedisSaleStore(self.redis, self.stream)
-        self.draws = RedisDrawStore(self.redis)
+        self.draws = RedisDrawStore(self.redis, self.stream)
         self.nonces = RedisNonces(self.redis)
+        self.analytics = RedisAnalyticsStore(self.redis, self.stream)
 
     async def close(self) -> None:
         await self.engine.close()
