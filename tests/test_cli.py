@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ import sys
 
 from liveroom import tokens
 from liveroom.settings import DEV_SECRET
+from tests.support.client import Client
 from tests.support.server import ROOT, LiveServer
 
 
@@ -40,3 +42,24 @@ def test_api_command_signs_merchant_calls() -> None:
         assert missing.returncode != 0 and "404" in missing.stderr
         forged = run("api", "GET", "/api/products", "--url", srv.url, "--secret", "wrong")
         assert forged.returncode != 0 and "401" in forged.stderr
+
+
+def test_analytics_rebuild_compares_the_live_figures_with_the_stream() -> None:
+    with LiveServer(env={"LIVEROOM_REDIS_URL": ""}) as srv:
+        token = tokens.mint_for(DEV_SECRET, "u1", room="r1")
+        code = run("token", "--user", "u2", "--room", "r1", "--ref", "ABCD2345")
+        assert tokens.verify(DEV_SECRET, code.stdout.strip(), "r1").ref == "ABCD2345"
+
+        async def visit() -> None:
+            viewer = await Client.connect(srv.ws_url("r1", token))
+            await viewer.close()
+
+        asyncio.run(visit())
+        for _ in range(40):  # the visit is folded with the next flush (a second)
+            out = run("analytics", "rebuild", "--room", "r1", "--url", srv.url)
+            if out.returncode == 0 and "viewers 1" in out.stdout:
+                break
+        assert out.returncode == 0, out.stderr
+        assert "events folded; viewers 1," in out.stdout and "agree" in out.stdout
+        missing = run("analytics", "rebuild", "--room", "nope", "--url", srv.url)
+        assert missing.returncode == 2 and "no_such_room" in missing.stderr

@@ -12,6 +12,7 @@ the segments the rules say.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
@@ -365,3 +366,39 @@ async def _stream(merchant: Merchant) -> list[dict[str, Any]]:
             return out
         out += page["events"]
         after = page["next"]
+
+
+async def test_a_process_that_dies_stops_counting_watch_time(
+    redis_url: str, key_prefix: str
+) -> None:
+    """Watch time is counted by each process for its own connections, a flush at a time:
+    when a process dies, its viewers stop watching in the figures (no leave ever comes)."""
+    env = {"LIVEROOM_REDIS_URL": redis_url, "LIVEROOM_KEY_PREFIX": key_prefix, **ENV}
+    with LiveServer(env=env) as doomed, LiveServer(env=env) as survivor:
+        merchant = Merchant(survivor.url, DEV_SECRET)
+        clients = [await Client.connect(doomed.ws_url(ROOM, token(f"u{i}"))) for i in range(3)]
+        clients.append(await Client.connect(survivor.ws_url(ROOM, token("u9"))))
+
+        async def watched() -> int:
+            resp = await merchant.call("GET", f"/api/rooms/{ROOM}/report")
+            if resp.status_code == 404:
+                return 0  # nothing flushed yet
+            return resp.json()["report"]["viewers"]["watch_s"]
+
+        try:
+
+            async def enough() -> bool:
+                return await watched() >= 6
+
+            await until(enough, "four viewers watching")
+            doomed.kill()  # no shutdown, no leave: as a crash
+            await asyncio.sleep(1.5)  # the survivor's next flush
+            before = await watched()
+            await asyncio.sleep(4)
+            grown = await watched() - before
+            assert 2 <= grown <= 6, grown  # one viewer's 4 s, not four viewers' 16 s
+        finally:
+            for client in clients:
+                with contextlib.suppress(Exception):
+                    await client.close()
+            await merchant.close()
