@@ -86,17 +86,16 @@ async def room_socket(ws: WebSocket) -> None:
     since = int(since_raw) if since_raw is not None else None
     try:
         mod = await engine.moderation(room_id, ident.uid)
-        if not mod.banned:
-            # where the viewer came from (a share code, a channel): never refuses a join
-            query = ws.query_params
-            arrival = await node.arrive(
-                room_id, ident, query.get("ref"), query.get("src"), since is not None
-            )
+        if mod.banned:
+            await _refuse(ws, fmt, protocol.CLOSE_BANNED, "banned", "you are banned from this room")
+            return
+        # where the viewer came from (a share code, a channel): never refuses a join
+        query = ws.query_params
+        arrival = await node.arrive(
+            room_id, ident, query.get("ref"), query.get("src"), since is not None
+        )
     except Unavailable:
         await _refuse(ws, fmt, CLOSE_TRY_AGAIN, "unavailable", UNAVAILABLE_MESSAGE)
-        return
-    if mod.banned:
-        await _refuse(ws, fmt, protocol.CLOSE_BANNED, "banned", "you are banned from this room")
         return
 
     conn = Connection(ws, arrival.ident, fmt)

@@ -95,9 +95,7 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
     got = asyncio.run(measure(args.redis_url, args.viewers))
-    per_viewer = (
-        got["profile_bytes"] + got["seen_bytes_per_viewer"] + got["spend_bytes_per_viewer"]
-    )
+    per_viewer = got["profile_bytes"] + got["seen_bytes_per_viewer"] + got["spend_bytes_per_viewer"]
     print(f"viewers: {got['viewers']:,}; a profile has {got['profile_fields']} fields")
     print(f"profile hash (MEMORY USAGE):       {got['profile_bytes']:7.0f} B per viewer")
     print(f"last-seen index entry:             {got['seen_bytes_per_viewer']:7.1f} B per viewer")

@@ -37,7 +37,7 @@ from liveroom.analytics.store import AnalyticsStore
 from liveroom.background import every
 from liveroom.engine.base import Engine, now_ms
 from liveroom.rules import attribution as rules
-from liveroom.rules.attribution import Activity, Delta, Figures, ShareCode, Touch
+from liveroom.rules.attribution import Activity, Delta, Figures, ShareCode
 from liveroom.rules.segments import ProfileDelta, Thresholds, profile_deltas, sku_field
 from liveroom.settings import Settings
 from liveroom.stream.base import CommerceStream
@@ -55,10 +55,13 @@ CODE_TTL_S = 30.0  # a known code is trusted this long before it is read again
 MISS_TTL_S = 5.0  # an unknown one: a flood of made-up codes costs one read per 5 s each
 CODES_LIST_TTL_S = 10.0  # labels of the leaderboard in the live figures
 MAX_RETRY_DELTAS = 600  # flushes kept while the store is away (about ten minutes)
+# Profiles go out this many viewers per pipeline: after a join storm a flush holds every
+# viewer of the show, and one huge pipeline would hold the event loop while it is built.
+PROFILE_BATCH = 500
 
 
 def source_key(ident: Identity) -> str:
-    return Touch(ident.ref, ident.src or rules.DIRECT).key
+    return rules.key_of(ident.ref, ident.src)
 
 
 @dataclass
@@ -342,13 +345,15 @@ class Analytics(Feature):
             raise
 
     async def flush_profiles(self) -> None:
-        deltas, self._profiles = self._profiles, {}
-        try:
-            await self.store.add_profiles(deltas)
-        except Exception:
-            for uid, d in deltas.items():  # back in front of what came meanwhile
-                self._profile(uid).merge(d)
-            raise
+        deltas, self._profiles = list(self._profiles.items()), {}
+        for start in range(0, len(deltas), PROFILE_BATCH):
+            batch = dict(deltas[start : start + PROFILE_BATCH])
+            try:
+                await self.store.add_profiles(batch)
+            except Exception:
+                for uid, d in deltas[start:]:  # back in front of what came meanwhile
+                    self._profile(uid).merge(d)
+                raise
 
     async def push_figures(self, now: int) -> None:
         """Each room with hosts here: its figures read once, one frame to every host."""

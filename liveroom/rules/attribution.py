@@ -172,6 +172,11 @@ def links(code: ShareCode, base_url: str, mp_page: str) -> dict[str, Any]:
 # -- the rule -------------------------------------------------------------------------------
 
 
+def key_of(ref: str, src: str) -> str:
+    """The source key figures are kept under: the code, else the channel, else direct."""
+    return ref or src or DIRECT
+
+
 @dataclass(frozen=True, slots=True)
 class Touch:
     """How a viewer reached the show: a share code (or none) and a channel."""
@@ -181,8 +186,7 @@ class Touch:
 
     @property
     def key(self) -> str:
-        """The source key figures are kept under: the code, or else the channel."""
-        return self.ref or self.src
+        return key_of(self.ref, self.src)
 
     def encode(self) -> str:
         return f"{self.ref}\t{self.src}"
@@ -340,7 +344,7 @@ def bucket_of(ts: int, bucket_ms: int) -> int:
 
 def _hold_fold(d: Delta, event: Mapping[str, Any], bucket: int) -> None:
     etype, sku = event["type"], event.get("sku", "")
-    key = Touch(event.get("ref", ""), event.get("src") or DIRECT).key
+    key = key_of(event.get("ref", ""), event.get("src", ""))
     if etype == "hold_created":
         d.add(FIG, "holds")
         d.add(FIG, product_field(sku, "holds"))
@@ -368,7 +372,7 @@ def fold(event: Mapping[str, Any], bucket_ms: int) -> Delta:
     ts = int(event.get("ts", 0))
     bucket = bucket_of(ts, bucket_ms)
     if etype == "viewer_joined":
-        key = Touch(event.get("ref", ""), event.get("src") or DIRECT).key
+        key = key_of(event.get("ref", ""), event.get("src", ""))
         d.add(FIG, "joins")
         d.add(FIG, source_field(key, "joins"))
         d.add(SERIES, series_field(bucket, "joins"))
@@ -380,7 +384,7 @@ def fold(event: Mapping[str, Any], bucket_ms: int) -> Delta:
     elif etype in ("hold_created", "hold_paid", "hold_expired", "hold_cancelled"):
         _hold_fold(d, event, bucket)
     elif etype == "draw_entered":
-        key = Touch(event.get("ref", ""), event.get("src") or DIRECT).key
+        key = key_of(event.get("ref", ""), event.get("src", ""))
         d.add(FIG, "draw_entries")
         d.add(FIG, source_field(key, "draw_entries"))
         d.add(FIG, draw_field(event["draw_id"], "entries"))

@@ -67,7 +67,7 @@ class Thresholds:
         return now - int(self.active_days * DAY_MS)
 
 
-@dataclass
+@dataclass(slots=True)
 class ProfileDelta:
     """One flush's change to one viewer's profile."""
 

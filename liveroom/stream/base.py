@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from liveroom.stream.events import decode, encode
+from liveroom.stream.events import decode
 from liveroom.types import CommerceListener
 
 log = logging.getLogger("liveroom.stream")
@@ -29,13 +29,18 @@ class CommerceStream(ABC):
     def recorded(self, room_id: str, event_type: str, fields: Mapping[str, Any]) -> None:
         """Tell the listeners of an event written to the stream already, by a script or a
         store in the same step as the change it records (a hold, a payment, a draw entry):
-        the caller knows it happened once. `append` tells them by itself."""
+        the caller knows it happened once. `append` tells them by itself. `fields` are of
+        their declared kinds (they were written so), which is what a reader gets back: no
+        encoding round trip on a grab's path."""
         if self.listeners:
-            self._tell(room_id, encode(room_id, event_type, fields))
+            self._notify(room_id, {"type": event_type, "room_id": room_id, **fields})
 
     def _tell(self, room_id: str, entry: Mapping[str, str]) -> None:
         event = decode("", entry)  # exactly what a reader of the stream gets back
         del event["id"]
+        self._notify(room_id, event)
+
+    def _notify(self, room_id: str, event: dict[str, Any]) -> None:
         for listener in self.listeners:
             try:
                 listener.on_commerce_event(room_id, event)
