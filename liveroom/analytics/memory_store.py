@@ -14,7 +14,7 @@ from liveroom.stream.events import encode
 from liveroom.stream.memory import MemoryStream
 
 
-@dataclass
+@dataclass(slots=True)
 class _Viewer:
     counts: dict[str, int] = field(default_factory=dict)
     first_seen: int = 0

@@ -348,6 +348,8 @@ class Analytics(Feature):
         deltas, self._profiles = list(self._profiles.items()), {}
         for start in range(0, len(deltas), PROFILE_BATCH):
             batch = dict(deltas[start : start + PROFILE_BATCH])
+            if start:
+                await asyncio.sleep(0)  # the memory store never yields by itself
             try:
                 await self.store.add_profiles(batch)
             except Exception:
