@@ -105,6 +105,7 @@ def _token(args: argparse.Namespace) -> None:
             nick=args.nick or args.user,
             tier=args.tier,
             src=args.source,
+            ref=args.ref,
             ttl_s=args.ttl,
         )
     )
@@ -194,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--nick", default="")
     tok.add_argument("--tier", default="", help="member tier, e.g. member or vip")
     tok.add_argument("--source", default="", help="source channel, e.g. wecom_group")
+    tok.add_argument("--ref", default="", help="share code the viewer came through")
     tok.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
     tok.add_argument("--secret", default="", help="signing secret (LIVEROOM_SECRET)")
     tok.set_defaults(func=_token)
@@ -215,9 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the answer")
     api.set_defaults(func=_api)
 
+    from liveroom.analytics.cli import add_analytics_parser
     from liveroom.draws.verify_cli import add_verify_parser
 
     add_verify_parser(sub)
+    add_analytics_parser(sub)
     return parser
 
 

@@ -13,6 +13,10 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute
 
+from liveroom.analytics.memory_store import MemoryAnalyticsStore
+from liveroom.analytics.redis_store import RedisAnalyticsStore
+from liveroom.analytics.service import Analytics
+from liveroom.analytics.store import AnalyticsStore
 from liveroom.drain import Drain
 from liveroom.draws.memory_store import MemoryDrawStore
 from liveroom.draws.redis_store import RedisDrawStore
@@ -43,7 +47,8 @@ from liveroom.stream.base import CommerceStream
 from liveroom.stream.joins import JoinRecorder
 from liveroom.stream.memory import MemoryStream
 from liveroom.stream.redis import RedisStream
-from liveroom.types import Event, Feature, Frame, Join
+from liveroom.tokens import Identity
+from liveroom.types import Arrival, Event, Feature, Frame, Join
 
 if TYPE_CHECKING:
     from liveroom.hub import RoomChannel
@@ -61,6 +66,7 @@ class Node:
     draws: DrawService
     jobs: JobRunner
     shows: ShowService
+    analytics: Analytics
     # every feature in build order: the order their callbacks run in
     features: tuple[Feature, ...] = field(default=())
     # the process's one Redis layer (None on the memory engine), closed after everything
@@ -96,6 +102,12 @@ class Node:
         return [route for feature in self.features for route in feature.routes()]
 
     # the room's life, dispatched to every feature ------------------------------------
+    async def arrive(
+        self, room_id: str, ident: Identity, link_ref: object, link_src: object, resumed: bool
+    ) -> Arrival:
+        """Who joins, attributed to where they came from (liveroom/analytics)."""
+        return await self.analytics.arrive(room_id, ident, link_ref, link_src, resumed=resumed)
+
     async def on_join(self, join: Join, welcome: Frame) -> None:
         for feature in self.features:
             await feature.on_join(join, welcome)
@@ -103,6 +115,22 @@ class Node:
     async def on_comment(self, session: Session, event: Event) -> None:
         for feature in self.features:
             await feature.on_comment(session, event)
+
+    def on_enter(self, session: Session) -> None:
+        for feature in self.features:
+            feature.on_enter(session)
+
+    def on_leave(self, session: Session) -> None:
+        for feature in self.features:
+            feature.on_leave(session)
+
+    def on_like(self, session: Session, n: int) -> None:
+        for feature in self.features:
+            feature.on_like(session, n)
+
+    def on_product_click(self, session: Session, sku: str) -> None:
+        for feature in self.features:
+            feature.on_product_click(session, sku)
 
     def on_room_event(self, channel: RoomChannel, event: Event) -> None:
         for feature in self.features:
@@ -121,6 +149,7 @@ class Stores:
     jobs: JobStore
     shows: ShowStore
     pacer: Pacer
+    analytics: AnalyticsStore
 
 
 def memory_stores(settings: Settings) -> Stores:
@@ -129,11 +158,12 @@ def memory_stores(settings: Settings) -> Stores:
         engine=MemoryEngine(settings),
         stream=stream,
         sales=MemorySaleStore(stream, answer_ttl_s=_answer_ttl_s(settings)),
-        draws=MemoryDrawStore(),
+        draws=MemoryDrawStore(stream),
         nonces=MemoryNonces(),
         jobs=MemoryJobStore(),
         shows=MemoryShowStore(),
         pacer=MemoryPacer(settings.wecom_per_window, int(settings.wecom_window_s * 1000)),
+        analytics=MemoryAnalyticsStore(stream),
     )
 
 
@@ -143,11 +173,12 @@ def redis_stores(settings: Settings, redis: RedisLayer) -> Stores:
         engine=RedisEngine(settings, redis),
         stream=stream,
         sales=RedisSaleStore(redis, stream, answer_ttl_s=_answer_ttl_s(settings)),
-        draws=RedisDrawStore(redis),
+        draws=RedisDrawStore(redis, stream),
         nonces=RedisNonces(redis),
         jobs=RedisJobStore(redis),
         shows=RedisShowStore(redis),
         pacer=RedisPacer(redis, settings.wecom_per_window, int(settings.wecom_window_s * 1000)),
+        analytics=RedisAnalyticsStore(redis, stream),
     )
 
 
@@ -179,6 +210,9 @@ def build(settings: Settings) -> Node:
     )
     jobs.register(notices)
     shows = ShowService(settings, engine, stores.shows, notices, stores.stream, stores.sales)
+    # last: it folds what every other feature records
+    analytics = Analytics(settings, engine, hub, stores.stream, stores.analytics)
+    stores.stream.listen(analytics)
     node = Node(
         settings,
         engine,
@@ -189,7 +223,9 @@ def build(settings: Settings) -> Node:
         draws=draws,
         jobs=jobs,
         shows=shows,
-        features=(sales, draws, joins, shows, jobs),  # jobs stop first: they use shows
+        analytics=analytics,
+        # jobs stop first: they use shows; analytics before them, after all it folds
+        features=(sales, draws, joins, shows, analytics, jobs),
         redis=redis,
     )
     hub.listen(node)

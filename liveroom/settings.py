@@ -94,10 +94,12 @@ class Settings:
     gc_freeze_s: float = 10.0
     gc_full_s: float = 900.0
     dedup_ttl_s: int = 600
-    # Shows (liveroom/shows): the server's public base URL for links in group messages
-    # (default http://host:port), the time zone of series slots and message times, and a
-    # show's replay: events kept (about) and days kept after the last one.
+    # The server's public base URL, for the links in group messages and share codes (empty:
+    # group messages link to http://host:port, share links to the address the merchant API
+    # was called on).
     public_url: str = ""
+    # Shows (liveroom/shows): the time zone of series slots and message times, and a
+    # show's replay: events kept (about) and days kept after the last one.
     show_tz: str = "Asia/Shanghai"
     replay_max_events: int = 200_000
     replay_days: int = 30
@@ -113,6 +115,22 @@ class Settings:
     wecom_hosts: str = "qyapi.weixin.qq.com"
     wecom_per_window: int = 20
     wecom_window_s: float = 60.0
+    # Analytics (liveroom/analytics): every `analytics_flush_s` each process folds what its
+    # viewers did into the room's figures and sends hosts their live figures; the report's
+    # series has one point per `analytics_bucket_s`; viewer profiles are written every
+    # `analytics_profile_flush_s`; a viewer's first touch in a show is kept
+    # `analytics_touch_days`.
+    analytics_flush_s: float = 1.0
+    analytics_bucket_s: int = 10
+    analytics_profile_flush_s: float = 10.0
+    analytics_touch_days: int = 30
+    # Share links: the brand's mini-program page that opens a show.
+    share_page: str = "pages/live/index"
+    # Viewer segments (liveroom/rules/segments.py).
+    segment_active_days: float = 14.0
+    segment_active_shows: int = 3
+    segment_dormant_days: float = 30.0
+    segment_high_value_fen: int = 50_000
     node_id: str = field(default_factory=lambda: secrets.token_hex(4))
 
     @property

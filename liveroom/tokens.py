@@ -16,6 +16,10 @@ from liveroom.errors import Refusal
 
 ANY_ROOM = "*"
 ROLES = ("viewer", "host")
+# Claims that must be text. `src` and `ref` are checked where the viewer arrives
+# (liveroom/rules/attribution.py): a signed ref that is no share code of the room is
+# ignored there, with the reason in the welcome, and never refuses the join.
+_TEXT_CLAIMS = ("uid", "nick", "tier", "src", "ref", "room", "role")
 
 
 class TokenError(Refusal):
@@ -28,6 +32,7 @@ class Identity:
     nick: str = ""
     tier: str = ""  # member tier, e.g. "" (none), "member", "vip"
     src: str = ""  # source channel: wecom_group, moments, share, ...
+    ref: str = ""  # share code the viewer came through (liveroom/rules/attribution.py)
     room: str = ANY_ROOM
     role: str = "viewer"
     exp: int = 0  # unix seconds; 0 never expires (only for anonymous identities)
@@ -58,11 +63,14 @@ def mint_for(
     nick: str = "",
     tier: str = "",
     src: str = "",
+    ref: str = "",
     ttl_s: int = 3600,
     now: float | None = None,
 ) -> str:
     exp = int((time.time() if now is None else now) + ttl_s)
-    ident = Identity(uid=uid, nick=nick or uid, tier=tier, src=src, room=room, role=role, exp=exp)
+    ident = Identity(
+        uid=uid, nick=nick or uid, tier=tier, src=src, ref=ref, room=room, role=role, exp=exp
+    )
     return mint(secret, ident)
 
 
@@ -84,7 +92,10 @@ def verify(secret: str, token: str, room_id: str, *, now: float | None = None) -
         ident = Identity(**claims)
     except TypeError as exc:
         raise TokenError("token_invalid", f"token claims unreadable: {exc}") from None
-    if not isinstance(ident.uid, str) or not ident.uid or ident.role not in ROLES:
+    for name in _TEXT_CLAIMS:
+        if not isinstance(getattr(ident, name), str):
+            raise TokenError("token_invalid", f"token claim {name!r} must be a string")
+    if not ident.uid or ident.role not in ROLES:
         raise TokenError("token_invalid", "token claims lack a user id or a known role")
     if not isinstance(ident.exp, int) or ident.exp <= 0:
         raise TokenError("token_invalid", "token has no expiry")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.routing import BaseRoute
 
+from liveroom.errors import Refusal
 from liveroom.tokens import Identity
 
 if TYPE_CHECKING:
@@ -24,6 +25,21 @@ if TYPE_CHECKING:
 Event = dict[str, Any]
 # A frame to a client (welcome, tick, ack, a personal frame) before it is encoded.
 Frame = dict[str, Any]
+# A commerce event as the room's stream holds it, decoded (liveroom/stream/events.py):
+# `type`, `room_id`, `ts` and the type's fields, numbers as ints and structures as objects.
+CommerceEvent = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """Who joins, attributed (liveroom/rules/attribution.py): `ident.ref` and `ident.src`
+    are the viewer's first touch in this show, which every event of the visit carries."""
+
+    ident: Identity
+    # this join is the viewer's first touch in the show (a new viewer of the show)
+    first: bool = False
+    # a share code or channel given with the join and not honoured, and why
+    ignored: Refusal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +50,25 @@ class Join:
     ident: Identity
     # True when the client came back with `since` (the same visit, not a new arrival)
     resumed: bool
+    # the viewer's first touch in the show (see Arrival); never true for a resumed join
+    first: bool = False
+    # a share code or channel given with the join and not honoured, and why
+    ignored: Refusal | None = None
 
 
 class RoomEventHandler(Protocol):
     """What the hub hands every room event to (the node, which passes it to each feature)."""
 
     def on_room_event(self, channel: RoomChannel, event: Event) -> None: ...
+
+
+class CommerceListener(Protocol):
+    """Told of every commerce event this process records (liveroom/stream: `append`, and
+    `recorded` for the events the sale and draw scripts write themselves), after it is in
+    the stream. It runs on the recording path (a grab, a payment): it must not block and
+    must not raise."""
+
+    def on_commerce_event(self, room_id: str, event: CommerceEvent) -> None: ...
 
 
 class Feature:
@@ -58,6 +87,19 @@ class Feature:
 
     async def on_comment(self, session: Session, event: Event) -> None:
         """A comment the room accepted (never a retried duplicate), after its ack."""
+
+    def on_enter(self, session: Session) -> None:
+        """A client was welcomed: its session begins (watch time starts here)."""
+
+    def on_leave(self, session: Session) -> None:
+        """The session of a welcomed client ended, however it ended. Exactly one per
+        on_enter, so presence kept between the two never outlives the connection."""
+
+    def on_like(self, session: Session, n: int) -> None:
+        """A viewer's batch of `n` like taps was accepted (the hub counts the room total)."""
+
+    def on_product_click(self, session: Session, sku: str) -> None:
+        """A client clicked a product card (the sale store counts it per sku)."""
 
     def on_room_event(self, channel: RoomChannel, event: Event) -> None:
         """Every room event reaching this process, in seq order, from any process.

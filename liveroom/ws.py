@@ -19,7 +19,7 @@ from liveroom.hub import RoomChannel
 from liveroom.metrics import METRICS
 from liveroom.protocol import ProtocolError
 from liveroom.session import Session
-from liveroom.types import Join
+from liveroom.types import Arrival, Join
 
 if TYPE_CHECKING:
     from liveroom.node import Node
@@ -85,23 +85,28 @@ async def room_socket(ws: WebSocket) -> None:
         return
     try:
         mod = await engine.moderation(room_id, ident.uid)
+        if mod.banned:
+            banned = Refusal("banned", "you are banned from this room")
+            await _refuse(ws, fmt, protocol.CLOSE_BANNED, banned)
+            return
+        # where the viewer came from (a share code, a channel): never refuses a join
+        query = ws.query_params
+        arrival = await node.arrive(
+            room_id, ident, query.get("ref"), query.get("src"), since is not None
+        )
     except Unavailable:
         await _refuse(ws, fmt, CLOSE_TRY_AGAIN, unavailable())
         return
-    if mod.banned:
-        await _refuse(
-            ws, fmt, protocol.CLOSE_BANNED, Refusal("banned", "you are banned from this room")
-        )
-        return
 
-    conn = Connection(ws, ident, fmt, settings.close_grace_s)
+    conn = Connection(ws, arrival.ident, fmt, settings.close_grace_s)
     METRICS.connections_total += 1
+    session: Session | None = None
     try:
         try:
             channel = await hub.join(room_id, conn)
             # only the status outlives the welcome: a held snapshot (recent comments) would
             # cost every viewer kilobytes for the whole show
-            status = (await _welcome(node, conn, channel, since, mod)).room.status
+            status = (await _welcome(node, conn, channel, since, mod, arrival)).room.status
         except Unavailable:
             conn.send(_unavailable_frame(None))
             await conn.close(CLOSE_TRY_AGAIN, "unavailable")
@@ -114,16 +119,24 @@ async def room_socket(ws: WebSocket) -> None:
         ws.scope["headers"] = []
         ws.scope.pop("state", None)
         session = Session(node, room_id, conn, channel)
+        node.on_enter(session)
         await _read_loop(ws, session)
     except WebSocketDisconnect:
         pass
     finally:
         hub.leave(room_id, conn)
         conn.lost()
+        if session is not None:
+            node.on_leave(session)
 
 
 async def _welcome(
-    node: Node, conn: Connection, channel: RoomChannel, since: int | None, mod: Moderation
+    node: Node,
+    conn: Connection,
+    channel: RoomChannel,
+    since: int | None,
+    mod: Moderation,
+    arrival: Arrival,
 ) -> Snapshot:
     """Send the snapshot (and what a reconnecting client missed), then open the live flow."""
     engine, hub, ident, room_id = node.engine, node.hub, conn.ident, channel.id
@@ -151,7 +164,11 @@ async def _welcome(
         else:
             welcome["recovered"] = True
             welcome["events"] = [e for e in missed if e["seq"] <= snap.seq]
-    await node.on_join(Join(room_id, ident, resumed=since is not None), welcome)
+    resumed = since is not None
+    join = Join(
+        room_id, ident, resumed, first=arrival.first and not resumed, ignored=arrival.ignored
+    )
+    await node.on_join(join, welcome)
     conn.send(welcome)
     hub.finish_join(conn, snap.seq)
     return snap

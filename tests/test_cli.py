@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ import sys
 from liveroom import tokens
 from liveroom.cli import lan_addresses, startup_banner
 from liveroom.settings import DEV_SECRET, Settings
+from tests.support.client import Client
 from tests.support.server import ROOT, LiveServer, free_port
 
 
@@ -112,3 +114,24 @@ def test_serve_links_without_the_dev_secret_carry_no_token() -> None:
     banner = startup_banner(Settings(secret="real-secret", port=8123))
     assert "token=ey" not in banner
     assert "liveroom token --host --room demo" in banner
+
+
+def test_analytics_rebuild_compares_the_live_figures_with_the_stream() -> None:
+    with LiveServer(env={"LIVEROOM_REDIS_URL": ""}) as srv:
+        token = tokens.mint_for(DEV_SECRET, "u1", room="r1")
+        code = run("token", "--user", "u2", "--room", "r1", "--ref", "ABCD2345")
+        assert tokens.verify(DEV_SECRET, code.stdout.strip(), "r1").ref == "ABCD2345"
+
+        async def visit() -> None:
+            viewer = await Client.connect(srv.ws_url("r1", token))
+            await viewer.close()
+
+        asyncio.run(visit())
+        for _ in range(40):  # the visit is folded with the next flush (a second)
+            out = run("analytics", "rebuild", "--room", "r1", "--url", srv.url)
+            if out.returncode == 0 and "viewers 1" in out.stdout:
+                break
+        assert out.returncode == 0, out.stderr
+        assert "events folded; viewers 1," in out.stdout and "agree" in out.stdout
+        missing = run("analytics", "rebuild", "--room", "nope", "--url", srv.url)
+        assert missing.returncode == 2 and "no_such_room" in missing.stderr

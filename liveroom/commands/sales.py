@@ -84,6 +84,7 @@ async def end_sale(session: Session, cmd: Command) -> dict[str, Any]:
 @handles("product_click")
 async def product_click(session: Session, cmd: Command) -> None:
     await session.node.sales.click(session.room_id, cmd.args["sku"])
+    session.node.on_product_click(session, cmd.args["sku"])
     return None
 
 

@@ -63,4 +63,5 @@ async def like(session: Session, cmd: Command) -> None:
             "bad_field", f"at most {session.settings.likes_per_frame_max} likes a frame"
         )
     session.hub.add_likes(session.room_id, n)
+    session.node.on_like(session, n)
     return None

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from liveroom.draws.store import Draw, DrawStore, EnterResult, Joined, OpenView
 from liveroom.rules import draw as rules
+from liveroom.stream.events import encode
+from liveroom.stream.memory import MemoryStream
 
 WINS_KEPT = 5
 
 
 class MemoryDrawStore(DrawStore):
-    def __init__(self) -> None:
+    def __init__(self, stream: MemoryStream | None = None) -> None:
+        """`stream`: the room's commerce stream, where entries are recorded (None: not)."""
+        self.stream = stream
         self._draws: dict[tuple[str, str], Draw] = {}
         self._entrants: dict[tuple[str, str], dict[str, str]] = {}
         self._seen: dict[tuple[str, str], int] = {}
@@ -38,7 +42,14 @@ class MemoryDrawStore(DrawStore):
         )
 
     async def enter(
-        self, room_id: str, draw_id: str, uid: str, nick: str, now_ms: int
+        self,
+        room_id: str,
+        draw_id: str,
+        uid: str,
+        nick: str,
+        now_ms: int,
+        src: str = "",
+        ref: str = "",
     ) -> EnterResult:
         key = (room_id, draw_id)
         d = self._draws.get(key)
@@ -51,6 +62,9 @@ class MemoryDrawStore(DrawStore):
         if uid in entrants:
             return EnterResult(len(entrants), duplicate=True)
         entrants[uid] = nick
+        if self.stream is not None:
+            fields = {"draw_id": draw_id, "uid": uid, "src": src, "ref": ref, "ts": now_ms}
+            self.stream.add(room_id, encode(room_id, "draw_entered", fields))
         return EnterResult(len(entrants))
 
     async def count(self, room_id: str, draw_id: str) -> int:

@@ -5,7 +5,8 @@ Keys (liveroom/redis/keys.py DrawKeys) carry the room's hash tag, so each script
 (liveroom/redis/lua/draw_*.lua) touches one Cluster slot: a draw's record, entrants and
 nicks; the room's open draws, first-seen times and recent wins per viewer. One key is
 global: `Keys.draws_due`, the draws every process's sweeper closes (or announces, if the
-closer died). Draw results go to the room's commerce event stream (liveroom/stream).
+closer died). Draw results go to the room's commerce event stream (liveroom/stream), and
+so does each entry, written by the draw_enter script in the same step as the entry.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from liveroom.redis.guard import guard
 from liveroom.redis.keys import DrawKeys
 from liveroom.redis.replies import text, texts
 from liveroom.rules import draw as rules
+from liveroom.stream.redis import RedisStream
 
 KEEP_FINISHED_S = 30 * 86400  # the public endpoint serves a finished draw this long
 SEEN_TTL_S = 2 * 86400
@@ -53,8 +55,10 @@ def _draw(row: list[Any]) -> Draw | None:
 
 
 class RedisDrawStore(DrawStore):
-    def __init__(self, redis: RedisLayer) -> None:
+    def __init__(self, redis: RedisLayer, stream: RedisStream | None = None) -> None:
+        """`stream`: the room's commerce stream, where entries are recorded (None: not)."""
         self.redis = redis.client
+        self._stream_cap = stream.maxlen if stream is not None else 0
         self._keys = redis.keys
         self._enter = redis.script("draw_enter")
         self._finish = redis.script("draw_finish")
@@ -95,11 +99,18 @@ class RedisDrawStore(DrawStore):
 
     @_gated
     async def enter(
-        self, room_id: str, draw_id: str, uid: str, nick: str, now_ms: int
+        self,
+        room_id: str,
+        draw_id: str,
+        uid: str,
+        nick: str,
+        now_ms: int,
+        src: str = "",
+        ref: str = "",
     ) -> EnterResult:
-        added, count = await self._enter(
-            keys=list(self._draw_keys(room_id, draw_id)), args=[uid, nick, now_ms]
-        )
+        keys = [*self._draw_keys(room_id, draw_id), self._keys.commerce_stream(room_id)]
+        args = [uid, nick, now_ms, self._stream_cap, room_id, draw_id, src, ref]
+        added, count = await self._enter(keys=keys, args=args)
         added, count = int(added), int(count)
         if added == -1:
             return EnterResult(code=rules.DRAW_NOT_FOUND, message="no such draw")

@@ -321,11 +321,17 @@ class DrawService(Feature):
         refused = rules.refusal(elig, tier=ident.tier, first_seen_ms=first, now_ms=now)
         if refused:
             raise DrawRefused(*refused)
-        result = await self.store.enter(room_id, draw_id, ident.uid, ident.nick, now)
+        result = await self.store.enter(
+            room_id, draw_id, ident.uid, ident.nick, now, ident.src, ident.ref
+        )
         if result.code:
             raise DrawRefused(result.code, result.message)
         if not result.duplicate:
             self._dirty.add((room_id, draw_id))
+            if self.commerce is not None:  # the store recorded it (see DrawStore.enter)
+                fields = {"draw_id": draw_id, "uid": ident.uid, "src": ident.src}
+                fields.update(ref=ident.ref, ts=now)
+                self.commerce.recorded(room_id, "draw_entered", fields)
         return result
 
     async def on_comment(self, session: Session, event: Event) -> None:

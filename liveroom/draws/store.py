@@ -136,9 +136,18 @@ class DrawStore(ABC):
 
     @abstractmethod
     async def enter(
-        self, room_id: str, draw_id: str, uid: str, nick: str, now_ms: int
+        self,
+        room_id: str,
+        draw_id: str,
+        uid: str,
+        nick: str,
+        now_ms: int,
+        src: str = "",
+        ref: str = "",
     ) -> EnterResult:
-        """Add uid if the draw is open and not past its end, in one atomic step."""
+        """Add uid if the draw is open and not past its end, in one atomic step; a new
+        entry is recorded in the room's commerce stream (`draw_entered`, with the entrant's
+        channel `src` and share code `ref`) in the same step, when the store has one."""
 
     @abstractmethod
     async def count(self, room_id: str, draw_id: str) -> int: ...

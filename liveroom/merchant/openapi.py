@@ -27,7 +27,8 @@ def _errors(*codes: int) -> dict[str, Any]:
         " most 16 deep, text UTF-8 cannot encode (a lone surrogate), a number outside 64 bits",
         401: "signature refused (missing_signature, bad_signature, bad_timestamp, bad_nonce,"
         " stale_request, replayed_request)",
-        404: "unknown id (no_such_product, no_such_sale, no_such_hold)",
+        404: "unknown id (no_such_product, no_such_sale, no_such_hold, no_such_room,"
+        " no_such_code, no_such_viewer, no_such_segment)",
         409: "state forbids it (hold_expired, hold_cancelled, already_paid, order_conflict);"
         " the body also carries the hold as it is",
         413: "body over 64 KiB (too_large)",
@@ -177,6 +178,7 @@ SCHEMAS: dict[str, Any] = {
             "order_id": _S,
             "ended_at": _I,
             "src": {**_S, "description": "the buyer's source channel, from the viewer token"},
+            "ref": {**_S, "description": "the share code the buyer came through"},
         }
     ),
     "HoldRef": _obj(
@@ -214,6 +216,8 @@ SCHEMAS: dict[str, Any] = {
                     "show_cancelled",
                     "show_subscribed",
                     "show_notice",
+                    "draw_entered",
+                    "activity",
                 ],
             },
             "room_id": _S,
@@ -230,6 +234,17 @@ SCHEMAS: dict[str, Any] = {
                 "viewer token",
             },
             "tier": {**_S, "description": "viewer_joined: the viewer's member tier"},
+            "ref": {**_S, "description": "the share code the viewer came through (first touch)"},
+            "first": {**_I, "description": "viewer_joined: 1 at the viewer's first touch"},
+            "t0": {**_I, "description": "activity: start of the period (ts is its end)"},
+            "viewers": {**_I, "description": "activity: the room's viewer count at ts"},
+            "node": {**_S, "description": "activity: the liveroom process"},
+            "sources": {
+                "type": "object",
+                "description": "activity: {source: {c, l, k, w, j}} comments, likes, clicks,"
+                " watch ms, anonymous joins",
+            },
+            "clicks": {"type": "object", "description": "activity: {sku: clicks}"},
             "draw_id": _S,
             "prize": _obj({"title": _S, "image": _S, "claim_path": _S}),
             "winners": {"type": "array", "items": _obj({"uid": _S, "nick": _S})},
@@ -249,6 +264,115 @@ SCHEMAS: dict[str, Any] = {
             "ts": _I,
         }
     ),
+}
+
+# analytics (liveroom/analytics/routes.py) -------------------------------------------------
+_OWNER = _obj(
+    {
+        "kind": {"type": "string", "enum": ["host", "staff", "koc", "distributor"]},
+        "id": {**_S, "description": "the inviter's id in the merchant's systems, 1-128"},
+        "name": _S,
+    },
+    ["kind", "id"],
+)
+SCHEMAS.update(
+    {
+        "ShareCodeRequest": _obj(
+            {
+                "owner": _OWNER,
+                "channel": {
+                    **_S,
+                    "pattern": "^[a-z][a-z0-9_]{0,31}$",
+                    "description": "wecom_group, moments, poster, offline_store, ...",
+                },
+                "label": {**_S, "maxLength": 100},
+            },
+            ["owner", "channel"],
+        ),
+        "ShareCode": _obj(
+            {
+                "code": {**_S, "pattern": "^[A-HJ-NP-Z2-9]{8}$"},
+                "room_id": _S,
+                "channel": _S,
+                "owner": _OWNER,
+                "label": _S,
+                "created_at": _I,
+                "links": _obj(
+                    {
+                        "web": {**_S, "description": "the viewer page with ?ref="},
+                        "miniprogram": _obj({"path": _S, "custom_params": _S}),
+                        "wx_live_plugin": {**_S, "description": "WeChat live-room plugin path"},
+                    }
+                ),
+            }
+        ),
+        "Report": _obj(
+            {
+                "room_id": _S,
+                "status": _S,
+                "final": _B,
+                "duration_s": _I,
+                "viewers": _obj(
+                    {
+                        "unique": _I,
+                        "peak": _I,
+                        "now": {**_I, "nullable": True},  # null once the show is over
+                        "avg_concurrent": {"type": "number"},
+                        "avg_watch_s": {"type": "number"},
+                        "watch_s": _I,
+                    }
+                ),
+                "comments": _I,
+                "likes": _I,
+                "holds": _I,
+                "paid": _I,
+                "paid_fen": _I,
+                "products": {"type": "object", "description": "sku -> clicks, holds, paid, ..."},
+                "sources": {"type": "object", "description": "code or channel -> figures"},
+                "inviters": {"type": "array", "items": _obj({})},
+                "draws": _obj({}),
+                "series": _obj({}),
+            }
+        ),
+        "Viewer": _obj(
+            {
+                "uid": _S,
+                "shows": _I,
+                "watch_s": _I,
+                "comments": _I,
+                "holds": _I,
+                "paid": _I,
+                "spend_fen": _I,
+                "first_seen": _I,
+                "last_seen": _I,
+                "last_room": _S,
+                "clicked": _obj({}),
+                "held": _obj({}),
+                "bought": _obj({}),
+                "segments": {"type": "array", "items": _S},
+                "tags": {"type": "array", "items": _S},
+            }
+        ),
+    }
+)
+
+
+def _stream_op(summary: str, media: str, *errors: int, params: list[dict]) -> dict[str, Any]:
+    """A streamed download (NDJSON or CSV) rather than a JSON answer."""
+    op = _op(summary, {}, *errors, params=params)
+    op["responses"]["200"] = {
+        "description": "streamed, a page at a time",
+        "content": {media: {"schema": {"type": "string"}}},
+    }
+    return op
+
+
+_AS_OF = {"name": "as_of", "in": "query", "schema": {**_I, "description": "unix ms; now"}}
+_SEGMENT = {
+    "name": "segment",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "enum": ["new", "returning", "active", "high_value", "dormant"]},
 }
 
 _ROOM = _path_param("room_id")
@@ -374,6 +498,121 @@ PATHS: dict[str, Any] = {
             ],
         ),
     },
+    "/api/rooms/{room_id}/share-codes": {
+        "post": _op(
+            "Create a share code for the show (a link, a mini-program path, a QR code)",
+            _obj({"share_code": _ref("ShareCode")}),
+            400,
+            body="ShareCodeRequest",
+            status=201,
+            params=[_ROOM],
+        ),
+        "get": _op(
+            "The show's share codes",
+            _obj({"share_codes": {"type": "array", "items": _ref("ShareCode")}}),
+            params=[_ROOM],
+        ),
+    },
+    "/api/rooms/{room_id}/share-codes/{code}": {
+        "get": _op(
+            "A share code",
+            _obj({"share_code": _ref("ShareCode")}),
+            404,
+            params=[_ROOM, _path_param("code")],
+        ),
+    },
+    "/api/rooms/{room_id}/report": {
+        "get": _op(
+            "The show report: live during the show, final after it",
+            _obj({"report": _ref("Report")}),
+            404,
+            params=[_ROOM],
+        ),
+    },
+    "/api/rooms/{room_id}/report/rebuild": {
+        "post": {
+            **_op(
+                "Fold the figures afresh from the commerce stream; apply: put them in place",
+                _obj(
+                    {
+                        "rebuild": _obj(
+                            {
+                                "events": _I,
+                                "applied": _B,
+                                "differences": {"type": "array", "items": _obj({})},
+                                "report": _ref("Report"),
+                            }
+                        )
+                    }
+                ),
+                400,
+                404,
+                params=[_ROOM],
+            ),
+            # no body (or {}) compares; {"apply": true} also puts the rebuilt figures in place
+            "requestBody": {"required": False, **_json(_obj({"apply": _B}))},
+        },
+    },
+    "/api/rooms/{room_id}/export.ndjson": {
+        "get": _stream_op(
+            "Every commerce event of the room, one JSON object a line",
+            "application/x-ndjson",
+            404,
+            params=[_ROOM],
+        ),
+    },
+    "/api/rooms/{room_id}/export.csv": {
+        "get": _stream_op(
+            "Every commerce event of the room as CSV (one column per field)",
+            "text/csv",
+            404,
+            params=[_ROOM],
+        ),
+    },
+    "/api/viewers/{uid}": {
+        "get": _op(
+            "A viewer's profile across shows, segments and tags",
+            _obj({"viewer": _ref("Viewer"), "as_of": _I}),
+            400,
+            404,
+            params=[_path_param("uid"), _AS_OF],
+        ),
+    },
+    "/api/segments": {
+        "get": _op(
+            "The segments and their thresholds",
+            _obj({"segments": {"type": "array", "items": _S}, "thresholds": _obj({})}),
+        ),
+    },
+    "/api/segments/{segment}": {
+        "get": _op(
+            "A page of a segment's viewers, most recently seen first",
+            _obj(
+                {
+                    "segment": _S,
+                    "as_of": _I,
+                    "viewers": {"type": "array", "items": _ref("Viewer")},
+                    "next": {**_S, "nullable": True},
+                }
+            ),
+            400,
+            404,
+            params=[
+                _SEGMENT,
+                _AS_OF,
+                {"name": "count", "in": "query", "schema": {**_I, "default": 100}},
+                {"name": "cursor", "in": "query", "schema": _S},
+            ],
+        ),
+    },
+    "/api/segments/{segment}/export.csv": {
+        "get": _stream_op(
+            "Every viewer of a segment as CSV (segments and tags space-separated)",
+            "text/csv",
+            404,
+            params=[_SEGMENT, _AS_OF],
+        ),
+    },
     "/api/checkout/redeem": {
         "post": _op(
             "What a checkout ticket is for",
@@ -407,8 +646,8 @@ OPENAPI: dict[str, Any] = {
     "info": {
         "title": "liveroom merchant API",
         "version": "1",
-        "description": "Products, rooms, flash sales, checkout hand-off and commerce events. "
-        + _SIGNING,
+        "description": "Products, rooms, flash sales, checkout hand-off, commerce events, "
+        "share codes, show reports and viewer segments. " + _SIGNING,
     },
     "paths": PATHS,
     "components": {

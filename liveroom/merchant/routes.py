@@ -66,7 +66,8 @@ def signed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 raise ApiError("replayed_request", "this nonce was already used")
             data = _body(body)
             if request.method in ("POST", "PUT"):
-                data = {} if data is None else data  # a call that needs no body may send none
+                if not body.strip():
+                    data = {}  # a call that needs no body may send none (but not `null`)
                 if not isinstance(data, dict):
                     raise ApiError("bad_request", "the body must be a JSON object")
             why = inputs.problem(dict(request.path_params))

@@ -35,6 +35,13 @@ shard. They are:
   window (its limit is per robot, whichever shows and rooms share it); one key per robot.
 - `<prefix>:series` and `<prefix>:series:<id>:episodes`: show series (recurring slots) and
   their episodes' rooms: merchant-level records, not a room's, each read or written alone.
+- `<prefix>:an:viewer:<uid>`: a viewer's profile across shows (liveroom/analytics). A
+  viewer belongs to no room, and one key per uid spreads the profiles over every slot;
+  they are written in a plain pipeline (never a script or a transaction), which a cluster
+  client splits by slot.
+- `<prefix>:an:seen` and `<prefix>:an:spend`: the profiles' indexes by last seen and by
+  spend, which segment listings page through by score across every viewer. One sorted set
+  each, so a range is one command; each viewer costs one member per index.
 
 On a Redis Cluster each global key is on the master of its own slot. Pipelines that read
 one with room keys (a room's shop reads the catalogue) are split by node by the cluster
@@ -295,6 +302,37 @@ class ShowKeys:
 
 
 @dataclass(frozen=True, slots=True)
+class AnalyticsKeys:
+    """The analytics store's keys of one room (liveroom/analytics): share codes, first
+    touches, and the figures, each table a hash of counters and a sorted set of marks."""
+
+    prefix: str
+    room_id: str
+
+    def _k(self, name: str) -> str:
+        return _in_room(self.prefix, self.room_id, name)
+
+    @property
+    def codes(self) -> str:
+        """Hash share code -> the code's JSON (channel, owner, label, created_at)."""
+        return self._k("an:codes")
+
+    @property
+    def touches(self) -> str:
+        """Hash uid -> "ref<TAB>src", the viewer's first touch in the show; expires
+        settings.analytics_touch_days after the last first touch written."""
+        return self._k("an:touch")
+
+    def table(self, name: str) -> str:
+        """Hash field -> count: a figures table (rules.attribution FIG, SERIES)."""
+        return self._k(f"an:{name}")
+
+    def marks(self, name: str) -> str:
+        """Sorted set field -> mark: a table's highs and lows (peak, start, last, ...)."""
+        return self._k(f"an:{name}:marks")
+
+
+@dataclass(frozen=True, slots=True)
 class Keys:
     """The deployment's key builder: room keys by owner, and the few global keys."""
 
@@ -320,6 +358,9 @@ class Keys:
 
     def show(self, room_id: str) -> ShowKeys:
         return ShowKeys(self.prefix, room_id)
+
+    def analytics(self, room_id: str) -> AnalyticsKeys:
+        return AnalyticsKeys(self.prefix, room_id)
 
     def commerce_stream(self, room_id: str) -> str:
         """Stream: the room's commerce events (liveroom/stream), capped near
@@ -363,6 +404,21 @@ class Keys:
     def series_episodes(self, series_id: str) -> str:
         """Sorted set room id -> starts_at ms: the series' episodes."""
         return _global(self.prefix, f"series:{series_id}:episodes")
+
+    def viewer(self, uid: str) -> str:
+        """Hash: a viewer's profile across shows (counters, k|h|b per sku, first_seen,
+        last_room); no TTL (see docs/redis.md for its size)."""
+        return _global(self.prefix, f"an:viewer:{uid}")
+
+    @property
+    def viewers_seen(self) -> str:
+        """Sorted set uid -> last seen ms: the recency index of the profiles."""
+        return _global(self.prefix, "an:seen")
+
+    @property
+    def viewers_spend(self) -> str:
+        """Sorted set uid -> spend in fen: the value index of the profiles."""
+        return _global(self.prefix, "an:spend")
 
     def nonce(self, nonce: str) -> str:
         """String with the signing window's TTL: a merchant request nonce seen."""

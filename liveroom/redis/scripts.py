@@ -179,3 +179,27 @@ class Script:
         except NoScriptError:
             # nothing ran: run it by its text, which also caches it on that node
             return await self.client.eval(self.script, len(keys), *keys, *args)
+
+    def queue(self, pipe: Any, keys: Sequence[Any] = (), args: Sequence[Any] = ()) -> None:
+        """Add the call to a pipeline; execute it with `run_pipeline`, which answers the
+        calls a node did not know the script for."""
+        calls = getattr(pipe, "liveroom_calls", None)
+        if calls is None:
+            calls = pipe.liveroom_calls = []
+        calls.append((len(pipe), self, keys, args))
+        pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+
+
+async def run_pipeline(pipe: Any) -> list[Any]:
+    """Execute a pipeline whose script calls were queued with `Script.queue`: a call that
+    met NOSCRIPT (nothing ran) is run again on its own, by its text; any other error is
+    raised, as `pipe.execute()` would."""
+    calls = getattr(pipe, "liveroom_calls", ())
+    replies = await pipe.execute(raise_on_error=False)
+    for i, script, keys, args in calls:
+        if isinstance(replies[i], NoScriptError):
+            replies[i] = await script(keys, args)
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies

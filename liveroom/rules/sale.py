@@ -150,6 +150,7 @@ class Hold:
     request_id: str = ""
     ended_at: int = 0
     src: str = ""  # the buyer's source channel (token `src`): wecom_group, moments, ...
+    ref: str = ""  # the share code the buyer came through (liveroom/rules/attribution.py)
 
     def public(self) -> dict[str, Any]:
         return asdict(self)

@@ -121,7 +121,7 @@ def check_tz(value: Any) -> str:
 
 
 # ---- series slots --------------------------------------------------------------------------
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 
 @dataclass(frozen=True)

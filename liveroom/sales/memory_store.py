@@ -44,6 +44,7 @@ def _hold_event(hold: Hold, ts: int) -> dict[str, str]:
         "price_fen": str(hold.price_fen),
         "order_id": hold.order_id,
         "src": hold.src,
+        "ref": hold.ref,
         "ts": str(ts),
     }
 
@@ -164,6 +165,7 @@ class MemorySaleStore(SaleStore):
         request_id: str,
         now: int,
         src: str = "",
+        ref: str = "",
     ) -> GrabOutcome:
         room = self._room(room_id)
         data = room.sales.get(sale_id)
@@ -198,6 +200,7 @@ class MemorySaleStore(SaleStore):
                 expires_at=rules.hold_expires_at(data.cfg, now),
                 request_id=request_id,
                 src=src,
+                ref=ref,
             )
             data.available -= qty
             data.held += qty

@@ -54,6 +54,7 @@ def _hold(data: dict[str, Any]) -> Hold:
         request_id=data.get("request_id", ""),
         ended_at=int(data.get("ended_at", 0) or 0),
         src=data.get("src", ""),
+        ref=data.get("ref", ""),
     )
 
 
@@ -254,9 +255,10 @@ class RedisSaleStore(SaleStore):
         request_id: str,
         now: int,
         src: str = "",
+        ref: str = "",
     ) -> GrabOutcome:
         [outcome] = await self.grab_many(
-            room_id, [GrabRequest(sale_id, uid, tier, qty, request_id, src)], now
+            room_id, [GrabRequest(sale_id, uid, tier, qty, request_id, src, ref)], now
         )
         return outcome
 
@@ -266,7 +268,7 @@ class RedisSaleStore(SaleStore):
     ) -> list[GrabOutcome]:
         args: list[Any] = [now, self.answer_ttl_s]
         for r in requests:
-            args += [r.sale_id, r.uid, r.tier, r.qty, r.request_id, new_id("h"), r.src]
+            args += [r.sale_id, r.uid, r.tier, r.qty, r.request_id, new_id("h"), r.src, r.ref]
         flat = await self._run("grab", room_id, *args, durable=True)
         out = []
         for kept, raw in zip(flat[::2], flat[1::2], strict=True):

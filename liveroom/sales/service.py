@@ -9,7 +9,9 @@ is decided by the store; this layer turns outcomes into room events and stock up
   rather than sending the value an operation returned, means that whichever process
   publishes last publishes a fresh value);
 - a sweeper on every process expires due holds and starts/ends scheduled sales; the Lua
-  scripts make sure each happens once, so the room events follow exactly once too.
+  scripts make sure each happens once, so the room events follow exactly once too;
+- each hold event the store recorded in the commerce stream is told to the stream's
+  listeners (the analytics folds) by the process whose call made it (`_recorded`).
 """
 
 from __future__ import annotations
@@ -189,7 +191,7 @@ class SalesService(Feature):
         self, room_id: str, ident: Identity, sale_id: str, qty: int, request_id: str
     ) -> GrabReply:
         self._touch(room_id)
-        request = GrabRequest(sale_id, ident.uid, ident.tier, qty, request_id, ident.src)
+        request = GrabRequest(sale_id, ident.uid, ident.tier, qty, request_id, ident.src, ident.ref)
         outcome = await self.batcher.grab(room_id, request)
         if outcome.refusal is not None:
             raise outcome.refusal.with_extra(sale_id=sale_id)
@@ -197,6 +199,8 @@ class SalesService(Feature):
         # a duplicate too: after a failed batch is retried grab by grab (GrabBatcher), the
         # grab that took the units may be answered as a duplicate
         self._dirty.add(room_id)
+        if not outcome.duplicate:
+            self._recorded(outcome.hold, "hold_created", outcome.hold.created_at)
         cfg = await self._config(room_id, sale_id)
         reply = GrabReply(outcome.hold, cfg, outcome.duplicate)
         reply.ticket = ticket.mint(self.settings.merchant_key, outcome.hold)
@@ -217,15 +221,50 @@ class SalesService(Feature):
 
     async def confirm(self, room_id: str, hold_id: str, order_id: str) -> CheckoutOutcome:
         self._touch(room_id)
-        outcome = await self.store.confirm(room_id, hold_id, order_id, now_ms())
+        now = now_ms()
+        outcome = await self.store.confirm(room_id, hold_id, order_id, now)
         self._dirty.add(room_id)  # a payment or an on-the-spot expiry changes counters
+        self._checkout_recorded(outcome, "hold_paid", now)
         return outcome
 
     async def cancel(self, room_id: str, hold_id: str) -> CheckoutOutcome:
         self._touch(room_id)
-        outcome = await self.store.cancel(room_id, hold_id, now_ms())
+        now = now_ms()
+        outcome = await self.store.cancel(room_id, hold_id, now)
         self._dirty.add(room_id)
+        self._checkout_recorded(outcome, "hold_cancelled", now)
         return outcome
+
+    def _checkout_recorded(self, outcome: CheckoutOutcome, done: str, now: int) -> None:
+        """The event this call recorded, if any: `done` when it succeeded, or an expiry
+        found on the spot (the hold ended at this call's own time)."""
+        hold = outcome.hold
+        if hold is None or outcome.duplicate:
+            return
+        if not outcome.error:
+            self._recorded(hold, done, now)
+        elif hold.status == rules.EXPIRED and hold.ended_at == now:
+            self._recorded(hold, "hold_expired", now)
+
+    def _recorded(self, hold: Hold, event_type: str, ts: int) -> None:
+        """Tell the stream's listeners of a hold event the store wrote (see stream.recorded):
+        the same fields the sale scripts write."""
+        self.store.stream.recorded(
+            hold.room_id,
+            event_type,
+            {
+                "sale_id": hold.sale_id,
+                "hold_id": hold.hold_id,
+                "uid": hold.uid,
+                "sku": hold.sku,
+                "qty": hold.qty,
+                "price_fen": hold.price_fen,
+                "order_id": hold.order_id,
+                "src": hold.src,
+                "ref": hold.ref,
+                "ts": ts,
+            },
+        )
 
     # background ----------------------------------------------------------------------------
     def _touch(self, room_id: str) -> None:
@@ -251,9 +290,12 @@ class SalesService(Feature):
 
     async def _sweep_room(self, room_id: str) -> None:
         while True:
-            result = await self.store.sweep(room_id, now_ms())
+            now = now_ms()
+            result = await self.store.sweep(room_id, now)
             if result.expired:
                 self._dirty.add(room_id)
+            for hold in result.expired:
+                self._recorded(hold, "hold_expired", now)
             for sale_id in result.started:
                 await self.engine.publish(room_id, new_event("sale_started", sale_id=sale_id))
                 self._dirty.add(room_id)

@@ -35,6 +35,7 @@ class GrabRequest:
     qty: int
     request_id: str
     src: str = ""
+    ref: str = ""  # the buyer's share code (first touch in the show)
 
 
 def now_ms() -> int:
@@ -112,6 +113,7 @@ class SaleStore(ABC):
         request_id: str,
         now: int,
         src: str = "",
+        ref: str = "",
     ) -> GrabOutcome:
         """Reserve `qty` units as one atomic decision; the same (uid, request id) gets the
         same answer for as long as the answer is kept (at least the hold's lifetime)."""
@@ -122,7 +124,9 @@ class SaleStore(ABC):
         """The same grabs in order, answered exactly as one by one; a store may do them in
         one round trip (the Redis store runs them in one script)."""
         return [
-            await self.grab(room_id, r.sale_id, r.uid, r.tier, r.qty, r.request_id, now, r.src)
+            await self.grab(
+                room_id, r.sale_id, r.uid, r.tier, r.qty, r.request_id, now, r.src, r.ref
+            )
             for r in requests
         ]
 

@@ -10,10 +10,12 @@ const RESUME = new Set([4008, SERVICE_RESTART]); // the close reason carries `si
 const KEEPALIVE_MS = 25000; // under the ~55 s idle cut of common proxies and PaaS routers
 
 export class RoomClient extends EventTarget {
-  constructor(room, token) {
+  /** `link`: the share code and channel of the link the page was opened with (?ref, ?src). */
+  constructor(room, token, link = {}) {
     super();
     this.room = room;
     this.token = token || "";
+    this.link = link;
     this.seq = null; // last room seq applied; sent back as `since` after a drop
     this.ws = null;
     this.nextRid = 1;
@@ -28,6 +30,8 @@ export class RoomClient extends EventTarget {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const q = new URLSearchParams();
     if (this.token) q.set("token", this.token);
+    if (this.link.ref) q.set("ref", this.link.ref);
+    if (this.link.src) q.set("src", this.link.src);
     if (this.seq !== null) q.set("since", String(this.seq));
     return `${scheme}://${location.host}/ws/rooms/${encodeURIComponent(this.room)}?${q}`;
   }
@@ -142,10 +146,15 @@ export class RoomClient extends EventTarget {
   }
 }
 
-/** Query parameters of the page: room and token. */
+/** Query parameters of the page: room and token, and a share link's ref and src. */
 export function pageParams() {
   const q = new URLSearchParams(location.search);
-  return { room: q.get("room") || "demo", token: q.get("token") || "" };
+  return {
+    room: q.get("room") || "demo",
+    token: q.get("token") || "",
+    ref: q.get("ref") || "",
+    src: q.get("src") || "",
+  };
 }
 
 /** Build an element: h("div", {class: "x", onclick: fn}, child, "text"). */

@@ -1,6 +1,7 @@
 // Host control panel: /panel?room=<id>&token=<host token>
 import { RoomClient, pageParams, h, timeOf } from "/static/liveroom.js";
 import * as draws from "/static/panel-draws.js";
+import * as figures from "/static/panel-figures.js";
 import * as sales from "/static/panel-sales.js";
 import * as shows from "/static/panel-show.js";
 
@@ -219,5 +220,6 @@ $("end").addEventListener("click", () => {
 sales.install(extensions);
 draws.install(extensions);
 shows.install(extensions);
+figures.install(extensions);
 window.liveroom = client; // handy in the console
 client.connect();

@@ -9,8 +9,8 @@ const SHOWN_MAX = 100;
 const LIKE_EVERY_MS = 300; // taps are batched: at most one like frame per this period
 const LIKES_PER_FRAME = 100; // the server's likes_per_frame_max default
 
-const { room, token } = pageParams();
-const client = new RoomClient(room, token);
+const { room, token, ref, src } = pageParams();
+const client = new RoomClient(room, token, { ref, src }); // a share link attributes the visit
 const list = $("comments");
 let me = null;
 let likesShown = 0;

@@ -34,6 +34,7 @@ _HOLD = {
     "price_fen": INT,
     "order_id": TEXT,
     "src": TEXT,
+    "ref": TEXT,
 }
 _DRAW_RESULT = {
     "draw_id": TEXT,
@@ -70,7 +71,6 @@ EVENT_TYPES: dict[str, dict[str, str]] = {
     },
     "draw_closed": {**_DRAW_RESULT, "winners": JSON, "winners_count": INT},
     "draw_cancelled": _DRAW_RESULT,
-    "viewer_joined": {"uid": TEXT, "tier": TEXT, "src": TEXT},
     # shows (liveroom/shows): the lifecycle, "remind me", and each group message's outcome
     "show_scheduled": {"starts_at": INT, "series_id": TEXT, "by": TEXT, "seq": INT},
     "show_rescheduled": {
@@ -92,6 +92,19 @@ EVENT_TYPES: dict[str, dict[str, str]] = {
         "attempts": INT,
         "error": TEXT,
         "retry_at": INT,
+    },
+    "viewer_joined": {"uid": TEXT, "tier": TEXT, "src": TEXT, "ref": TEXT, "first": INT},
+    # written by the draw_enter script (and MemoryDrawStore) in the same step as the entry
+    "draw_entered": {"draw_id": TEXT, "uid": TEXT, "src": TEXT, "ref": TEXT},
+    # one process's aggregate of a room's comments, likes, clicks, watch time and anonymous
+    # joins since its last one (liveroom/rules/attribution.py Activity), with the room's
+    # viewer count it saw at `ts`
+    "activity": {
+        "t0": INT,
+        "viewers": INT,
+        "node": TEXT,
+        "sources": JSON,
+        "clicks": JSON,
     },
 }
 

@@ -50,7 +50,11 @@ class MemoryStream(CommerceStream):
         return text
 
     async def append(self, room_id: str, event_type: str, fields: Mapping[str, Any]) -> str:
-        return self.add(room_id, encode(room_id, event_type, fields))
+        entry = encode(room_id, event_type, fields)
+        event_id = self.add(room_id, entry)
+        if self.listeners:
+            self._tell(room_id, entry)
+        return event_id
 
     async def read(self, room_id: str, after: str = "0-0", count: int = 100) -> list[dict]:
         room = self._rooms.get(room_id)

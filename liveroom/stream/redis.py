@@ -42,6 +42,8 @@ class RedisStream(CommerceStream):
             # not a decision (its events are delivered at least once anyway), so it takes
             # a fresh connection and tries again rather than fail a draw's announcement.
             event_id = await self._client.xadd(key, entry, maxlen=self.maxlen, approximate=True)
+        if self.listeners:
+            self._tell(room_id, entry)
         return text(event_id)
 
     @guarded

@@ -125,11 +125,16 @@ class Viewer:
                     return event
 
 
+def merchant_call(server: LiveServer, method: str, path: str, body: Any = None) -> Any:
+    """A signed merchant API call, as a merchant backend makes it."""
+    raw = b"" if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    headers.update(signed_headers(server.secret, method, path, raw))
+    req = urllib.request.Request(f"{server.url}{path}", raw or None, headers, method=method)
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
 def create_product(server: LiveServer, **product: Any) -> dict[str, Any]:
     """Put a product in the catalogue the way a merchant backend does: a signed POST."""
-    body = json.dumps(product).encode()
-    headers = {"Content-Type": "application/json"}
-    headers.update(signed_headers(server.secret, "POST", "/api/products", body))
-    req = urllib.request.Request(f"{server.url}/api/products", body, headers, method="POST")
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read())["product"]
+    return merchant_call(server, "POST", "/api/products", product)["product"]

@@ -20,6 +20,8 @@ import redis as redis_sync
 from redis import exceptions as rexc
 from redis.crc import key_slot
 
+from liveroom.analytics.redis_store import RedisAnalyticsStore
+from liveroom.analytics.store import SEEN
 from liveroom.draws.redis_store import RedisDrawStore
 from liveroom.engine.base import new_event
 from liveroom.errors import Unavailable
@@ -29,6 +31,8 @@ from liveroom.jobs.redis_store import RedisJobStore
 from liveroom.merchant.nonces import RedisNonces
 from liveroom.redis.guard import is_outage
 from liveroom.rules import sale as sale_rules
+from liveroom.rules.attribution import Delta, Figures, Owner, ShareCode, Touch
+from liveroom.rules.segments import ProfileDelta, Thresholds
 from liveroom.rules.show import Slot
 from liveroom.sales.redis_store import RedisSaleStore
 from liveroom.sales.store import GrabRequest
@@ -65,6 +69,11 @@ Call = Callable[[RedisParts], Awaitable[Any]]
 DRAW = make_draw(room=ROOM)
 JOB = Job(ROOM, "j1", "k", T0, {}, 3, state="running", token="t")
 SERIES = Series("s1", "Night market", Slot(2, "20:00"))
+CODE = ShareCode("ABCD2345", ROOM, "moments", Owner("koc", "u9"))
+DELTA, PROFILE = Delta(), ProfileDelta()
+DELTA.add("fig", "joins")
+PROFILE.add("shows")
+PROFILE.saw(T0, ROOM)
 
 # Every public call of every store on the Redis layer (the engine's are in
 # tests/contract/test_redis_fault.py). test_the_tables_cover_every_call keeps them whole.
@@ -146,6 +155,22 @@ CALLS: dict[type, dict[str, Call]] = {
         "episodes": lambda p: p.shows.episodes("s1"),
     },
     RedisPacer: {"take": lambda p: p.pacer.take("robot", T0)},
+    RedisAnalyticsStore: {
+        "add_code": lambda p: p.analytics.add_code(CODE),
+        "code": lambda p: p.analytics.code(ROOM, CODE.code),
+        "codes": lambda p: p.analytics.codes(ROOM),
+        "touch": lambda p: p.analytics.touch(ROOM, "u1", Touch(), 60),
+        "first_touch": lambda p: p.analytics.first_touch(ROOM, "u1"),
+        "apply": lambda p: p.analytics.apply(ROOM, DELTA),
+        "figures": lambda p: p.analytics.figures(ROOM),
+        "replace": lambda p: p.analytics.replace(ROOM, Figures({"fig": {"joins": 1}})),
+        "known": lambda p: p.analytics.known(ROOM),
+        "add_profiles": lambda p: p.analytics.add_profiles({"u1": PROFILE}),
+        "profiles": lambda p: p.analytics.profiles(["u1"]),
+        "profile": lambda p: p.analytics.profile("u1"),
+        "index_range": lambda p: p.analytics.index_range(SEEN, None, None, 0, 10),
+        "segment_page": lambda p: p.analytics.segment_page("new", Thresholds(), T0, 0, 10),
+    },
 }
 
 

@@ -11,7 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.crc import key_slot
 
-from liveroom.redis.keys import DrawKeys, JobKeys, Keys, RoomKeys, SaleKeys, ShowKeys
+from liveroom.redis.keys import (
+    AnalyticsKeys,
+    DrawKeys,
+    JobKeys,
+    Keys,
+    RoomKeys,
+    SaleKeys,
+    ShowKeys,
+)
 from liveroom.redis.scripts import load
 from tests.conftest import REDIS_URL
 
@@ -34,7 +42,7 @@ def room_keys(keys: Keys, room_id: str, arg: str) -> dict[str, str]:
     """Every name of one room, each method called with `arg` for each of its parameters."""
     out = {"commerce_stream": keys.commerce_stream(room_id)}
     owners = (keys.room(room_id), keys.sale(room_id), keys.draws(room_id))
-    for owner in (*owners, keys.jobs(room_id), keys.show(room_id)):
+    for owner in (*owners, keys.jobs(room_id), keys.show(room_id), keys.analytics(room_id)):
         for name, member in builders(owner):
             label = f"{type(owner).__name__}.{name}"
             if isinstance(member, property):
@@ -50,7 +58,15 @@ def test_every_key_class_is_covered() -> None:
     names = set(room_keys(Keys("lr"), "r", "x"))
     assert {"RoomKeys.channel", "RoomKeys.dedup", "SaleKeys.answer", "DrawKeys.won"} <= names
     assert len(names) == 1 + sum(
-        len(list(builders(c("lr", "r")))) for c in (RoomKeys, SaleKeys, DrawKeys, JobKeys, ShowKeys)
+        len(list(builders(c("lr", "r"))))
+        for c in (
+            RoomKeys,
+            SaleKeys,
+            DrawKeys,
+            JobKeys,
+            ShowKeys,
+            AnalyticsKeys,
+        )
     )
 
 
@@ -70,7 +86,7 @@ def test_global_keys_are_the_documented_ones() -> None:
     globals_ = {
         name
         for name, _ in builders(keys)
-        if name not in ("room", "sale", "draws", "jobs", "show", "commerce_stream")
+        if name not in ("room", "sale", "draws", "jobs", "show", "analytics", "commerce_stream")
     }
     assert globals_ == {
         "products",
@@ -82,6 +98,9 @@ def test_global_keys_are_the_documented_ones() -> None:
         "wecom_pace",
         "series",
         "series_episodes",
+        "viewer",
+        "viewers_seen",
+        "viewers_spend",
     }
     assert (keys.products, keys.rooms_with_sales, keys.draws_due) == (
         "lr:products",
@@ -90,6 +109,8 @@ def test_global_keys_are_the_documented_ones() -> None:
     )
     assert keys.nonce("n1") == "lr:merchant:nonce:n1"
     assert keys.node_channel("abc") == "lr:node:abc"
+    assert keys.viewer("u1") == "lr:an:viewer:u1"
+    assert (keys.viewers_seen, keys.viewers_spend) == ("lr:an:seen", "lr:an:spend")
 
 
 @pytest.mark.parametrize("prefix", ["", "a{b}", "lr}", "{lr"])

@@ -17,6 +17,8 @@ from redis import exceptions as rexc
 from liveroom.engine.base import new_event, now_ms
 from liveroom.redis.scripts import load
 from liveroom.rules import draw as draw_rules
+from liveroom.rules.attribution import FIG, SERIES, Delta, Owner, ShareCode, Touch
+from liveroom.rules.segments import ProfileDelta, Thresholds
 from liveroom.sales.store import GrabRequest
 from tests.contract.conftest import Recorder
 from tests.draws.test_store_contract import make_draw
@@ -119,7 +121,8 @@ async def test_draws_the_stream_and_nonces_stay_in_their_slots(parts: RedisParts
     assert await draws.due(d.ends_at) == [(ROOM, d.id)]
     await draws.done(ROOM, d.id)
     await parts.stream.append(ROOM, "draw_closed", {"draw_id": d.id, "winners": [ODD]})
-    assert [e["type"] for e in await parts.stream.read(ROOM)] == ["draw_closed"]
+    # the entry was recorded by the draw_enter script, in the room's slot
+    assert [e["type"] for e in await parts.stream.read(ROOM)] == ["draw_entered", "draw_closed"]
     assert await parts.nonces.claim("n-1", 60) and not await parts.nonces.claim("n-1", 60)
 
 
@@ -158,6 +161,42 @@ async def test_jobs_and_shows_stay_in_their_slots(parts: RedisParts) -> None:
     )
     await parts.engine.post_comment(ROOM, ODD, new_event("comment", id="c9", text="hi"), None)
     assert [e["type"] for e in await parts.engine.replay(ROOM, 0, 10)] == ["comment"]
+
+
+async def test_analytics_stays_in_its_slots(parts: RedisParts) -> None:
+    """A room's figures and their activity record change in one transaction in the room's
+    slot; profiles are global keys, each written on its own (one key per script)."""
+    store, now = parts.analytics, now_ms()
+    code = ShareCode("ABCD2345", ROOM, "moments", Owner("koc", ODD))
+    assert await store.add_code(code) and await store.code(ROOM, code.code) == code
+    assert await store.codes(ROOM) == [code]
+    assert await store.touch(ROOM, ODD, Touch(code.code, "moments"), 60) == (
+        Touch(code.code, "moments"),
+        True,
+    )
+    assert await store.first_touch(ROOM, ODD) == Touch(code.code, "moments")
+    delta = Delta()
+    delta.add(FIG, "comments", 2)
+    delta.add(SERIES, "0|comments", 2)
+    delta.high(FIG, "peak", 3)
+    delta.low(FIG, "start", now)
+    activity = {"t0": now, "ts": now, "viewers": 3, "node": "n", "sources": {}, "clicks": {}}
+    await store.apply(ROOM, delta, activity)
+    figs = await store.figures(ROOM, (FIG, SERIES))
+    assert figs.count("comments") == 2 and figs.mark("peak") == 3
+    await store.replace(ROOM, figs)
+    assert await store.known(ROOM)
+    seen = {uid: ProfileDelta() for uid in (ODD, "u2", "u3")}
+    for d in seen.values():
+        d.add("spend_fen", 100)
+        d.saw(now, ROOM)
+    await store.add_profiles(seen)
+    assert [p.uid for p in await store.profiles(list(seen)) if p] == list(seen)
+    found, _ = await store.segment_page("new", Thresholds(), now, 0, 10)
+    assert {p.uid for p in found} == set(seen)
+    assert len(await store.index_range("spend", None, None, 0, 10)) == 3
+    types = [e["type"] for e in await parts.stream.read(ROOM)]
+    assert types == ["activity"]
 
 
 async def test_the_node_refuses_what_crosses_slots(parts: RedisParts) -> None:

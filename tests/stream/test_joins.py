@@ -21,7 +21,7 @@ class BrokenStream(MemoryStream):
 async def test_only_a_logged_in_viewers_fresh_join_is_recorded() -> None:
     stream = MemoryStream()
     joins = [
-        Join(ROOM, Identity(uid="amy", tier="vip", src="moments"), resumed=False),
+        Join(ROOM, Identity(uid="amy", tier="vip", src="moments"), resumed=False, first=True),
         Join(ROOM, Identity(uid="amy", src="moments"), resumed=True),  # same visit, resumed
         Join(ROOM, Identity(uid="anon:x1"), resumed=False),
         Join(ROOM, Identity(uid="boss", role="host"), resumed=False),
@@ -32,6 +32,16 @@ async def test_only_a_logged_in_viewers_fresh_join_is_recorded() -> None:
     assert [(e["type"], e["uid"], e["tier"], e["src"]) for e in events] == [
         ("viewer_joined", "amy", "vip", "moments")
     ]
+    assert (events[0]["ref"], events[0]["first"]) == ("", 1)
+
+
+async def test_a_join_records_the_viewers_attribution() -> None:
+    """The share code and channel of the viewer's first touch, and whether this is it."""
+    stream = MemoryStream()
+    again = Identity(uid="amy", src="offline_store", ref="K7QX2M9A")
+    await JoinRecorder(stream).on_join(Join(ROOM, again, resumed=False), {"t": "welcome"})
+    [event] = await stream.read(ROOM)
+    assert (event["src"], event["ref"], event["first"]) == ("offline_store", "K7QX2M9A", 0)
 
 
 async def test_a_stream_outage_never_refuses_a_join() -> None:

@@ -3,6 +3,7 @@ liveroom/node.py builds them."""
 
 from __future__ import annotations
 
+from liveroom.analytics.redis_store import RedisAnalyticsStore
 from liveroom.draws.memory_store import MemoryDrawStore
 from liveroom.draws.redis_store import RedisDrawStore
 from liveroom.draws.store import DrawStore
@@ -44,11 +45,12 @@ class RedisParts:
         self.engine = RedisEngine(settings, self.redis)
         self.stream = RedisStream(self.redis)
         self.sales = RedisSaleStore(self.redis, self.stream)
-        self.draws = RedisDrawStore(self.redis)
+        self.draws = RedisDrawStore(self.redis, self.stream)
         self.nonces = RedisNonces(self.redis)
         self.jobs = RedisJobStore(self.redis)
         self.shows = RedisShowStore(self.redis)
         self.pacer = RedisPacer(self.redis, 20, 60_000)
+        self.analytics = RedisAnalyticsStore(self.redis, self.stream)
 
     async def close(self) -> None:
         await self.engine.close()

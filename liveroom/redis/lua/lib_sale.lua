@@ -43,7 +43,7 @@ local function emit_hold(R, h, etype, now)
   stream_append(R.stream, R.cap,
     'type', etype, 'room_id', h.room_id, 'sale_id', h.sale_id, 'hold_id', h.hold_id,
     'uid', h.uid, 'sku', h.sku, 'qty', h.qty, 'price_fen', h.price_fen,
-    'order_id', h.order_id, 'src', h.src or '', 'ts', now)
+    'order_id', h.order_id, 'src', h.src or '', 'ref', h.ref or '', 'ts', now)
 end
 
 local function is_ended(s, now)
