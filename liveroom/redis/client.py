@@ -170,4 +170,6 @@ class _ClusterPipeline(ClusterPipeline):
 
     async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
         async with self.cluster_client.turn():
+            if self.cluster_client._initialize:
+                await self.cluster_client.initialize()  # as _Cluster.execute_command does
             return await super().execute(raise_on_error, allow_redirections)

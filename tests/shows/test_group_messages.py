@@ -113,8 +113,17 @@ async def test_every_message_arrives_once_from_two_processes(
                 "https://live.example.com/watch?room=tea-night"
                 in delivered[0].body["text"]["content"]
             )
-            reminders = sorted(p.at for p in delivered if "直播预告" in p.body["text"]["content"])
-            assert reminders[-1] - reminders[0] >= 3.5  # at 6, 4 and 2 s before, not at once
+            # each group's reminders at 6, 4 and 2 s before the start: never before it is due,
+            # and not held back to go out at once (the first came before the last was due)
+            for key in (KEY_A, KEY_B):
+                sent = sorted(
+                    p.at * 1000
+                    for p in delivered
+                    if p.key == key and "直播预告" in p.body["text"]["content"]
+                )
+                due = [starts_at - s * 1000 for s in (6, 4, 2)]
+                assert all(at >= when for at, when in zip(sent, due, strict=True)), (sent, due)
+                assert sent[0] < due[-1], (sent, due)
             messages = status["messages"]
             assert len(messages) == 12 and {m["state"] for m in messages} == {"done"}
             assert {m["attempts"] for m in messages} == {1, 2}

@@ -27,7 +27,7 @@ HANG = "hang"  # hold the request until released (the sender can die meanwhile)
 class Post:
     key: str
     body: dict[str, Any]
-    at: float
+    at: float  # wall clock, unix s (comparable with the server's due times)
     answer: str
     delivered: bool = False  # answered errcode 0 to a sender still there
 
@@ -67,7 +67,7 @@ class FakeWeCom:
                 raw = self.rfile.read(length)
                 key = parse_qs(urlsplit(self.path).query).get("key", [""])[0]
                 answer = fake._answer_for(key)
-                post = Post(key, json.loads(raw), time.monotonic(), answer)
+                post = Post(key, json.loads(raw), time.time(), answer)
                 with fake.lock:
                     fake.posts.append(post)
                 if answer == HANG:
