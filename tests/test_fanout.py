@@ -13,6 +13,7 @@ import pytest
 from liveroom import tokens
 from liveroom.protocol import CLOSE_SLOW_CONSUMER
 from tests.support.client import Client
+from tests.support.marks import crowd
 from tests.support.server import LiveServer
 
 ROOM = "big"
@@ -133,6 +134,7 @@ def _raw_ws_connect(port: int, path: str) -> socket.socket:
 
 
 @pytest.mark.parametrize("engine_kind", ["memory"], indirect=True)
+@crowd
 async def test_slow_consumer_is_cut_loose_and_recovers_with_since(server_env: dict) -> None:
     env = {
         **server_env,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.marks import crowd
 from tests.support.server import LiveServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +36,7 @@ def stats_rows(prefix: Path) -> dict[tuple[str, str], dict[str, str]]:
         return {(r["Type"], r["Name"]): r for r in csv.DictReader(f)}
 
 
+@crowd
 def test_locust_headless_run_joins_receives_and_fails_nothing(tmp_path: Path) -> None:
     """The README's command against a fresh server: the locustfile creates the products
     its flash sales need through the signed merchant API, so sales run."""
@@ -56,6 +58,7 @@ def test_locust_headless_run_joins_receives_and_fails_nothing(tmp_path: Path) ->
     ).read_text()
 
 
+@crowd
 def test_fanout_bench_delivers_to_every_viewer_on_all_three_servers() -> None:
     # --port 0: each of the three servers on a port the OS picks, free at that moment
     result = run_script(

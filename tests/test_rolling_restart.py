@@ -29,6 +29,7 @@ from liveroom.protocol import CLOSE_SERVICE_RESTART
 from tests.sales.merchant import Merchant
 from tests.sales.test_grab_concurrency import Check
 from tests.support.client import Client, ResumingClient
+from tests.support.marks import crowd
 from tests.support.poll import poll_until
 from tests.support.server import LiveServer
 
@@ -54,6 +55,7 @@ def _consecutive(events: list[dict[str, Any]]) -> bool:
 
 
 @pytest.mark.timeout(420)
+@crowd
 async def test_sigterm_mid_sale_hands_every_viewer_over_with_nothing_lost(
     two_servers: tuple[LiveServer, LiveServer],
 ) -> None:

@@ -19,6 +19,7 @@ from liveroom import tokens
 from liveroom.settings import Settings
 from tests.support import rawsock
 from tests.support.client import Client
+from tests.support.marks import crowd
 from tests.support.poll import poll_until
 from tests.support.server import LiveServer
 
@@ -47,6 +48,7 @@ async def _collect(client: Client, into: list[int], stop: asyncio.Event) -> None
 
 
 @pytest.mark.parametrize("engine_kind", ["memory"], indirect=True)
+@crowd
 async def test_non_readers_are_reset_and_their_memory_returned(server_env: dict) -> None:
     defaults = Settings()
     # The documented bound runs from the moment a client is `slow_soft_bytes` behind in our

@@ -19,6 +19,7 @@ import pytest
 from liveroom.rules import sale as rules
 from tests.sales.crowd import answers, connect_crowd, drop_all, shows_stock
 from tests.sales.merchant import Merchant
+from tests.support.marks import crowd
 from tests.support.server import LiveServer, free_port
 
 VIEWERS = 2000
@@ -93,6 +94,7 @@ async def shop(request: pytest.FixtureRequest, redis_url: str, key_prefix: str):
             await merchant.close()
 
 
+@crowd
 async def test_two_thousand_viewers_grab_one_hundred_units(shop) -> None:
     srv, merchant = shop
     room = "crowd"
