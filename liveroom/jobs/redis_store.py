@@ -30,8 +30,15 @@ def _fields(flat: list[Any]) -> dict[str, str]:
     return {text(flat[i]): text(flat[i + 1]) for i in range(0, len(flat), 2)}
 
 
+# an index entry whose job hash is missing is looked at again after GONE_RECHECK_MS, and
+# dropped once it has been missing for GONE_GRACE_MS
+GONE_RECHECK_MS = 1000
+GONE_GRACE_MS = 30_000
+
+
 class RedisJobStore(JobStore):
     def __init__(self, redis: RedisLayer) -> None:
+        self._gone_since: dict[str, int] = {}  # index member -> first seen without its job
         self.client = redis.client
         self._keys = redis.keys
         self._schedule = redis.script("job_schedule")
@@ -51,15 +58,23 @@ class RedisJobStore(JobStore):
     async def schedule(self, job: NewJob, now: int) -> tuple[Job, bool]:
         member = rules.index_member(job.room_id, job.id, 1)
         await self.client.zadd(self.index, {member: job.due_at}, nx=True)  # entry first
+        created, flat = await self._write(job, now)
+        stored = Job.from_fields(job.room_id, job.id, _fields(flat))
+        if not created and stored.member != member:
+            await self.client.zrem(self.index, member)  # the job existed: not its entry
+        elif created:
+            # a runner that looked between the entry and the hash found no job ('gone'):
+            # the entry is put back where it belongs
+            await self.client.zadd(self.index, {member: job.due_at})
+        return stored, bool(created)
+
+    async def _write(self, job: NewJob, now: int) -> tuple[Any, list[Any]]:
         k = self._keys.jobs(job.room_id)
         created, flat = await self._schedule(
             keys=[k.job(job.id), k.jobs],
             args=[job.id, job.kind, job.encoded_payload(), job.due_at, job.max_attempts, now],
         )
-        stored = Job.from_fields(job.room_id, job.id, _fields(flat))
-        if not created and stored.member != member:
-            await self.client.zrem(self.index, member)  # the job existed: not its entry
-        return stored, bool(created)
+        return created, flat
 
     @guarded
     async def reschedule(self, room_id: str, job_id: str, due_at: int, now: int) -> Job | None:
@@ -121,9 +136,25 @@ class RedisJobStore(JobStore):
             if state in rules.LIVE:  # its current entry, in case whoever moved it died
                 current = rules.index_member(ref.room_id, ref.job_id, version)
                 await self.client.zadd(self.index, {current: next_ms}, nx=True)
-        else:  # finished, given up, gone
+        elif outcome == "gone":
+            await self._gone(member, now)
+        else:  # finished, given up
             await self.client.zrem(self.index, member)
         return None
+
+    async def _gone(self, member: str, now: int) -> None:
+        """An entry without a job: its scheduler died before writing it, or is writing it
+        right now (the entry goes first). Looked at again a moment later, and dropped only
+        once it has been without a job for GONE_GRACE_MS."""
+        first = self._gone_since.setdefault(member, now)
+        if now - first >= GONE_GRACE_MS:
+            del self._gone_since[member]
+            await self.client.zrem(self.index, member)
+            return
+        if len(self._gone_since) > 10_000:  # forget old sightings (another process dropped them)
+            cut = now - 2 * GONE_GRACE_MS
+            self._gone_since = {m: t for m, t in self._gone_since.items() if t > cut}
+        await self.client.zadd(self.index, {member: now + GONE_RECHECK_MS}, xx=True)
 
     async def _settle_as(
         self, job: Job, now: int, outcome: str, retry_at: int, error: str, counted: bool

@@ -1,6 +1,6 @@
 """Redis faults: a killed or stalled Redis makes calls fail fast; a restart heals the engine.
 
-Runs its own redis-server (port 6391) so killing it touches nobody else's data.
+Runs its own redis-server (on a free port) so killing it touches nobody else's data.
 """
 
 from __future__ import annotations
@@ -21,15 +21,12 @@ from liveroom.settings import Settings
 from tests.contract.conftest import Recorder
 from tests.support.redis_process import RedisProcess
 
-PORT = 6391
-URL = f"redis://127.0.0.1:{PORT}/0"
-
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
 
 
 @pytest.fixture
 def redis_proc() -> Iterator[RedisProcess]:
-    proc = RedisProcess(PORT)
+    proc = RedisProcess()
     proc.start()
     try:
         yield proc
@@ -39,7 +36,7 @@ def redis_proc() -> Iterator[RedisProcess]:
 
 @pytest.fixture
 async def fault_engine(redis_proc: RedisProcess) -> AsyncIterator[RedisEngine]:
-    eng = RedisEngine(Settings(redis_url=URL, key_prefix="lrfault"))
+    eng = RedisEngine(Settings(redis_url=redis_proc.url, key_prefix="lrfault"))
     await eng.start()
     try:
         yield eng
@@ -128,7 +125,8 @@ async def test_a_stalled_redis_times_out_instead_of_hanging(
 
 async def test_a_dropped_subscription_misses_no_event(fault_engine: RedisEngine) -> None:
     """Events published while the subscriber reconnects are replayed from the history."""
-    publisher = RedisEngine(Settings(redis_url=URL, key_prefix="lrfault", node_id="publisher"))
+    url = fault_engine.settings.redis_url
+    publisher = RedisEngine(Settings(redis_url=url, key_prefix="lrfault", node_id="publisher"))
     await publisher.start()
     try:
         fault_engine.subscriber.backoff_s = (0.5, 2.0)  # a wide window to publish into
@@ -140,7 +138,7 @@ async def test_a_dropped_subscription_misses_no_event(fault_engine: RedisEngine)
             sent["busy"].append(await publisher.publish("busy", new_event("before", n=i)))
         await recorder.until(lambda r: len(r.of("event")) == 5)
 
-        killer = redis_sync.Redis(port=PORT)
+        killer = redis_sync.Redis.from_url(url)
         assert killer.client_kill_filter(_type="pubsub") >= 1
         killer.close()
         for i in range(20):
@@ -184,7 +182,8 @@ async def test_seqs_keep_climbing_when_redis_comes_back_empty(
     # the subscriber, once back, puts the counter where its viewers are: even a process
     # that never saw the room continues from there
     await restart_empty(redis_proc, fault_engine)
-    newcomer = RedisEngine(Settings(redis_url=URL, key_prefix="lrfault", node_id="newcomer"))
+    url = redis_proc.url
+    newcomer = RedisEngine(Settings(redis_url=url, key_prefix="lrfault", node_id="newcomer"))
     await newcomer.start()
     try:
         assert (await newcomer.publish("r", new_event("newcomer")))["seq"] == 6

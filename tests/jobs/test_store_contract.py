@@ -10,7 +10,7 @@ import pytest
 
 from liveroom.jobs import DueRef, JobFailed, JobRunner, JobStore, NewJob, Outcome, RetryPolicy
 from liveroom.jobs.memory_store import MemoryJobStore
-from liveroom.jobs.redis_store import RedisJobStore
+from liveroom.jobs.redis_store import GONE_GRACE_MS, GONE_RECHECK_MS, RedisJobStore
 from liveroom.jobs.store import Job, now_ms
 from liveroom.redis import RedisLayer
 from liveroom.rules import jobs as rules
@@ -230,6 +230,29 @@ async def test_the_runner_gives_up_after_the_last_attempt(store: JobStore) -> No
     assert len(flaky.runs) == 3
 
 
+async def test_a_runner_looking_while_a_job_is_written_does_not_orphan_it(
+    engine_kind: str, store: JobStore
+) -> None:
+    """The index entry goes first, the job's hash second: a runner round that lands
+    between the two finds no job. The job must still run (it once never did)."""
+    if engine_kind == "memory":
+        pytest.skip("the memory store has no separate index")
+    assert isinstance(store, RedisJobStore)
+    write = store._write
+
+    async def runner_looks_first(new: NewJob, now: int) -> tuple[object, list[object]]:
+        (ref,) = await store.due(now)
+        assert await store.claim(ref, now, LEASE, "early") is None  # no job yet
+        return await write(new, now)
+
+    store._write = runner_looks_first  # type: ignore[method-assign]
+    await store.schedule(job(), T0)
+    store._write = write  # type: ignore[method-assign]
+    assert await store.due(T0) == [DueRef(ROOM, "j1", 1)]
+    got = await store.claim(DueRef(ROOM, "j1", 1), T0, LEASE, "a")
+    assert got is not None and got.state == rules.RUNNING
+
+
 async def test_stale_index_entries_are_dropped_by_whoever_finds_them(
     engine_kind: str, store: JobStore
 ) -> None:
@@ -245,6 +268,13 @@ async def test_stale_index_entries_are_dropped_by_whoever_finds_them(
     assert await store.claim(DueRef(ROOM, "ghost", 1), T0, LEASE, "a") is None
     assert await store.claim(DueRef(ROOM, "j1", 1), T0, LEASE, "a") is None
     refs = await store.due(T0)
+    assert refs == [DueRef(ROOM, "j1", 2)]  # the old version's entry is gone at once
+    # the ghost is looked at again a moment later (its job may be being written), and
+    # dropped once it has had no job for the grace period
+    ghost = DueRef(ROOM, "ghost", 1)
+    assert await store.due(T0 + GONE_RECHECK_MS) == [DueRef(ROOM, "j1", 2), ghost]
+    assert await store.claim(ghost, T0 + GONE_GRACE_MS, LEASE, "a") is None
+    refs = await store.due(T0 + GONE_GRACE_MS + GONE_RECHECK_MS)
     assert refs == [DueRef(ROOM, "j1", 2)]
     # and a job whose current entry went missing gets it back from the stale one
     await store.client.zrem(index, rules.index_member(ROOM, "j1", 2))
