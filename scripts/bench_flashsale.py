@@ -31,7 +31,7 @@ from typing import Any
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
 from bench_fanout import make_server, sender_paths, viewer_paths  # noqa: E402
-from benchlib import servers  # noqa: E402
+from benchlib import profile, servers  # noqa: E402
 from benchlib.loadgen import Fleet  # noqa: E402
 from benchlib.report import Verdict, merge_hist, percentiles, save_json, table  # noqa: E402
 from benchlib.shop import create_product, read_welcome  # noqa: E402
@@ -102,6 +102,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_on(args: argparse.Namespace, cluster: bool = False) -> dict[str, Any]:
     secret = os.environ.get("LIVEROOM_SECRET", servers.DEV_SECRET)
+    args.port = args.port or servers.free_port()
     fleet = Fleet(args.workers + 1)
     host_w = args.workers
     srv = make_server("liveroom", args.port, args)
@@ -136,6 +137,10 @@ def run_on(args: argparse.Namespace, cluster: bool = False) -> dict[str, Any]:
         time.sleep(0.5)
         srv.mark()
         at = time.time() + 1.0
+        spy = None
+        if args.profile:
+            out = Path(args.profile) / f"{srv.name}-flashsale-{args.viewers}.raw.txt"
+            spy = profile.start(srv.proc.pid, 3, out, rate=250)
         grab = {"t": "grab", "sale_id": sale_id, "qty": args.qty, "request_id": "x"}
         results = fleet.gather(
             [(i, "grab", {"at": at, "frame": grab, "timeout": args.timeout})
@@ -145,6 +150,12 @@ def run_on(args: argparse.Namespace, cluster: bool = False) -> dict[str, Any]:
         usage = srv.usage()
         time.sleep(0.3)
         welcome = read_welcome(args.port, secret)
+        if spy is not None:
+            spy.wait(30)
+            if out.exists():
+                summary = profile.summarize(out)
+                print(f"## profile of {srv.name} over the grab burst\n{profile.render(summary)}",
+                      file=sys.stderr)  # fmt: skip
     finally:
         fleet.close()
         srv.stop()
@@ -198,13 +209,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--wait-replicas", type=int, default=0, help="LIVEROOM_REDIS_WAIT_REPLICAS (with --cluster)"
     )
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    p.add_argument("--port", type=int, default=18580)
+    p.add_argument("--port", type=int, default=18580, help="0: a free port")
     p.add_argument(
         "--store-calls",
         type=int,
         default=0,
         help="with --cluster --wait-replicas: time this many grab batches in the store alone",
     )
+    p.add_argument("--profile", default="", help="directory: py-spy the server over the burst")
+    p.add_argument("--server-env", action="append", help="KEY=VALUE for the liveroom server")
     p.add_argument("--json", default="")
     args = p.parse_args(argv)
     if args.wait_replicas and not args.cluster:
