@@ -170,12 +170,18 @@ class Hub:
         tick_s = self.settings.tick_ms / 1000
         loop = asyncio.get_running_loop()
         next_at = last = loop.time()
+        rest = 0.0
         while True:
             next_at += tick_s
             delay = next_at - loop.time()
-            if delay < 0:
-                next_at = loop.time()  # fell behind: do not try to catch up in a burst
-                delay = 0
+            if delay < rest:
+                # Fell behind: no catching up in a burst, and the rest of the process (reading
+                # frames, answering grabs) gets at least as long as the last tick's writes took
+                # (up to a tick) before the next one; else a tick that takes longer than the
+                # tick period runs back to back with the next, and a grab waits a whole tick's
+                # writes for every step it takes through the event loop.
+                next_at = loop.time() + rest
+                delay = rest
             await asyncio.sleep(delay)
             now = loop.time()
             # A loaded process ticks late: the sampler must see the time that really passed,
@@ -186,6 +192,7 @@ class Hub:
             except Exception:
                 METRICS.tick_failures += 1
                 log.exception("tick failed")
+            rest = min(loop.time() - now, tick_s)
 
     def flush_all(self, tick_s: float) -> None:
         for channel in list(self.rooms.values()):
