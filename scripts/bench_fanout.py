@@ -73,7 +73,8 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
 def make_server(kind: str, port: int, args: argparse.Namespace) -> servers.ServerProc:
     if kind == "liveroom":
         url = args.redis_url if args.redis else ""
-        return servers.liveroom(port, redis_url=url, **server_env(args))
+        workers = getattr(args, "server_workers", 1)
+        return servers.liveroom(port, redis_url=url, workers=workers, **server_env(args))
     if kind == "plain":
         return servers.plain(port)
     if kind == "socketio":
@@ -286,6 +287,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--connect-rate", type=float, default=3000.0, help="new sockets per second")
     p.add_argument("--redis", action="store_true", help="liveroom on the Redis engine")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    p.add_argument(
+        "--server-workers", type=int, default=1,
+        help="liveroom server processes sharing the port (`serve --workers N`; needs --redis)",
+    )  # fmt: skip
     p.add_argument("--baselines", default="", help="comma list: plain,socketio (or all)")
     p.add_argument("--sweep", default="", help="comma list of viewer counts")
     p.add_argument(

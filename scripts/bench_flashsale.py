@@ -140,7 +140,7 @@ def run_on(args: argparse.Namespace, cluster: bool = False) -> dict[str, Any]:
         spy = None
         if args.profile:
             out = Path(args.profile) / f"{srv.name}-flashsale-{args.viewers}.raw.txt"
-            spy = profile.start(srv.proc.pid, 3, out, rate=250)
+            spy = profile.start(srv.proc.pid, 3, out, rate=1000)
         grab = {"t": "grab", "sale_id": sale_id, "qty": args.qty, "request_id": "x"}
         results = fleet.gather(
             [(i, "grab", {"at": at, "frame": grab, "timeout": args.timeout})
@@ -204,6 +204,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--connect-rate", type=float, default=3000.0)
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for answers")
     p.add_argument("--redis", action="store_true")
+    p.add_argument(
+        "--server-workers", type=int, default=1,
+        help="liveroom server processes sharing the port (`serve --workers N`; needs --redis)",
+    )  # fmt: skip
     p.add_argument("--cluster", action="store_true", help="on a local Redis Cluster of its own")
     p.add_argument(
         "--wait-replicas", type=int, default=0, help="LIVEROOM_REDIS_WAIT_REPLICAS (with --cluster)"
