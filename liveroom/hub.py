@@ -23,6 +23,7 @@ from liveroom.metrics import METRICS
 from liveroom.rules.lanes import NORMAL, lane_of
 from liveroom.rules.sampling import Sampler
 from liveroom.types import RoomEventHandler
+from liveroom.welcome import Welcomes
 
 log = logging.getLogger("liveroom.hub")
 
@@ -54,6 +55,8 @@ class Hub:
         self._like_pushes: set[asyncio.Task] = set()
         self._joining: dict[str, asyncio.Lock] = {}
         self._listener: RoomEventHandler | None = None
+        # the snapshot reads of the viewers joining together, shared (welcome.py)
+        self.welcomes = Welcomes(engine, self.settings.recent_comments)
 
     # lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -66,6 +69,7 @@ class Hub:
         ]
 
     async def stop(self) -> None:
+        await self.welcomes.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

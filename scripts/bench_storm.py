@@ -30,7 +30,7 @@ from typing import Any
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
 from bench_fanout import sender_paths, viewer_paths  # noqa: E402
-from benchlib import servers  # noqa: E402
+from benchlib import profile, servers  # noqa: E402
 from benchlib.loadgen import Fleet  # noqa: E402
 from benchlib.report import Verdict, merge_hist, percentiles, save_json, table  # noqa: E402
 from benchlib.storm import StormWorker  # noqa: E402
@@ -76,9 +76,18 @@ def join_storm(args: argparse.Namespace) -> dict[str, Any]:
             rate = n / args.within
             calls.append((i, "storm", {"port": srv.port, "paths": paths, "at": at, "rate": rate}))
         srv.mark()
+        spy = None
+        if args.profile:
+            out = Path(args.profile) / f"{srv.name}-join-{args.viewers}.raw.txt"
+            spy = profile.start(srv.proc.pid, args.within + 1, out, rate=250)
         replies = fleet.gather(calls, timeout=args.within + 60)
         usage = srv.usage()
         rss = srv.rss()
+        if spy is not None:
+            spy.wait(30)
+            if out.exists():
+                print(f"## profile of {srv.name} over the join storm\n"
+                      f"{profile.render(profile.summarize(out))}", file=sys.stderr)  # fmt: skip
     finally:
         fleet.close()
         srv.stop()
@@ -188,6 +197,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--before-kill", type=float, default=3.0, help="reconnect: seconds on A")
     p.add_argument("--jitter-ms", type=float, default=0.0, help="reconnect: random delay, max")
     p.add_argument("--timeout", type=float, default=30.0, help="reconnect: wait for them all")
+    p.add_argument("--profile", default="", help="join: directory, py-spy the server")
     p.add_argument("--json", default="")
     args = p.parse_args(argv)
     servers.exit_on_sigterm()
