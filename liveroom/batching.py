@@ -107,3 +107,25 @@ def _fail(batch: list[tuple[Req, asyncio.Future[Out]]], exc: BaseException) -> N
     for _, future in batch:
         if not future.done():
             future.set_exception(exc)
+
+
+class SharedRead(Generic[Out]):
+    """One read of a room's state for every caller that asked while none was on its way.
+
+    For what every joining viewer reads alike (a room's shop, its show): a read that starts
+    after a caller asked is as fresh as the caller's own would have been, so the viewers who
+    join together share it instead of each reading the same keys."""
+
+    def __init__(self, read: Callable[[str], Awaitable[Out]]) -> None:
+        self._read = read
+        self._batches: RoomBatcher[None, Out] = RoomBatcher(self._read_for, max_batch=10_000)
+
+    async def get(self, room_id: str) -> Out:
+        return await self._batches.submit(room_id, None)
+
+    async def _read_for(self, room_id: str, callers: list[None]) -> list[Out]:
+        value = await self._read(room_id)
+        return [value] * len(callers)
+
+    async def close(self) -> None:
+        await self._batches.close()

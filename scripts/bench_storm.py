@@ -143,7 +143,9 @@ def reconnect_storm(args: argparse.Namespace) -> dict[str, Any]:
         assert a.proc is not None
         a.proc.kill()
         a.proc.wait(10)
-        replies = fleet.all_but(host, "recovery", killed_at=killed_at, timeout=args.timeout)
+        replies = fleet.all_but(
+            host, "recovery", args.timeout + 30, killed_at=killed_at, wait_s=args.timeout
+        )
         usage = b.usage()
     finally:
         fleet.close()
@@ -196,7 +198,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--comments", type=float, default=20.0, help="reconnect: host comments/s")
     p.add_argument("--before-kill", type=float, default=3.0, help="reconnect: seconds on A")
     p.add_argument("--jitter-ms", type=float, default=0.0, help="reconnect: random delay, max")
-    p.add_argument("--timeout", type=float, default=30.0, help="reconnect: wait for them all")
+    p.add_argument("--timeout", type=float, default=20.0, help="reconnect: wait for them all")
     p.add_argument("--profile", default="", help="join: directory, py-spy the server")
     p.add_argument("--json", default="")
     args = p.parse_args(argv)

@@ -172,11 +172,11 @@ class StormWorker(Worker):
         if client is not None:
             self.back.append(client)
 
-    async def cmd_recovery(self, killed_at: float, timeout: float = 30.0) -> dict:
+    async def cmd_recovery(self, killed_at: float, wait_s: float = 30.0) -> dict:
         """Wait until every dropped socket is back (or `timeout`), then report: recovery
         time from the kill to the new welcome, and whether each got exactly what it missed."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + wait_s
         while loop.time() < deadline and (self._rejoins or len(self.back) < len(self.storm)):  # noqa: ASYNC110 - a bounded poll in a benchmark
             await asyncio.sleep(0.05)
         await asyncio.sleep(1.0)  # a tick or two after the welcomes: the seams
