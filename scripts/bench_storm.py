@@ -7,7 +7,9 @@ under 1 s.
 
 `--mode reconnect` (Redis engine: two server processes on one Redis): N viewers watch on
 process A while a host comments on process B; A is killed (SIGKILL, no goodbye) and every
-viewer reconnects to B with `since=<last seq it got>`. Each checks its own welcome:
+viewer reconnects to B with `since=<last seq it got>`, after the wait the shipped client
+(liveroom.js) takes after a dropped socket: 500 ms plus up to 250 ms at random. Each
+checks its own welcome:
 `recovered`, exactly the events after its `since` (the room's events are host comments,
 never sampled, so its seqs are contiguous), and its first tick after the welcome going on
 without a gap or repeat. Recovery time runs from the kill to the new welcome. Targets: all
@@ -132,7 +134,7 @@ def reconnect_storm(args: argparse.Namespace) -> dict[str, Any]:
             rate = args.connect_rate / args.workers
             calls.append((i, "storm", {"port": a.port, "paths": paths, "at": 0, "rate": rate}))
         joined = fleet.gather(calls, timeout=args.viewers / args.connect_rate + 60)
-        fleet.all_but(host, "arm", port=b.port, jitter_ms=args.jitter_ms)
+        fleet.all_but(host, "arm", port=b.port, delay_ms=args.delay_ms, jitter_ms=args.jitter_ms)
         # the host comments on B all along: events keep coming while A dies and after
         lasting = args.before_kill + args.timeout + 5
         fleet.pipes[host].send({"cmd": "inject", "args": {
@@ -197,7 +199,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--connect-rate", type=float, default=2500.0, help="reconnect: joins/s to A")
     p.add_argument("--comments", type=float, default=20.0, help="reconnect: host comments/s")
     p.add_argument("--before-kill", type=float, default=3.0, help="reconnect: seconds on A")
-    p.add_argument("--jitter-ms", type=float, default=0.0, help="reconnect: random delay, max")
+    # what liveroom.js does after a dropped socket: 500 ms plus up to 250 ms at random
+    p.add_argument("--delay-ms", type=float, default=500.0, help="reconnect: wait after a drop")
+    p.add_argument("--jitter-ms", type=float, default=250.0, help="reconnect: plus up to this")
     p.add_argument("--timeout", type=float, default=20.0, help="reconnect: wait for them all")
     p.add_argument("--profile", default="", help="join: directory, py-spy the server")
     p.add_argument("--json", default="")

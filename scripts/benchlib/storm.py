@@ -88,7 +88,9 @@ class StormClient(WSClient):
 
     def on_closed(self, code: int | None) -> None:
         if not self.welcomed.done():
-            self.welcomed.set_exception(ConnectionError(f"closed ({code}) before welcome"))
+            refused = self.opened.done() and self.opened.exception()
+            why = str(refused) if refused else f"closed ({code}) before welcome"
+            self.welcomed.set_exception(ConnectionError(why))
             self.welcomed.exception()  # retrieved: the storm counts it, nothing to log
             return
         self.worker.dropped(self)
@@ -104,13 +106,16 @@ class StormWorker(Worker):
         self.failures: Counter = Counter()
         self.rejoin_port = 0
         self.rejoin_jitter_s = 0.0
+        self.rejoin_delay_s = 0.0
         self.dropped_at: dict[int, float] = {}
         self.back: list[StormClient] = []  # the reconnected sockets
         self._rejoins: set[asyncio.Task] = set()
+        self._sockets = 0  # sockets opened, to spread them over the source addresses
 
-    async def _open(self, port: int, path: str, since: int | None, i: int) -> StormClient | None:
+    async def _open(self, port: int, path: str, since: int | None) -> StormClient | None:
         loop = asyncio.get_running_loop()
-        src = (f"127.0.0.{2 + (os.getpid() + i) % SRC_IPS}", 0)
+        self._sockets += 1
+        src = (f"127.0.0.{2 + (os.getpid() + self._sockets) % SRC_IPS}", 0)
         try:
             _, client = await asyncio.wait_for(
                 loop.create_connection(
@@ -135,7 +140,7 @@ class StormWorker(Worker):
         async def one(i: int, path: str) -> None:
             due = start + i / rate
             await asyncio.sleep(max(0.0, due - loop.time()))
-            client = await self._open(port, path, None, i)
+            client = await self._open(port, path, None)
             if client is not None:
                 self.join_ms[int((loop.time() - due) * 10000)] += 1
                 self.storm.append(client)
@@ -148,9 +153,11 @@ class StormWorker(Worker):
             "snapshot_comments": sorted({c.comments for c in self.storm}),
         }
 
-    async def cmd_arm(self, port: int, jitter_ms: float = 0.0) -> dict:
-        """From now on a socket that drops reconnects to `port` with `since`."""
+    async def cmd_arm(self, port: int, delay_ms: float = 0.0, jitter_ms: float = 0.0) -> dict:
+        """From now on a socket that drops reconnects to `port` with `since`, after
+        `delay_ms` plus up to `jitter_ms` at random."""
         self.rejoin_port = port
+        self.rejoin_delay_s = delay_ms / 1000
         self.rejoin_jitter_s = jitter_ms / 1000
         self.dropped_at = {}
         self.back = []
@@ -165,10 +172,11 @@ class StormWorker(Worker):
         task.add_done_callback(self._rejoins.discard)
 
     async def _rejoin(self, old: StormClient) -> None:
-        if self.rejoin_jitter_s:
-            await asyncio.sleep(random.uniform(0, self.rejoin_jitter_s))
+        wait = self.rejoin_delay_s + random.uniform(0, self.rejoin_jitter_s)
+        if wait:
+            await asyncio.sleep(wait)
         path = f"{old.base_path}&since={old.last_seq}"
-        client = await self._open(self.rejoin_port, path, old.last_seq, len(self.back))
+        client = await self._open(self.rejoin_port, path, old.last_seq)
         if client is not None:
             self.back.append(client)
 
