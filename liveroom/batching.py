@@ -118,7 +118,11 @@ class SharedRead(Generic[Out]):
 
     def __init__(self, read: Callable[[str], Awaitable[Out]]) -> None:
         self._read = read
-        self._batches: RoomBatcher[None, Out] = RoomBatcher(self._read_for, max_batch=10_000)
+        # one read on its way at a time: whoever asks meanwhile waits for the next one,
+        # which all of them share
+        self._batches: RoomBatcher[None, Out] = RoomBatcher(
+            self._read_for, max_batch=10_000, max_in_flight=1
+        )
 
     async def get(self, room_id: str) -> Out:
         return await self._batches.submit(room_id, None)

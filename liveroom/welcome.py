@@ -37,7 +37,10 @@ class Welcomes:
     def __init__(self, engine: Engine, recent_comments: int) -> None:
         self.engine = engine
         self.recent = recent_comments
-        self._batches: RoomBatcher[int | None, WelcomeReads] = RoomBatcher(self._read)
+        # one read on its way per room at a time: the viewers asking meanwhile share the next
+        self._batches: RoomBatcher[int | None, WelcomeReads] = RoomBatcher(
+            self._read, max_batch=10_000, max_in_flight=1
+        )
 
     async def read(self, room_id: str, since: int | None) -> WelcomeReads:
         """The snapshot (and what was missed after `since`) for a viewer already in the

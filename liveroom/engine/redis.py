@@ -110,6 +110,9 @@ class RedisEngine(Engine):
         self._published: dict[str, int] = {}  # room -> highest seq this process assigned
         # a room's comments that reach this process together go to Redis as one script call
         self._comments: RoomBatcher[_Comment, CommentResult] = RoomBatcher(self._post_many)
+        self._moderations: RoomBatcher[str, Moderation] = RoomBatcher(
+            self._moderation_many, max_in_flight=1
+        )
 
     def _keys(self, room_id: str) -> RoomKeys:
         return self.redis.keys.room(room_id)
@@ -121,6 +124,7 @@ class RedisEngine(Engine):
 
     async def close(self) -> None:
         await self._comments.close()
+        await self._moderations.close()
         await self.subscriber.close()
         if self._owns_redis:
             await self.redis.close()
@@ -330,10 +334,18 @@ class RedisEngine(Engine):
         return added == 1
 
     async def moderation(self, room_id: str, uid: str) -> Moderation:
+        return await self._moderations.submit(room_id, uid)
+
+    async def _moderation_many(self, room_id: str, uids: list[str]) -> list[Moderation]:
+        """Every joining viewer's moderation is read before its welcome: in a join storm
+        the viewers of a room arriving together are read with one HMGET."""
         with guard():
-            raw = await self.client.hget(self._keys(room_id).moderation, uid)
-        mod = float(raw) if raw is not None else 0.0
-        return Moderation(banned=mod == -1, muted_until=max(mod, 0.0))
+            raws = await self.client.hmget(self._keys(room_id).moderation, uids)
+        out = []
+        for raw in raws:
+            mod = float(raw) if raw is not None else 0.0
+            out.append(Moderation(banned=mod == -1, muted_until=max(mod, 0.0)))
+        return out
 
     async def publish_state(self, room_id: str, state: dict[str, Any]) -> None:
         with guard():

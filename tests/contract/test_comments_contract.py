@@ -6,6 +6,8 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
+
 from liveroom.engine.base import Engine, new_event
 from tests.contract.conftest import MakeEngine, Recorder
 
@@ -238,3 +240,15 @@ async def test_a_burst_of_comments_keeps_seq_order_answers_and_ids(
     assert history == sorted(published, key=lambda e: e["seq"])
     await recorder.until(lambda r: len(r.of("event")) == len(published) + 1)
     assert recorder.of("event")[1:] == history
+
+
+async def test_moderation_read_together_answers_each_viewer(engine: Engine) -> None:
+    """Viewers joining together have their moderation read together (one HMGET on Redis):
+    each still gets its own."""
+    until = time.time() + 600
+    await engine.publish("r", new_event("ban", uid="u3"), moderation=("u3", -1))
+    await engine.publish("r", new_event("mute", uid="u5"), moderation=("u5", until))
+    mods = await asyncio.gather(*(engine.moderation("r", f"u{i}") for i in range(40)))
+    assert [i for i, m in enumerate(mods) if m.banned] == [3]
+    assert [i for i, m in enumerate(mods) if m.muted(time.time())] == [5]
+    assert mods[5].muted_until == pytest.approx(until)
