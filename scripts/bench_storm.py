@@ -141,6 +141,10 @@ def reconnect_storm(args: argparse.Namespace) -> dict[str, Any]:
             "comments_per_s": args.comments, "likes_per_s": 0, "duration": lasting}})  # fmt: skip
         time.sleep(args.before_kill)
         b.mark()
+        spy = None
+        if args.profile:
+            out = Path(args.profile) / f"{b.name}-reconnect-{args.viewers}.raw.txt"
+            spy = profile.start(b.proc.pid, 8, out, rate=250)
         killed_at = time.time()
         assert a.proc is not None
         a.proc.kill()
@@ -149,6 +153,11 @@ def reconnect_storm(args: argparse.Namespace) -> dict[str, Any]:
             host, "recovery", args.timeout + 30, killed_at=killed_at, wait_s=args.timeout
         )
         usage = b.usage()
+        if spy is not None:
+            spy.wait(30)
+            if out.exists():
+                print(f"## profile of {b.name} over the reconnect storm\n"
+                      f"{profile.render(profile.summarize(out))}", file=sys.stderr)  # fmt: skip
     finally:
         fleet.close()
         a.stop()
@@ -203,7 +212,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--delay-ms", type=float, default=500.0, help="reconnect: wait after a drop")
     p.add_argument("--jitter-ms", type=float, default=250.0, help="reconnect: plus up to this")
     p.add_argument("--timeout", type=float, default=20.0, help="reconnect: wait for them all")
-    p.add_argument("--profile", default="", help="join: directory, py-spy the server")
+    p.add_argument("--profile", default="", help="directory: py-spy the (second) server")
     p.add_argument("--json", default="")
     args = p.parse_args(argv)
     servers.exit_on_sigterm()
