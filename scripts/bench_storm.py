@@ -141,6 +141,7 @@ def reconnect_storm(args: argparse.Namespace) -> dict[str, Any]:
             "comments_per_s": args.comments, "likes_per_s": 0, "duration": lasting}})  # fmt: skip
         time.sleep(args.before_kill)
         b.mark()
+        gen0, wall0 = servers.processes_cpu(fleet.pids), time.monotonic()
         spy = None
         if args.profile:
             out = Path(args.profile) / f"{b.name}-reconnect-{args.viewers}.raw.txt"
@@ -153,6 +154,7 @@ def reconnect_storm(args: argparse.Namespace) -> dict[str, Any]:
             host, "recovery", args.timeout + 30, killed_at=killed_at, wait_s=args.timeout
         )
         usage = b.usage()
+        loadgen_cores = (servers.processes_cpu(fleet.pids) - gen0) / (time.monotonic() - wall0)
         if spy is not None:
             spy.wait(30)
             if out.exists():
@@ -185,6 +187,7 @@ def reconnect_storm(args: argparse.Namespace) -> dict[str, Any]:
         "p999_ms": pct["p999"],
         "max_ms": pct["max"],
         "server_b_cores": usage.cores,
+        "loadgen_cores": loadgen_cores,
         # from the kill: when the viewers saw their socket drop, when B's handshake answered
         "drop_p50_ms": stage("drop")["p50"],
         "drop_p99_ms": stage("drop")["p99"],
@@ -241,7 +244,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         row = reconnect_storm(args)
         cols = ["server", "viewers", "joined_a", "dropped", "back", "recovered", "inexact",
                 "seam_broken", "missed_per_viewer", "p50_ms", "p99_ms", "max_ms",
-                "server_b_cores"]  # fmt: skip
+                "server_b_cores", "loadgen_cores"]  # fmt: skip
         print(table([row], cols))
         print("failed:", row["failed"], " seam not seen (no tick yet):", row["seam_unseen"])
         print(f"from the kill: drop seen p50/p99 {row['drop_p50_ms']}/{row['drop_p99_ms']} ms, "
