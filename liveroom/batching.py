@@ -72,6 +72,9 @@ class RoomBatcher(Generic[Req, Out]):
                 batch = [queue.popleft() for _ in range(min(self.max_batch, len(queue)))]
                 try:
                     outcomes = await self._send_many(room_id, [req for req, _ in batch])
+                except asyncio.CancelledError:
+                    _cancel(batch)  # closing: nobody waits for an answer that never comes
+                    raise
                 except Exception as exc:
                     if isinstance(exc, Unavailable) or len(batch) == 1:
                         _fail(batch, exc)  # an outage: every request of the batch meets it
@@ -89,9 +92,12 @@ class RoomBatcher(Generic[Req, Out]):
                     self._queues.pop(room_id, None)
 
     async def _one_by_one(self, room_id: str, batch: list[tuple[Req, asyncio.Future[Out]]]) -> None:
-        for request, future in batch:
+        for i, (request, future) in enumerate(batch):
             try:
                 (outcome,) = await self._send_many(room_id, [request])
+            except asyncio.CancelledError:
+                _cancel(batch[i:])
+                raise
             except Exception as exc:
                 _fail([(request, future)], exc)
             else:
@@ -101,6 +107,14 @@ class RoomBatcher(Generic[Req, Out]):
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
+        for queue in self._queues.values():
+            _cancel(list(queue))
+            queue.clear()
+
+
+def _cancel(batch: list[tuple[Req, asyncio.Future[Out]]]) -> None:
+    for _, future in batch:
+        future.cancel()
 
 
 def _fail(batch: list[tuple[Req, asyncio.Future[Out]]], exc: BaseException) -> None:
