@@ -344,15 +344,18 @@ class Hub:
             conn.send({"t": "state", **state})
 
     def finish_join(self, conn: Connection, after_seq: int) -> None:
-        """Send what arrived while the client was being welcomed, minus what it already has."""
-        for events, state in conn.backlog:
-            fresh = [e for e in events if e["seq"] > after_seq]
-            if fresh:
-                after_seq = fresh[-1]["seq"]
-            if fresh or state:
-                frame: dict[str, Any] = {"t": "tick", "seq": after_seq, "events": fresh}
-                frame.update(state)
-                conn.send(frame)
+        """Send what arrived while the client was being welcomed, minus what it already has,
+        as one tick frame: in a join or reconnect storm a welcome can take seconds, and a
+        frame (an encode and a write) per tick it waited would multiply the storm's cost."""
+        fresh: list[dict] = []
+        state: dict[str, Any] = {}
+        for events, tick_state in conn.backlog:
+            fresh += [e for e in events if e["seq"] > after_seq]
+            state.update(tick_state)
+        if fresh:
+            after_seq = fresh[-1]["seq"]
+        if fresh or state:
+            conn.send({"t": "tick", "seq": after_seq, "events": fresh, **state})
         conn.last_seq = after_seq
         conn.welcomed()
 
