@@ -11,6 +11,15 @@ So every `freeze_s` the objects alive then are moved out of the collector's sigh
 die by reference counting; only frozen reference cycles (a closed connection's, say) wait
 for the next full pass, which runs every `full_s` (`gc.unfreeze` then `gc.collect`), so
 nothing leaks for longer than that.
+
+Freezing alone left the moments that matter most exposed: objects born since the last
+freeze (thousands of viewers joining in the minute of a "we are live" reminder, their grabs
+a second later) are young and many, and CPython starts a full collection whenever the
+objects promoted to the oldest generation grow by a quarter. Measured in a flash sale of
+5,000 viewers who had just joined: full collections of 65 to 836 ms, each finding nothing,
+in the middle of the grab burst. So CPython's own full collections are turned off (the
+oldest generation's threshold raised out of reach); young collections stay as CPython sets
+them, and the only full pass is ours, every `full_s`.
 """
 
 from __future__ import annotations
@@ -22,11 +31,22 @@ import time
 
 log = logging.getLogger("liveroom.gc")
 
+NEVER = 2**30  # gen-1 collections between automatic full ones: never, in practice
+
 
 async def manage(freeze_s: float, full_s: float) -> None:
     """Run until cancelled; `freeze_s <= 0` leaves the collector as CPython sets it."""
     if freeze_s <= 0:
         return
+    young, middle, oldest = gc.get_threshold()
+    gc.set_threshold(young, middle, NEVER)
+    try:
+        await _run(freeze_s, full_s)
+    finally:
+        gc.set_threshold(young, middle, oldest)
+
+
+async def _run(freeze_s: float, full_s: float) -> None:
     loop = asyncio.get_running_loop()
     next_full = loop.time() + full_s
     while True:

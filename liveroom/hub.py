@@ -23,6 +23,7 @@ from liveroom.metrics import METRICS
 from liveroom.rules.lanes import NORMAL, lane_of
 from liveroom.rules.sampling import Sampler
 from liveroom.types import RoomEventHandler
+from liveroom.welcome import Welcomes
 
 log = logging.getLogger("liveroom.hub")
 
@@ -54,6 +55,8 @@ class Hub:
         self._like_pushes: set[asyncio.Task] = set()
         self._joining: dict[str, asyncio.Lock] = {}
         self._listener: RoomEventHandler | None = None
+        # the snapshot reads of the viewers joining together, shared (welcome.py)
+        self.welcomes = Welcomes(engine, self.settings.recent_comments)
 
     # lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -66,6 +69,7 @@ class Hub:
         ]
 
     async def stop(self) -> None:
+        await self.welcomes.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -170,12 +174,18 @@ class Hub:
         tick_s = self.settings.tick_ms / 1000
         loop = asyncio.get_running_loop()
         next_at = last = loop.time()
+        rest = 0.0
         while True:
             next_at += tick_s
             delay = next_at - loop.time()
-            if delay < 0:
-                next_at = loop.time()  # fell behind: do not try to catch up in a burst
-                delay = 0
+            if delay < rest:
+                # Fell behind: no catching up in a burst, and the rest of the process (reading
+                # frames, answering grabs) gets at least as long as the last tick's writes took
+                # (up to a tick) before the next one; else a tick that takes longer than the
+                # tick period runs back to back with the next, and a grab waits a whole tick's
+                # writes for every step it takes through the event loop.
+                next_at = loop.time() + rest
+                delay = rest
             await asyncio.sleep(delay)
             now = loop.time()
             # A loaded process ticks late: the sampler must see the time that really passed,
@@ -186,6 +196,7 @@ class Hub:
             except Exception:
                 METRICS.tick_failures += 1
                 log.exception("tick failed")
+            rest = min(loop.time() - now, tick_s)
 
     def flush_all(self, tick_s: float) -> None:
         for channel in list(self.rooms.values()):
@@ -333,15 +344,18 @@ class Hub:
             conn.send({"t": "state", **state})
 
     def finish_join(self, conn: Connection, after_seq: int) -> None:
-        """Send what arrived while the client was being welcomed, minus what it already has."""
-        for events, state in conn.backlog:
-            fresh = [e for e in events if e["seq"] > after_seq]
-            if fresh:
-                after_seq = fresh[-1]["seq"]
-            if fresh or state:
-                frame: dict[str, Any] = {"t": "tick", "seq": after_seq, "events": fresh}
-                frame.update(state)
-                conn.send(frame)
+        """Send what arrived while the client was being welcomed, minus what it already has,
+        as one tick frame: in a join or reconnect storm a welcome can take seconds, and a
+        frame (an encode and a write) per tick it waited would multiply the storm's cost."""
+        fresh: list[dict] = []
+        state: dict[str, Any] = {}
+        for events, tick_state in conn.backlog:
+            fresh += [e for e in events if e["seq"] > after_seq]
+            state.update(tick_state)
+        if fresh:
+            after_seq = fresh[-1]["seq"]
+        if fresh or state:
+            conn.send({"t": "tick", "seq": after_seq, "events": fresh, **state})
         conn.last_seq = after_seq
         conn.welcomed()
 

@@ -139,8 +139,9 @@ async def _welcome(
     arrival: Arrival,
 ) -> Snapshot:
     """Send the snapshot (and what a reconnecting client missed), then open the live flow."""
-    engine, hub, ident, room_id = node.engine, node.hub, conn.ident, channel.id
-    snap = await engine.snapshot(room_id, node.settings.recent_comments)
+    hub, ident, room_id = node.hub, conn.ident, channel.id
+    reads = await hub.welcomes.read(room_id, since)
+    snap = reads.snapshot
     welcome: dict[str, Any] = {
         "t": "welcome",
         "room": snap.room.public(),
@@ -158,12 +159,8 @@ async def _welcome(
     if mod.muted(time.time()):
         welcome["you"]["muted_until"] = int(mod.muted_until)
     if since is not None:
-        missed = await engine.events_since(room_id, since)
-        if missed is None:
-            welcome["recovered"] = False
-        else:
-            welcome["recovered"] = True
-            welcome["events"] = [e for e in missed if e["seq"] <= snap.seq]
+        welcome["recovered"] = reads.missed is not None
+        welcome["events"] = reads.missed or []
     resumed = since is not None
     join = Join(
         room_id, ident, resumed, first=arrival.first and not resumed, ignored=arrival.ignored

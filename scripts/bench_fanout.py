@@ -38,6 +38,8 @@ TARGET_VIEWERS = 10_000
 TARGET_P99_MS = 200.0
 TARGET_DELIVERIES = 1_000_000
 TARGET_RATIO = 3.0
+TARGET_REDIS_SHARE = 0.9  # --compare-memory: the Redis engine's deliveries/s against memory's
+TARGET_REDIS_E2E_P99_MS = 500.0
 DEFAULT_READABLE = 20.0  # liveroom.settings.Settings.readable_comments_per_s
 
 
@@ -71,9 +73,12 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
 
 
 def make_server(kind: str, port: int, args: argparse.Namespace) -> servers.ServerProc:
+    if kind == "liveroom-memory":  # --compare-memory: the same workload on the memory engine
+        return servers.liveroom(port, **server_env(args))
     if kind == "liveroom":
         url = args.redis_url if args.redis else ""
-        return servers.liveroom(port, redis_url=url, **server_env(args))
+        workers = getattr(args, "server_workers", 1)
+        return servers.liveroom(port, redis_url=url, workers=workers, **server_env(args))
     if kind == "plain":
         return servers.plain(port)
     if kind == "socketio":
@@ -83,7 +88,7 @@ def make_server(kind: str, port: int, args: argparse.Namespace) -> servers.Serve
 
 def run_one(kind: str, viewers: int, args: argparse.Namespace, port: int) -> dict[str, Any]:
     """One server, one room size, one injection rate; everything measured over one window."""
-    dialect = "liveroom" if kind == "liveroom" else kind
+    dialect = "liveroom" if kind.startswith("liveroom") else kind
     secret = os.environ.get("LIVEROOM_SECRET", servers.DEV_SECRET)
     fleet = Fleet(args.workers + 1)
     inj = args.workers  # the last worker injects
@@ -286,6 +291,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--connect-rate", type=float, default=3000.0, help="new sockets per second")
     p.add_argument("--redis", action="store_true", help="liveroom on the Redis engine")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    p.add_argument(
+        "--server-workers", type=int, default=1,
+        help="liveroom server processes sharing the port (`serve --workers N`; needs --redis)",
+    )  # fmt: skip
+    p.add_argument(
+        "--compare-memory", action="store_true",
+        help="with --redis: the same workload on the memory engine first, in the same run",
+    )  # fmt: skip
     p.add_argument("--baselines", default="", help="comma list: plain,socketio (or all)")
     p.add_argument("--sweep", default="", help="comma list of viewer counts")
     p.add_argument(
@@ -309,7 +322,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.senders = max(args.senders, int(args.comments // 50) + 1)
 
     sizes = [int(x) for x in args.sweep.split(",") if x] or [args.viewers]
-    kinds = ["liveroom"]
+    kinds = ["liveroom-memory", "liveroom"] if args.compare_memory and args.redis else ["liveroom"]
     if args.baselines:
         kinds += ["plain", "socketio"] if args.baselines == "all" else args.baselines.split(",")
     rows: list[dict[str, Any]] = []
@@ -355,6 +368,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{TARGET_VIEWERS} viewers in one room",
             None,
             f"largest run had {max(r['viewers'] for r in ours)} viewers",
+        )
+    for mem in (r for r in rows if r["server"] == "liveroom" and args.compare_memory):
+        red = next(r for r in ours if r["server"] != "liveroom" and r["viewers"] == mem["viewers"])
+        share = red["deliveries_per_s"] / mem["deliveries_per_s"] if mem["deliveries_per_s"] else 0
+        red["share_of_memory"] = share
+        verdict.check(
+            f"Redis engine >= {TARGET_REDIS_SHARE:.0%} of the memory engine's deliveries/s "
+            f"at {mem['viewers']} viewers, same run",
+            share >= TARGET_REDIS_SHARE,
+            f"{red['deliveries_per_s']:,.0f} vs {mem['deliveries_per_s']:,.0f}/s ({share:.1%})",
+        )
+        verdict.check(
+            f"Redis engine end-to-end p99 < {TARGET_REDIS_E2E_P99_MS:g} ms",
+            red["e2e_p99_ms"] is not None and red["e2e_p99_ms"] < TARGET_REDIS_E2E_P99_MS,
+            f"e2e p99 {red['e2e_p99_ms']} ms (memory {mem['e2e_p99_ms']} ms)",
         )
     for base in (r for r in rows if not r["server"].startswith("liveroom")):
         mine = next(r for r in ours if r["viewers"] == base["viewers"])

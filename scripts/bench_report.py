@@ -13,6 +13,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_suite
 from benchlib.report import markdown_table
 
 FANOUT_COLS = [
@@ -31,7 +32,8 @@ def fanout(out: Path) -> str:
     rows = []
     for f in sorted(out.glob("*.json")):
         if f.name.endswith(".machine.json") or not f.name.startswith(("fanout", "baselines")):
-            continue
+            if not _is(f, "bench_fanout.py"):
+                continue
         for r in load(f)["rows"]:
             rows.append({**r, "step": f.stem, "mbytes_per_s": r.get("mbytes_per_s")})
     return markdown_table(rows, FANOUT_COLS) if rows else "(no fan-out results)"
@@ -60,8 +62,10 @@ def ratios(out: Path) -> str:
 
 def flashsale(out: Path) -> str:
     rows = []
-    for f in sorted(out.glob("flashsale*.json")):
-        if f.name.endswith(".machine.json"):
+    for f in sorted(out.glob("*.json")):
+        if f.name.endswith(".machine.json") or not (
+            f.name.startswith("flashsale") or _is(f, "bench_flashsale.py")
+        ):
             continue
         r = load(f)["row"]
         outcomes = " ".join(f"{k}:{v}" for k, v in sorted(r["outcomes"].items()))
@@ -70,6 +74,25 @@ def flashsale(out: Path) -> str:
             "server_available_after", "sellout_s", "p50_ms", "p99_ms", "p999_ms", "max_ms",
             "send_spread_ms", "retries", "unanswered", "outcomes"]  # fmt: skip
     return markdown_table(rows, cols) if rows else "(no flash-sale results)"
+
+
+def storms(out: Path) -> str:
+    rows = []
+    for f in sorted(out.glob("*.json")):
+        if f.name.endswith(".machine.json") or not _is(f, "bench_storm.py"):
+            continue
+        rows.append({**load(f)["row"], "step": f.stem})
+    cols = ["step", "mode", "server", "viewers", "welcomed", "recovered", "inexact",
+            "seam_broken", "p50_ms", "p99_ms", "max_ms"]  # fmt: skip
+    return markdown_table(rows, cols) if rows else "(no storm results)"
+
+
+def _is(f: Path, script: str) -> bool:
+    """Whether the result in `f` came from `script` (the issue-13 steps are named i13-*)."""
+    if not f.name.startswith("i13-"):
+        return False
+    plan = {**bench_suite.PLAN, **bench_suite.EXTRA}
+    return plan.get(f.stem, [""])[0] == script
 
 
 def capacity(out: Path) -> str:
@@ -111,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     out = Path(args.out)
     for title, fn in (("fan-out", fanout), ("baselines", ratios), ("flash sale", flashsale),
-                      ("capacity", capacity), ("targets", verdicts),
+                      ("storms", storms), ("capacity", capacity), ("targets", verdicts),
                       ("machine load per step", machines)):  # fmt: skip
         print(f"### {title}\n\n{fn(out)}\n")
 

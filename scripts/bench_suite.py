@@ -59,6 +59,31 @@ PLAN: dict[str, list[str]] = {
     "capacity-baselines": ["bench_capacity.py", "--connections", "5000", "--steps", "2",
                            "--hold", "5", "--baselines", "all", "--port", "18555"],
 }  # fmt: skip
+# Issue 13: the production path at full speed. Viewer comments come from 100 sockets (10 a
+# second each, still ten times a person): the Redis engine needs a round trip per comment per
+# socket, so 21 sockets at 48/s would measure one socket's round trips, not the engine.
+VIEWERS = [*FANOUT, "--comment-from", "viewers", "--readable", "150", "--senders", "100"]
+ISSUE13: dict[str, list[str]] = {
+    **{f"i13-memory-10000-{i}": [*VIEWERS, "--viewers", "10000", "-d", "20",
+                                 "--port", str(18600 + i), "--profile", "{out}/profiles"]
+       for i in (1, 2, 3)},
+    "i13-redis-10000": [*VIEWERS, "--viewers", "10000", "-d", "15", "--redis", "--port", "18604",
+                        "--profile", "{out}/profiles"],
+    "i13-redis-10000-2proc": [*VIEWERS, "--viewers", "10000", "-d", "15", "--redis",
+                              "--server-workers", "2", "--port", "18605"],
+    # host comments (never sampled): every comment to every viewer, 40 host sockets
+    "i13-redis-flood-5000": [*FANOUT, "--viewers", "5000", "-d", "10", "--redis",
+                             "--compare-memory", "--senders", "40", "--port", "18606"],
+    "i13-flashsale": ["bench_flashsale.py", "--viewers", "10000", "--stock", "1000",
+                      "--port", "18610", "--profile", "{out}/profiles"],
+    "i13-flashsale-redis": ["bench_flashsale.py", "--viewers", "10000", "--stock", "1000",
+                            "--redis", "--port", "18611", "--profile", "{out}/profiles"],
+    "i13-joinstorm": ["bench_storm.py", "--mode", "join", "--viewers", "10000", "--within", "10"],
+    "i13-joinstorm-redis": ["bench_storm.py", "--mode", "join", "--viewers", "10000",
+                            "--within", "10", "--redis"],
+    "i13-reconnect": ["bench_storm.py", "--mode", "reconnect", "--viewers", "5000"],
+}  # fmt: skip
+PLAN.update(ISSUE13)
 # not part of the full run: a few seconds, to check the suite itself works
 EXTRA = {"smoke": ["bench_fanout.py", "--viewers", "20", "--comments", "10", "--likes", "50",
                    "-d", "1", "--warmup", "0.5", "--port", "18539"]}  # fmt: skip

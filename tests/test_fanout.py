@@ -214,3 +214,46 @@ async def _metrics(srv: LiveServer, name: str) -> float:
         return 0.0
 
     return await asyncio.to_thread(get)
+
+
+async def test_viewers_joining_together_each_get_an_exact_welcome(live_server: LiveServer) -> None:
+    """A join storm while the room is busy: the viewers joining together share one snapshot
+    read (liveroom/welcome.py), those coming back with the same `since` one history read,
+    and still each welcome holds exactly what its viewer missed, and its ticks go on from
+    the welcome's seq without a gap or a repeat (the events are host comments, never
+    sampled, so the room's seqs are all there is to see)."""
+    host = await Client.connect(live_server.ws_url(ROOM, token(live_server, "host", "host")))
+    for i in range(10):
+        await host.request({"t": "comment", "text": f"warm-up {i}"})
+    posting = True
+
+    async def post() -> None:
+        n = 0
+        while posting:
+            await host.request({"t": "comment", "text": f"live {n}"})
+            n += 1
+
+    poster = asyncio.create_task(post())
+    sinces = [None, 3, 7, 10] * 15  # new arrivals and three groups coming back
+    viewers = await asyncio.gather(
+        *(
+            Client.connect(live_server.ws_url(ROOM, token(live_server, f"j{i}"), since=since))
+            for i, since in enumerate(sinces)
+        )
+    )
+    posting = False
+    await poster
+    await host.request({"t": "comment", "text": "the end"})
+    for since, viewer in zip(sinces, viewers, strict=True):
+        welcome = viewer.welcome
+        if since is None:
+            assert welcome["recovered"] is None and welcome["events"] == []
+        else:
+            assert welcome["recovered"] is True
+            assert [e["seq"] for e in welcome["events"]] == list(
+                range(since + 1, welcome["seq"] + 1)
+            )
+        later = [e["seq"] for e in await _collect(viewer, "the end")]
+        assert later == list(range(welcome["seq"] + 1, later[-1] + 1))
+    for client in (host, *viewers):
+        await client.close()

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import json
 import logging
-import struct
+from dataclasses import dataclass
 from typing import Any
 
 import msgpack
 
+from liveroom.batching import RoomBatcher
 from liveroom.engine.base import (
     ROOM_FIELDS,
     CommentResult,
@@ -39,10 +40,10 @@ from liveroom.engine.base import (
     Sink,
     Snapshot,
 )
-from liveroom.engine.redis_pubsub import Subscriber, event_message
+from liveroom.engine.redis_pubsub import Subscriber, event_message, unpack_events
 from liveroom.redis import RedisLayer
 from liveroom.redis.guard import guard
-from liveroom.redis.keys import RoomKeys
+from liveroom.redis.keys import RoomKeys, dedup_suffix
 from liveroom.rules import history
 from liveroom.rules.show import REPLAY_TYPES
 from liveroom.settings import Settings
@@ -96,7 +97,7 @@ class RedisEngine(Engine):
         self.redis = redis or RedisLayer.from_settings(settings)
         self.client = self.redis.client
         self._publish = self.redis.script("room_publish")
-        self._post_comment = self.redis.script("room_post_comment")
+        self._post_comments = self.redis.script("room_post_comments")
         self._snapshot = self.redis.script("room_snapshot")
         self._events_since = self.redis.script("room_events_since")
         self._raise_seq = self.redis.script("room_seq_floor")
@@ -107,6 +108,11 @@ class RedisEngine(Engine):
         home = None if self.redis.sharded else self.redis.keys.node_channel(settings.node_id)
         self.subscriber = Subscriber(self.redis.routes, home, self._resume)
         self._published: dict[str, int] = {}  # room -> highest seq this process assigned
+        # a room's comments that reach this process together go to Redis as one script call
+        self._comments: RoomBatcher[_Comment, CommentResult] = RoomBatcher(self._post_many)
+        self._moderations: RoomBatcher[str, Moderation] = RoomBatcher(
+            self._moderation_many, max_in_flight=1
+        )
 
     def _keys(self, room_id: str) -> RoomKeys:
         return self.redis.keys.room(room_id)
@@ -117,6 +123,8 @@ class RedisEngine(Engine):
             await self.subscriber.start()
 
     async def close(self) -> None:
+        await self._comments.close()
+        await self._moderations.close()
         await self.subscriber.close()
         if self._owns_redis:
             await self.redis.close()
@@ -133,14 +141,14 @@ class RedisEngine(Engine):
             room_flat, seq, likes, viewers, entries, deleted = await self._snapshot(
                 keys=[k.room, k.seq, k.likes, k.presence, k.history, k.deleted], args=[recent]
             )
-        newest_first = _unpack_entries(entries)
+        newest_first = unpack_events(entries)
         comments = history.recent_comments(newest_first, {d.decode() for d in deleted}, recent)
         room = _decode_room(room_id, room_flat, self.settings.allow_anonymous)
         return Snapshot(room, int(seq), int(likes), int(viewers), comments)
 
     # events --------------------------------------------------------------------------
     def _event_args(self, k: RoomKeys, event: dict[str, Any]) -> list[Any]:
-        """Script arguments shared by publish and post_comment: how to append an event."""
+        """Script arguments of room_publish: how to append an event."""
         event_id = event.get("id")
         return [
             k.channel,
@@ -226,7 +234,7 @@ class RedisEngine(Engine):
             return []
         if state == "gap":
             return None
-        return _unpack_entries(packed)
+        return unpack_events(packed)
 
     async def replay(self, room_id: str, after: int, count: int) -> list[dict]:
         k = self._keys(room_id)
@@ -259,10 +267,36 @@ class RedisEngine(Engine):
     async def post_comment(
         self, room_id: str, uid: str, event: dict[str, Any], client_id: str | None
     ) -> CommentResult:
+        return await self._comments.submit(room_id, _Comment(uid, event, client_id))
+
+    async def _post_many(self, room_id: str, comments: list[_Comment]) -> list[CommentResult]:
+        """One script call for a batch of the room's comments (liveroom/batching.py): each
+        gets the answer it would get alone, and the accepted ones one pub/sub message."""
         s = self.settings
         k = self._keys(room_id)
+        args: list[Any] = [
+            k.channel,
+            s.history_size,
+            self._seq_floor(k),
+            repr(float(s.comment_rate)),
+            s.comment_burst,
+            int(s.dedup_ttl_s * 1000),
+            s.replay_max_events,
+            s.replay_days * 86400,
+        ]
+        for c in comments:
+            event_id = c.event.get("id")
+            args += [
+                c.uid,
+                "" if c.client_id is None else dedup_suffix(c.uid, c.client_id),
+                "1" if c.event.get("host") else "",
+                _pack(c.event),
+                str(c.event.get("type", "")),
+                event_id if isinstance(event_id, str) else "",
+                "1" if c.event.get("type") in REPLAY_TYPES else "",
+            ]
         with guard():
-            reply = await self._post_comment(
+            reply = await self._post_comments(
                 keys=[
                     k.room,
                     k.seq,
@@ -270,33 +304,29 @@ class RedisEngine(Engine):
                     k.moderation,
                     k.buckets,
                     k.last_comment,
-                    k.dedup(uid, client_id or ""),
+                    k.dedup_base,
                     k.replay,
                 ],
-                args=[
-                    *self._event_args(k, event),
-                    uid,
-                    "1" if client_id is not None else "",
-                    "1" if event.get("host") else "",
-                    repr(float(s.comment_rate)),
-                    s.comment_burst,
-                    int(s.dedup_ttl_s * 1000),
-                    *self._replay_args(event),
-                ],
+                args=args,
             )
-        outcome = reply[0].decode()
+        out = []
+        for c, outcome, value in zip(comments, reply[::2], reply[1::2], strict=True):
+            out.append(self._comment_result(room_id, c.event, outcome.decode(), value))
+        return out
+
+    def _comment_result(
+        self, room_id: str, event: dict[str, Any], outcome: str, value: Any
+    ) -> CommentResult:
         if outcome == "ok":
-            return CommentResult(
-                event={**event, "seq": self._note_published(room_id, int(reply[1]))}
-            )
+            return CommentResult(event={**event, "seq": self._note_published(room_id, int(value))})
         if outcome == "dup":
-            seq, _, payload = reply[1].partition(b":")
+            seq, _, payload = value.partition(b":")
             return CommentResult(event=event_message(seq, payload), duplicate=True)
         if outcome in ("muted", "slow_mode"):
-            return CommentResult.refused(outcome, float(reply[1]))
+            return CommentResult.refused(outcome, float(value))
         if outcome == "banned":
             return CommentResult.refused(outcome)
-        return CommentResult.refused("rate_limited", 1.0 / s.comment_rate)
+        return CommentResult.refused("rate_limited", 1.0 / self.settings.comment_rate)
 
     async def comment_deleted(self, room_id: str, comment_id: str) -> bool:
         with guard():
@@ -304,10 +334,18 @@ class RedisEngine(Engine):
         return added == 1
 
     async def moderation(self, room_id: str, uid: str) -> Moderation:
+        return await self._moderations.submit(room_id, uid)
+
+    async def _moderation_many(self, room_id: str, uids: list[str]) -> list[Moderation]:
+        """Every joining viewer's moderation is read before its welcome: in a join storm
+        the viewers of a room arriving together are read with one HMGET."""
         with guard():
-            raw = await self.client.hget(self._keys(room_id).moderation, uid)
-        mod = float(raw) if raw is not None else 0.0
-        return Moderation(banned=mod == -1, muted_until=max(mod, 0.0))
+            raws = await self.client.hmget(self._keys(room_id).moderation, uids)
+        out = []
+        for raw in raws:
+            mod = float(raw) if raw is not None else 0.0
+            out.append(Moderation(banned=mod == -1, muted_until=max(mod, 0.0)))
+        return out
 
     async def publish_state(self, room_id: str, state: dict[str, Any]) -> None:
         with guard():
@@ -329,23 +367,15 @@ class RedisEngine(Engine):
         return int(total)
 
 
+@dataclass(frozen=True, slots=True)
+class _Comment:
+    uid: str
+    event: dict[str, Any]
+    client_id: str | None
+
+
 def _flat(reply: Any) -> list[bytes]:
     """HGETALL as a flat list whatever the client's response callbacks made of it."""
     if isinstance(reply, dict):
         return [x for pair in reply.items() for x in pair]
     return list(reply)
-
-
-_ENTRY_HEADER = struct.Struct(">QI")  # seq, payload length: pack_entry in lib_room.lua
-
-
-def _unpack_entries(packed: bytes) -> list[dict[str, Any]]:
-    """Events from the history entries a script packed into one string."""
-    events = []
-    offset = 0
-    while offset < len(packed):
-        seq, size = _ENTRY_HEADER.unpack_from(packed, offset)
-        offset += _ENTRY_HEADER.size
-        events.append(event_message(seq, packed[offset : offset + size]))
-        offset += size
-    return events

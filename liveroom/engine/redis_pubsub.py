@@ -19,6 +19,9 @@ whatever happened to the connection or the slot.
 
 Messages on a room channel:
 - `e<seq>:<msgpack event without seq>` an event (the same bytes as in the history stream),
+- `b<packed events>` several events of one script call (a batch of comments), in seq
+  order, each a big-endian (seq u64, length u32) header and the event's msgpack without
+  seq: the layout a history read returns (`unpack_events`), decoded once per process,
 - `l<total>` the new like total,
 - `s<msgpack dict>` latest-value state.
 """
@@ -28,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -53,6 +57,21 @@ NOWHERE: Address = ("", -1)
 
 def event_message(seq: int | bytes, payload: bytes) -> dict[str, Any]:
     return {**msgpack.unpackb(payload, raw=False), "seq": int(seq)}
+
+
+_EVENT_HEADER = struct.Struct(">QI")  # seq, payload length: pack_event in lib_room.lua
+
+
+def unpack_events(packed: bytes) -> list[dict[str, Any]]:
+    """Events packed into one string by a script (a history read, a batch message)."""
+    events = []
+    offset = 0
+    while offset < len(packed):
+        seq, size = _EVENT_HEADER.unpack_from(packed, offset)
+        offset += _EVENT_HEADER.size
+        events.append(event_message(seq, packed[offset : offset + size]))
+        offset += size
+    return events
 
 
 class Subscriber:
@@ -252,6 +271,9 @@ class Subscriber:
             if kind == b"e":
                 seq, _, payload = data[1:].partition(b":")
                 self._deliver(channel, event_message(seq, payload))
+            elif kind == b"b":
+                for event in unpack_events(memoryview(data)[1:]):
+                    self._deliver(channel, event)
             elif kind == b"l":
                 sink(room_id, "likes", int(data[1:]))
             elif kind == b"s":

@@ -66,6 +66,11 @@ def _global(prefix: str, name: str) -> str:
     return f"{prefix}:{name}"
 
 
+def dedup_suffix(uid: str, client_id: str) -> str:
+    """What follows `RoomKeys.dedup_base` in the dedup key of (uid, client id)."""
+    return f":{len(uid)}:{uid}:{client_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class RoomKeys:
     """The engine's keys of one room: state, events, comments, likes, presence."""
@@ -143,10 +148,16 @@ class RoomKeys:
         (liveroom/redis/durability.py)."""
         return self._k("durable")
 
+    @property
+    def dedup_base(self) -> str:
+        """Where every `dedup` key of the room starts: the comment script gets it as a key
+        and appends each comment's `dedup_suffix`."""
+        return self._k("dedup")
+
     def dedup(self, uid: str, client_id: str) -> str:
         """String, TTL settings.dedup_ttl_s: the accepted comment for (uid, client id) as
         "<seq>:<payload>"; the uid's length keeps pairs apart."""
-        return self._k(f"dedup:{len(uid)}:{uid}:{client_id}")
+        return self.dedup_base + dedup_suffix(uid, client_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from liveroom.background import every
+from liveroom.batching import SharedRead
 from liveroom.engine.base import Engine, new_event
 from liveroom.errors import Unavailable
 from liveroom.rules import sale as rules
@@ -84,9 +85,13 @@ class SalesService(Feature):
     _hot: dict[str, float] = field(default_factory=dict)  # room -> last activity (monotonic)
     _last_full: float = float("-inf")
     batcher: GrabBatcher = field(init=False)
+    # the bag and sales every joining viewer's welcome shows, read once for those joining
+    # together (a join storm)
+    _shops: SharedRead[tuple[list[Product], list[Sale]]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.batcher = GrabBatcher(self.store)
+        self._shops = SharedRead(self.store.shop)
 
     # lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -105,6 +110,7 @@ class SalesService(Feature):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.batcher.close()
+        await self._shops.close()
         await self.store.close()
 
     async def put_product(self, raw: dict[str, Any], sku: str | None = None) -> Product:
@@ -322,7 +328,7 @@ class SalesService(Feature):
         room_id = join.room_id
         self._touch(room_id)
         try:
-            products, sales = await self.store.shop(room_id)
+            products, sales = await self._shops.get(room_id)
         except Unavailable:
             return  # the room still works; the shop fills in with the next events
         now = now_ms()

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute
 
+from liveroom.batching import SharedRead
 from liveroom.engine.base import Engine, new_event
 from liveroom.errors import Refusal
 from liveroom.jobs import now_ms
@@ -71,6 +72,8 @@ class ShowService(Feature):
         self.sales = sales
         self.hosts = notices.hosts
         self._running: set[asyncio.Task] = set()
+        # the show every joining viewer's welcome shows, read once for those joining together
+        self._joining: SharedRead[Show | None] = SharedRead(store.get)
 
     async def stop(self) -> None:
         for task in list(self._running):
@@ -78,6 +81,7 @@ class ShowService(Feature):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.notices.wecom.close()
+        await self._joining.close()
         await self.store.close()
 
     def routes(self) -> list[BaseRoute]:
@@ -224,7 +228,7 @@ class ShowService(Feature):
 
     async def on_join(self, join: Join, welcome: Frame) -> None:
         """The show on the page: a scheduled show's cover and countdown, the stream."""
-        show = await self.store.get(join.room_id)
+        show = await self._joining.get(join.room_id)
         if show is None:
             return
         public = show.public(welcome["room"].get("title", ""))

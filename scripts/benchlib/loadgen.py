@@ -438,7 +438,7 @@ class Worker:
         return {"ok": True}
 
 
-def _worker_main(pipe: Pipe) -> None:
+def _worker_main(pipe: Pipe, worker_cls: type[Worker] = Worker) -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -450,7 +450,7 @@ def _worker_main(pipe: Pipe) -> None:
         pass
 
     async def main() -> None:
-        await Worker(pipe).run()
+        await worker_cls(pipe).run()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
@@ -459,13 +459,13 @@ def _worker_main(pipe: Pipe) -> None:
 class Fleet:
     """The parent's handle on the worker processes."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, worker_cls: type[Worker] = Worker) -> None:
         ctx = mp.get_context("fork")
         self.pipes: list[Pipe] = []
         self.procs: list[mp.Process] = []
         for _ in range(workers):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker_main, args=(child,), daemon=True)
+            proc = ctx.Process(target=_worker_main, args=(child, worker_cls), daemon=True)
             proc.start()
             self.pipes.append(parent)
             self.procs.append(proc)

@@ -26,7 +26,7 @@ def start(pid: int, seconds: float, out: Path, rate: int = 100) -> subprocess.Po
         return None
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = [exe, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", str(rate),
-           "--format", "raw", "--output", str(out), "--nonblocking"]  # fmt: skip
+           "--format", "raw", "--output", str(out), "--nonblocking", "--subprocesses"]  # fmt: skip
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 

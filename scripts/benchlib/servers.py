@@ -90,21 +90,44 @@ class ServerProc:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-3000:]
 
-    def mark(self) -> None:
+    def _tree(self) -> list[psutil.Process]:
+        """The server and its worker processes (`--workers N`: uvicorn's children)."""
         assert self.ps is not None
-        t = self.ps.cpu_times()
-        self._mark = (t.user + t.system, time.monotonic())
+        try:
+            return [self.ps, *self.ps.children(recursive=True)]
+        except psutil.Error:
+            return [self.ps]
+
+    def _cpu(self) -> float:
+        total = 0.0
+        for p in self._tree():
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+        return total
+
+    def mark(self) -> None:
+        self._mark = (self._cpu(), time.monotonic())
 
     def usage(self) -> Usage:
-        """CPU since the last mark, and resident memory now."""
-        assert self.ps is not None
-        t = self.ps.cpu_times()
+        """CPU since the last mark (all worker processes), and resident memory now."""
         cpu0, wall0 = self._mark
-        return Usage(t.user + t.system - cpu0, time.monotonic() - wall0, self.ps.memory_info().rss)
+        return Usage(self._cpu() - cpu0, time.monotonic() - wall0, self.rss())
 
     def rss(self) -> int:
-        assert self.ps is not None
-        return self.ps.memory_info().rss
+        total = 0
+        for p in self._tree():
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._tree()]
 
     def metrics(self) -> dict[str, float]:
         """liveroom's own /metrics counters (empty for the baselines)."""
@@ -141,13 +164,18 @@ class ServerProc:
         self.stop()
 
 
-def liveroom(port: int, redis_url: str = "", prefix: str = "", **env: str) -> ServerProc:
+def liveroom(
+    port: int, redis_url: str = "", prefix: str = "", workers: int = 1, **env: str
+) -> ServerProc:
     e = {**BENCH_ENV, "LIVEROOM_SECRET": os.environ.get("LIVEROOM_SECRET", DEV_SECRET), **env}
     if redis_url:
         e["LIVEROOM_REDIS_URL"] = redis_url
         e["LIVEROOM_KEY_PREFIX"] = prefix or f"lrbench-{port}-{os.getpid()}"
     name = "liveroom-redis" if redis_url else "liveroom"
     cmd = [sys.executable, "-m", "liveroom", "serve", "--port", str(port)]
+    if workers > 1:
+        name += f"-{workers}proc"
+        cmd += ["--workers", str(workers)]
     srv = ServerProc(name, cmd, port, e)
     if redis_url:
         srv.redis = (redis_url, e["LIVEROOM_KEY_PREFIX"])

@@ -6,8 +6,10 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
+
 from liveroom.engine.base import Engine, new_event
-from tests.contract.conftest import MakeEngine
+from tests.contract.conftest import MakeEngine, Recorder
 
 _n = 0
 
@@ -189,3 +191,64 @@ async def test_snapshot_of_a_fresh_room(engine: Engine) -> None:
 async def test_snapshot_without_recent_comments_has_none(engine: Engine) -> None:
     await engine.post_comment("r", "amy", comment(), None)
     assert (await engine.snapshot("r", 0)).comments == []
+
+
+async def test_a_burst_of_comments_keeps_seq_order_answers_and_ids(
+    make_engine: MakeEngine, engine_kind: str, recorder: Recorder
+) -> None:
+    """Comments arriving together (one batch, one script call and one pub/sub message on
+    Redis) are each decided as if alone: a banned author and a flooding one are refused
+    without failing their neighbours, a client id repeated inside the burst publishes once,
+    and every process sees the accepted ones once each, in seq order, as the history has
+    them."""
+    engine = await make_engine(comment_rate=0.001, comment_burst=3)
+    # another process (the memory engine is one process: the same one)
+    listener = engine if engine_kind == "memory" else await make_engine(node_id="listener")
+    await listener.subscribe("r", recorder)
+    await engine.publish("r", new_event("ban", uid="eve"), moderation=("eve", -1))
+    burst = []
+    for i in range(60):
+        uid = ("amy", "bob", "eve", "dan")[i % 4]
+        client_id = f"m{(i // 4) % 5}" if uid == "amy" else f"b{i}"  # amy repeats her ids
+        burst.append((uid, comment(uid, text=f"t{i}"), client_id))
+    burst.append(("host", comment("host", text="from the host", host=True), None))
+    results = await asyncio.gather(*(engine.post_comment("r", u, e, c) for u, e, c in burst))
+
+    by_author: dict[str, list[Any]] = {}
+    for (uid, _, _), result in zip(burst, results, strict=True):
+        by_author.setdefault(uid, []).append(result)
+    assert {r.code for r in by_author["eve"]} == {"banned"}
+    # bob and dan: the bucket's three, then refusals, each for its own comment
+    for uid in ("bob", "dan"):
+        assert [r.code for r in by_author[uid]] == [""] * 3 + ["rate_limited"] * 12
+    # amy cycles through 5 client ids: the first three are accepted, their repeats are
+    # duplicates of them; the others are refused by the rate limit (and never kept)
+    amy = [(c, r) for (u, _, c), r in zip(burst, results, strict=True) if u == "amy"]
+    accepted = {c: r.event for c, r in amy if r.event is not None and not r.duplicate}
+    assert len(accepted) == 3
+    for client_id, result in amy:
+        if result.duplicate:
+            assert result.event == accepted[client_id]
+        elif result.event is None:
+            assert result.code == "rate_limited" and client_id not in accepted
+    assert by_author["host"][0].event is not None
+
+    published = [r.event for r in results if r.event is not None and not r.duplicate]
+    seqs = sorted(e["seq"] for e in published)
+    assert seqs == list(range(2, 2 + len(published)))  # seq 1 is the ban
+    history = await engine.events_since("r", 1)
+    assert history == sorted(published, key=lambda e: e["seq"])
+    await recorder.until(lambda r: len(r.of("event")) == len(published) + 1)
+    assert recorder.of("event")[1:] == history
+
+
+async def test_moderation_read_together_answers_each_viewer(engine: Engine) -> None:
+    """Viewers joining together have their moderation read together (one HMGET on Redis):
+    each still gets its own."""
+    until = time.time() + 600
+    await engine.publish("r", new_event("ban", uid="u3"), moderation=("u3", -1))
+    await engine.publish("r", new_event("mute", uid="u5"), moderation=("u5", until))
+    mods = await asyncio.gather(*(engine.moderation("r", f"u{i}") for i in range(40)))
+    assert [i for i, m in enumerate(mods) if m.banned] == [3]
+    assert [i for i, m in enumerate(mods) if m.muted(time.time())] == [5]
+    assert mods[5].muted_until == pytest.approx(until)

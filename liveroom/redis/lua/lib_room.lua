@@ -40,14 +40,12 @@ local function slow_mode_wait(last, now, slow)
   return math.max(0, last + slow - now)
 end
 
--- Give an event the room's next seq, keep it in the capped history stream (entry id
--- "<seq>-0", fields t=type, i=id, d=msgpack payload without seq) and fan it out as
--- "e<seq>:<payload>" on the room channel (PUBLISH is the loader's: SPUBLISH on a cluster). Scripts that append take these as their first
--- six ARGV: channel, maxlen, payload, type, id, floor. `floor` is the highest seq the
--- calling process has seen in this room: normally below the counter, it only matters
--- after Redis lost data (restarted without persistence), where it keeps seqs from starting
--- over at 1, which every process would drop as already seen.
-local function append_event(seq_key, history_key, channel, maxlen, payload, etype, id, floor)
+-- Give an event the room's next seq and keep it in the capped history stream (entry id
+-- "<seq>-0", fields t=type, i=id, d=msgpack payload without seq). `floor` is the highest
+-- seq the calling process has seen in this room: normally below the counter, it only
+-- matters after Redis lost data (restarted without persistence), where it keeps seqs from
+-- starting over at 1, which every process would drop as already seen.
+local function keep_event(seq_key, history_key, maxlen, payload, etype, id, floor)
   local seq = redis.call('INCR', seq_key)
   floor = tonumber(floor)
   if seq <= floor then
@@ -55,6 +53,14 @@ local function append_event(seq_key, history_key, channel, maxlen, payload, etyp
     redis.call('SET', seq_key, seq)
   end
   redis.call('XADD', history_key, 'MAXLEN', maxlen, seq .. '-0', 't', etype, 'i', id, 'd', payload)
+  return seq
+end
+
+-- keep_event, then fan the event out as "e<seq>:<payload>" on the room channel (PUBLISH
+-- is the loader's: SPUBLISH on a cluster). Scripts that append one event take these as
+-- their first six ARGV: channel, maxlen, payload, type, id, floor.
+local function append_event(seq_key, history_key, channel, maxlen, payload, etype, id, floor)
+  local seq = keep_event(seq_key, history_key, maxlen, payload, etype, id, floor)
   redis.call(PUBLISH, channel, 'e' .. seq .. ':' .. payload)
   return seq
 end
@@ -101,10 +107,15 @@ local function entry_seq(entry_id)
   return tonumber(string.match(entry_id, '^(%d+)'))
 end
 
--- Append a history entry to `parts` as a big-endian (seq u64, payload length u32) header
--- and the payload: table.concat(parts) makes hundreds of events one bulk string, which
--- the client parses far faster than a nested reply of many small strings.
+-- Append an event to `parts` as a big-endian (seq u64, payload length u32) header and the
+-- payload: table.concat(parts) makes hundreds of events one bulk string, which the client
+-- parses far faster than a nested reply of many small strings. The same layout carries a
+-- batch of events on the room channel ("b" .. table.concat(parts)).
+local function pack_event(parts, seq, payload)
+  parts[#parts + 1] = struct.pack('>I8I4', seq, #payload) .. payload
+end
+
+-- pack_event for a history entry.
 local function pack_entry(parts, entry)
-  local payload = entry_field(entry[2], 'd')
-  parts[#parts + 1] = struct.pack('>I8I4', entry_seq(entry[1]), #payload) .. payload
+  pack_event(parts, entry_seq(entry[1]), entry_field(entry[2], 'd'))
 end
