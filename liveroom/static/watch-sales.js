@@ -65,7 +65,7 @@ export function install(ext) {
     c.querySelector(".meter > span").style.width = `${(100 * s.available) / s.stock}%`;
     let label = "Grab it";
     if (s.status === "ended") label = "Ended";
-    else if ((c.held || 0) >= s.limit_per_user) label = "Reserved";
+    else if ((c.held || 0) >= s.limit_per_user) label = c.paid ? "Bought ✓" : "Reserved";
     else if (s.available <= 0) label = "Sold out";
     else if (now < opensAt) label = `Starts in ${clock(opensAt, client)}`;
     else if (earlyFor && now < s.starts_at) label = "Members: grab early";
@@ -119,6 +119,15 @@ export function install(ext) {
     );
   }
   const products = new Map();
+
+  // The merchant confirmed the payment of a hold: the reservation is an order now.
+  client.addEventListener("frame", ({ detail: f }) => {
+    const c = f.t === "order_paid" && card(f.sale_id);
+    if (!c) return;
+    c.paid = true;
+    c.querySelector(".mine").replaceChildren(h("span", {}, `Paid ✓ order ${f.order_id}`));
+    refresh(c);
+  });
 
   onEvent.product_pinned = (e) => {
     products.set(e.product.sku, e.product);
