@@ -216,7 +216,7 @@ export function install(ext) {
 
   // ---- a payment confirmed by the merchant: this viewer's order ----
   const orderToast = h("div", { id: "order-toast", class: "order-toast hidden", role: "status" });
-  document.querySelector(".stage").append(orderToast);
+  $("extras").prepend(orderToast); // in the flow, above the drops: it covers nothing
   let orderTimer = 0;
   function orderPaid(f) {
     orderToast.replaceChildren(
