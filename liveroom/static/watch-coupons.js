@@ -140,7 +140,7 @@ export function install(ext) {
   function refresh(c) {
     const d = c.drop;
     const p = phase(d);
-    const left = Math.max(0, d.remaining);
+    const left = Math.max(0, d.remaining ?? d.count);
     c.querySelector(".left").textContent = left > 0 ? `${left} of ${d.count} left` : "all claimed";
     c.querySelector(".meter > span").style.width = `${(100 * left) / d.count}%`;
     let when = "";
