@@ -197,7 +197,9 @@ class SalesService(Feature):
         self, room_id: str, ident: Identity, sale_id: str, qty: int, request_id: str
     ) -> GrabReply:
         self._touch(room_id)
-        request = GrabRequest(sale_id, ident.uid, ident.tier, qty, request_id, ident.src, ident.ref)
+        request = GrabRequest(
+            sale_id, ident.uid, ident.tier, qty, request_id, ident.src, ident.ref, ident.nick
+        )
         outcome = await self.batcher.grab(room_id, request)
         if outcome.refusal is not None:
             raise outcome.refusal.with_extra(sale_id=sale_id)
