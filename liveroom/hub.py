@@ -137,6 +137,9 @@ class Hub:
             channel.likes = max(channel.likes, int(payload))
         elif kind == "state":
             channel.extra_state.update(payload)
+        elif kind == "personal":
+            for conn in list(channel.by_uid.get(payload.uid, ())):
+                conn.send_personal(payload.frame)
         elif kind == "event":
             if payload["seq"] <= channel.last_seq:
                 return  # already have it (a resubscribe can replay)

@@ -32,6 +32,7 @@ from liveroom.jobs import JobRunner, JobStore, RetryPolicy
 from liveroom.jobs.memory_store import MemoryJobStore
 from liveroom.jobs.redis_store import RedisJobStore
 from liveroom.merchant.nonces import MemoryNonces, Nonces, RedisNonces
+from liveroom.orders import OrderFeed
 from liveroom.redis import RedisLayer
 from liveroom.sales.memory_store import MemorySaleStore
 from liveroom.sales.redis_store import RedisSaleStore
@@ -63,6 +64,7 @@ class Node:
     nonces: Nonces
     stream: CommerceStream
     sales: SalesService
+    orders: OrderFeed
     draws: DrawService
     jobs: JobRunner
     shows: ShowService
@@ -201,7 +203,8 @@ def build(settings: Settings) -> Node:
     stores = memory_stores(settings) if redis is None else redis_stores(settings, redis)
     engine = stores.engine
     hub = Hub(engine)
-    sales = SalesService(settings, engine, stores.sales)
+    orders = OrderFeed(settings, engine)
+    sales = SalesService(settings, engine, stores.sales, payments=orders)
     draws = DrawService(settings, engine, hub, stores.draws, commerce=stores.stream)
     joins = JoinRecorder(stores.stream)
     jobs = JobRunner(stores.jobs, retry_policy(settings))
@@ -220,12 +223,13 @@ def build(settings: Settings) -> Node:
         nonces=stores.nonces,
         stream=stores.stream,
         sales=sales,
+        orders=orders,
         draws=draws,
         jobs=jobs,
         shows=shows,
         analytics=analytics,
         # jobs stop first: they use shows; analytics before them, after all it folds
-        features=(sales, draws, joins, shows, analytics, jobs),
+        features=(orders, sales, draws, joins, shows, analytics, jobs),
         redis=redis,
     )
     hub.listen(node)

@@ -444,7 +444,7 @@ class DrawService(Feature):
                 continue
             frame = self._won_frame(room_id, event["draw_id"], event["prize"], winner["uid"])
             for conn in conns:
-                conn.send(frame)
+                conn.send_personal(frame)
 
     def _won_frame(
         self, room_id: str, draw_id: str, prize: dict[str, Any], uid: str

@@ -151,6 +151,7 @@ class Hold:
     ended_at: int = 0
     src: str = ""  # the buyer's source channel (token `src`): wecom_group, moments, ...
     ref: str = ""  # the share code the buyer came through (liveroom/rules/attribution.py)
+    nick: str = ""  # the buyer's nick (token `nick`), for the room's social proof
 
     def public(self) -> dict[str, Any]:
         return asdict(self)

@@ -166,6 +166,7 @@ class MemorySaleStore(SaleStore):
         now: int,
         src: str = "",
         ref: str = "",
+        nick: str = "",
     ) -> GrabOutcome:
         room = self._room(room_id)
         data = room.sales.get(sale_id)
@@ -201,6 +202,7 @@ class MemorySaleStore(SaleStore):
                 request_id=request_id,
                 src=src,
                 ref=ref,
+                nick=nick,
             )
             data.available -= qty
             data.held += qty

@@ -34,7 +34,7 @@ from liveroom.sales.batcher import GrabBatcher
 from liveroom.sales.store import GrabRequest, SaleStore, new_id, now_ms
 from liveroom.settings import Settings
 from liveroom.tokens import Identity
-from liveroom.types import Feature, Frame, Join
+from liveroom.types import Feature, Frame, Join, PaymentListener
 
 log = logging.getLogger("liveroom.sales")
 
@@ -79,6 +79,8 @@ class SalesService(Feature):
     settings: Settings
     engine: Engine
     store: SaleStore
+    # told of each payment confirmed here (liveroom/orders: the buyer's frame, social proof)
+    payments: PaymentListener | None = None
     _configs: dict[tuple[str, str], SaleConfig] = field(default_factory=dict)
     _dirty: set[str] = field(default_factory=set)
     _tasks: list[asyncio.Task] = field(default_factory=list)
@@ -197,7 +199,9 @@ class SalesService(Feature):
         self, room_id: str, ident: Identity, sale_id: str, qty: int, request_id: str
     ) -> GrabReply:
         self._touch(room_id)
-        request = GrabRequest(sale_id, ident.uid, ident.tier, qty, request_id, ident.src, ident.ref)
+        request = GrabRequest(
+            sale_id, ident.uid, ident.tier, qty, request_id, ident.src, ident.ref, ident.nick
+        )
         outcome = await self.batcher.grab(room_id, request)
         if outcome.refusal is not None:
             raise outcome.refusal.with_extra(sale_id=sale_id)
@@ -231,7 +235,25 @@ class SalesService(Feature):
         outcome = await self.store.confirm(room_id, hold_id, order_id, now)
         self._dirty.add(room_id)  # a payment or an on-the-spot expiry changes counters
         self._checkout_recorded(outcome, "hold_paid", now)
+        if outcome.hold is not None and not outcome.error and not outcome.duplicate:
+            await self._tell_paid(outcome.hold)
         return outcome
+
+    async def _tell_paid(self, hold: Hold) -> None:
+        """The payment stands and its answer goes to the merchant whatever happens here: a
+        failure to tell the buyer and the room is logged, not raised."""
+        if self.payments is None:
+            return
+        try:
+            title = (await self._config(hold.room_id, hold.sale_id)).title
+            await self.payments.on_paid(hold, title)
+        except Exception:
+            log.warning(
+                "hold %s/%s paid; telling the buyer and the room failed",
+                hold.room_id,
+                hold.hold_id,
+                exc_info=True,
+            )
 
     async def cancel(self, room_id: str, hold_id: str) -> CheckoutOutcome:
         self._touch(room_id)
