@@ -47,6 +47,12 @@ export function terms(c) {
   return [benefit(c), conditions(c)].filter(Boolean).join(" · ");
 }
 
+/** A `purchase` event as the room reads it: "A** and 3 others just bought Longjing 250g". */
+export function purchaseWords(e) {
+  const who = `${e.nick || "Someone"}${e.others > 0 ? ` and ${e.others} other${e.others > 1 ? "s" : ""}` : ""}`;
+  return `${who} just bought ${e.qty > 1 ? `${e.qty} × ` : ""}${e.title}`;
+}
+
 /** Refusals of a claim, in words a viewer understands. */
 export const REFUSED = {
   sold_out: "All claimed! Watch for the next drop",

@@ -1,7 +1,7 @@
 // Coupon drops in the host panel: drop a batch from a template the merchant defined, watch
 // it being claimed live, stop it; and choose how purchases are shown to the room.
 import { h, clock, timeOf } from "/static/liveroom.js";
-import { terms } from "/static/coupon-words.js";
+import { purchaseWords, terms } from "/static/coupon-words.js";
 
 const $ = (id) => document.getElementById(id);
 const PROOF = { masked: "masked names", full: "full names", off: "off" };
@@ -147,8 +147,7 @@ export function install({ client, command, onEvent, onState, onWelcome }) {
     showProof(e.social_proof);
   };
   onEvent.purchase = (e) => {
-    const more = e.others > 0 ? ` and ${e.others} other${e.others > 1 ? "s" : ""}` : "";
-    $("proof-last").textContent = `last shown: 🛍 ${e.nick} just bought ${e.title}${more}`;
+    $("proof-last").textContent = `last shown: 🛍 ${purchaseWords(e)}`;
   };
 
   onEvent.drop = (e) => showDrop(e.drop);

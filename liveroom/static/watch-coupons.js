@@ -2,7 +2,7 @@
 // countdown, claiming (a tap, or commenting the pass phrase), the viewer's coupons with
 // their mini-program hand-off, the "order paid" confirmation and the room's purchases.
 import { h, clock } from "/static/liveroom.js";
-import { REFUSED, terms, yuan } from "/static/coupon-words.js";
+import { REFUSED, purchaseWords, terms, yuan } from "/static/coupon-words.js";
 
 const $ = (id) => document.getElementById(id);
 const MEMBER_TIERS = ["member", "vip"]; // the sales' default members, for early access
@@ -235,9 +235,7 @@ export function install(ext) {
   $("comments").before(ticker);
   let tickerTimer = 0;
   function purchase(e) {
-    const what = `${e.qty > 1 ? `${e.qty} × ` : ""}${e.title}`;
-    const more = e.others > 0 ? ` and ${e.others} other${e.others > 1 ? "s" : ""}` : "";
-    ticker.textContent = `🛍 ${e.nick || "Someone"} just bought ${what}${more}`;
+    ticker.textContent = `🛍 ${purchaseWords(e)}`;
     ticker.classList.remove("hidden", "slide");
     void ticker.offsetWidth;
     ticker.classList.add("slide");
