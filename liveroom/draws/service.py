@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute, Route
@@ -28,10 +28,21 @@ from starlette.routing import BaseRoute, Route
 from liveroom.background import every
 from liveroom.draws import claim
 from liveroom.draws.http import draw_record
-from liveroom.draws.store import Draw, DrawResult, DrawStore, EnterResult, Prize, new_draw_id
+from liveroom.draws.store import (
+    COUPON_PRIZE,
+    PRIZE_KINDS,
+    PRODUCT_PRIZE,
+    Draw,
+    DrawResult,
+    DrawStore,
+    EnterResult,
+    Prize,
+    new_draw_id,
+)
 from liveroom.engine.base import Engine, new_event, now_ms
 from liveroom.errors import Refusal, Unavailable, internal_error
 from liveroom.rules import draw as rules
+from liveroom.rules.sale import is_safe_id
 from liveroom.settings import Settings
 from liveroom.tokens import Identity
 from liveroom.types import Event, Feature, Frame, Join
@@ -84,13 +95,14 @@ def parse_start(args: dict[str, Any]) -> dict[str, Any]:
     title = prize.get("title")
     if not isinstance(title, str) or not title.strip() or len(title) > 100:
         raise DrawRefused("bad_field", "prize.title must be 1..100 characters")
-    extra = set(prize) - {"title", "image", "claim_path"}
+    extra = set(prize) - {"title", "image", "claim_path", "kind", "template_id", "sku"}
     if extra:
         raise DrawRefused("bad_field", f"unknown prize fields: {sorted(extra)}")
     for name in ("image", "claim_path"):
         value = prize.get(name, "")
         if not isinstance(value, str) or len(value) > 500 or any(c.isspace() for c in value):
             raise DrawRefused("bad_field", f"prize.{name} must be a URL or path up to 500 chars")
+    kind, what = _bag_prize(prize)
     mode = args.get("mode", rules.BUTTON)
     if mode not in rules.ENTRY_MODES:
         raise DrawRefused("bad_field", f"mode must be one of {list(rules.ENTRY_MODES)}")
@@ -100,13 +112,41 @@ def parse_start(args: dict[str, Any]) -> dict[str, Any]:
     except rules.DrawRuleError as err:
         raise DrawRefused(err.code, err.message) from None
     return {
-        "prize": Prize(title.strip(), prize.get("image", ""), prize.get("claim_path", "")),
+        "prize": Prize(
+            title.strip(),
+            prize.get("image", ""),
+            prize.get("claim_path", ""),
+            kind=kind,
+            template_id=what if kind == COUPON_PRIZE else "",
+            sku=what if kind == PRODUCT_PRIZE else "",
+        ),
         "winners_count": args["winners"],
         "duration_s": args["duration_s"],
         "mode": mode,
         "phrase": phrase,
         "eligibility": elig,
     }
+
+
+def _bag_prize(prize: dict[str, Any]) -> tuple[str, str]:
+    """A lucky bag's prize kind and what it gives (template id or sku); ("", "") for a
+    plain prize."""
+    kind = prize.get("kind", "")
+    if kind == "":
+        if "template_id" in prize or "sku" in prize:
+            raise DrawRefused("bad_field", "prize.template_id and prize.sku need prize.kind")
+        return "", ""
+    if kind not in PRIZE_KINDS:
+        raise DrawRefused("bad_field", f"prize.kind must be one of {list(PRIZE_KINDS)}")
+    name, other = ("template_id", "sku") if kind == COUPON_PRIZE else ("sku", "template_id")
+    value = prize.get(name)
+    if not isinstance(value, str) or not is_safe_id(value):
+        raise DrawRefused(
+            "bad_field", f"a {kind} prize needs prize.{name} (1-64 of A-Z a-z 0-9 _ - .)"
+        )
+    if other in prize:
+        raise DrawRefused("bad_field", f"a {kind} prize has no prize.{other}")
+    return kind, value
 
 
 def public_result(d: Draw, res: DrawResult | None, entrants_count: int) -> dict[str, Any]:
@@ -230,7 +270,7 @@ class DrawService(Feature):
         assert res is not None
         fields: dict[str, Any] = {
             "draw_id": d.id,
-            "prize": asdict(d.prize),
+            "prize": d.prize.public(),
             "commitment": d.commitment,
             "seed": d.seed,
             "entrants_count": len(res.entrants),
@@ -378,7 +418,7 @@ class DrawService(Feature):
         welcome["draws"] = shown
         if view.won:
             welcome["draws_won"] = [
-                self._won_frame(room_id, d.id, asdict(d.prize), ident.uid) for d in view.won
+                self._won_frame(room_id, d.id, d.prize.public(), ident.uid) for d in view.won
             ]
 
     async def publish_counts(self) -> None:
