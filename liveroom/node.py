@@ -22,6 +22,7 @@ from liveroom.coupons.redis_store import RedisTemplateStore
 from liveroom.coupons.service import CouponService
 from liveroom.coupons.store import TemplateStore
 from liveroom.drain import Drain
+from liveroom.draws.bags import LuckyBags
 from liveroom.draws.memory_store import MemoryDrawStore
 from liveroom.draws.redis_store import RedisDrawStore
 from liveroom.draws.service import DrawService
@@ -215,7 +216,8 @@ def build(settings: Settings) -> Node:
     sales = SalesService(settings, engine, stores.sales, payments=orders)
     # coupon drops are sales of kind coupon: built on the sales feature's machinery
     coupons = CouponService(settings, engine, hub, sales, stores.templates)
-    draws = DrawService(settings, engine, hub, stores.draws, commerce=stores.stream)
+    bags = LuckyBags(sales, coupons)
+    draws = DrawService(settings, engine, hub, stores.draws, commerce=stores.stream, bags=bags)
     joins = JoinRecorder(stores.stream)
     jobs = JobRunner(stores.jobs, retry_policy(settings))
     notices = Notices(

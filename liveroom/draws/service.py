@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Route
 
 from liveroom.background import every
 from liveroom.draws import claim
+from liveroom.draws.bags import Award, LuckyBags
 from liveroom.draws.http import draw_record
 from liveroom.draws.store import (
     COUPON_PRIZE,
@@ -172,14 +173,16 @@ class DrawService(Feature):
         hub: Hub,
         store: DrawStore,
         commerce: CommerceStream | None = None,
+        bags: LuckyBags | None = None,
     ) -> None:
         """`commerce` is the room's commerce event stream, where results are recorded; None
-        records nothing durable."""
+        records nothing durable. `bags` gives lucky bags' prizes (None: no lucky bags)."""
         self.settings = settings
         self.engine = engine
         self.hub = hub
         self.store = store
         self.commerce = commerce
+        self.bags = bags
         self._open: dict[str, dict[str, Listing]] = {}  # room -> draw id -> listing
         self._gone: set[str] = set()  # draw ids known finished, so a stale read cannot revive
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -234,6 +237,10 @@ class DrawService(Feature):
             eligibility=spec["eligibility"],
             by=host,
         )
+        if d.prize.kind:
+            if self.bags is None:
+                raise DrawRefused("bad_field", "lucky bags are not available here")
+            await self.bags.open(d, host)  # refused: no draw starts
         await self.store.create(d)
         stored = await self.engine.publish(
             room_id, new_event("draw_started", by=host, **d.announcement())
@@ -277,12 +284,18 @@ class DrawService(Feature):
         }
         if by:
             fields["by"] = by
+        awards: dict[str, Award] = {}
         if d.state == rules.CLOSED:
             fields["winners"] = res.winners
             fields["winners_count"] = d.winners_count
             await self.store.record_wins(d.room_id, d.id, [w["uid"] for w in res.winners])
+            if d.prize.kind and self.bags is not None:
+                awards = await self.bags.award(d, res.winners)  # the same answers if retried
+        elif d.prize.kind and self.bags is not None:
+            await self.bags.cancelled(d)
         etype = "draw_closed" if d.state == rules.CLOSED else "draw_cancelled"
         stored = await self.engine.publish(d.room_id, new_event(etype, **fields))
+        await self._hand_bags(d, awards)
         await self._record(d.room_id, etype, {**fields, "seq": stored["seq"], "ts": stored["ts"]})
         await self.store.done(d.room_id, d.id)
         self._forget(d.room_id, d.id)
@@ -417,9 +430,13 @@ class DrawService(Feature):
             shown.append(item)
         welcome["draws"] = shown
         if view.won:
-            welcome["draws_won"] = [
-                self._won_frame(room_id, d.id, d.prize.public(), ident.uid) for d in view.won
-            ]
+            won = []
+            for d in view.won:
+                frame = self._won_frame(room_id, d.id, d.prize.public(), ident.uid)
+                if d.prize.kind and self.bags is not None:
+                    frame.update(await self.bags.held(d, ident.uid))
+                won.append(frame)
+            welcome["draws_won"] = won
 
     async def publish_counts(self) -> None:
         """Entrant counts as latest-value state, at most once per interval per draw."""
@@ -476,8 +493,23 @@ class DrawService(Feature):
         if handle is not None:
             handle.cancel()
 
+    async def _hand_bags(self, d: Draw, awards: dict[str, Award]) -> None:
+        """A lucky bag's winners get their `draw_won` (with what the bag gave them) and the
+        prize's own frames on every connection, on every process: sent by the closer, who
+        holds the prizes (another process could not mint their tickets)."""
+        sends = []
+        prize = d.prize.public()
+        for uid, award in awards.items():
+            won = {**self._won_frame(d.room_id, d.id, prize, uid), **award.won}
+            for frame in (won, *award.frames):
+                sends.append(self.engine.send_personal(d.room_id, uid, frame))
+        await asyncio.gather(*sends)
+
     def _hand_prizes(self, room_id: str, event: dict[str, Any]) -> None:
-        """Each winner connected here gets a private frame with a signed claim ticket."""
+        """Each winner connected here gets a private frame with a signed claim ticket (a
+        lucky bag's winners get theirs from the closer: _hand_bags)."""
+        if event.get("prize", {}).get("kind"):
+            return
         for winner in event.get("winners", []):
             conns = self.hub.connections_of(room_id, winner["uid"])
             if not conns:

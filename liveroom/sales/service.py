@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from liveroom.background import every
@@ -156,9 +156,13 @@ class SalesService(Feature):
         """The room's live counts (stock, drops) changed: publish them with the next tick."""
         self._dirty.add(room_id)
 
-    async def create_sale(self, room_id: str, raw: dict[str, Any], by: str) -> Sale:
+    async def create_sale(
+        self, room_id: str, raw: dict[str, Any], by: str, *, hidden: bool = False
+    ) -> Sale:
         """`sale_id` in `raw` is optional: a caller that names its sale can retry the create
-        safely (the second create answers sale_exists with the sale as it is)."""
+        safely (the second create answers sale_exists with the sale as it is). `hidden`: a
+        lucky bag's product prizes, never announced nor shown to the room nor grabbed by a
+        viewer's frame; only `grab_prize` takes from it."""
         sku = raw.get("sku")
         if not isinstance(sku, str):
             raise rules.SaleError("bad_sale", "'sku' is required")
@@ -170,6 +174,8 @@ class SalesService(Feature):
         product = await self.product(sku)
         terms = {k: v for k, v in raw.items() if k not in ("sku", "sale_id")}
         cfg = rules.build_sale(terms, product, sale_id=sale_id, room_id=room_id, now=now_ms())
+        if hidden:
+            cfg = replace(cfg, hidden=True)
         self.touch(room_id)
         try:
             sale = await self.store.create_sale(cfg)
@@ -178,8 +184,9 @@ class SalesService(Feature):
             extra = {"sale": existing.public(now_ms())} if existing else {}
             raise err.with_extra(**extra) from None
         self._configs[(room_id, cfg.sale_id)] = cfg
-        await self.engine.publish(room_id, room_event(sale, "created", now_ms(), by))
-        self._dirty.add(room_id)
+        if not hidden:
+            await self.engine.publish(room_id, room_event(sale, "created", now_ms(), by))
+            self._dirty.add(room_id)
         return sale
 
     async def sale(self, room_id: str, sale_id: str, kind: str = rules.PRODUCT) -> Sale:
@@ -221,10 +228,27 @@ class SalesService(Feature):
     async def grab(
         self, room_id: str, ident: Identity, sale_id: str, qty: int, request_id: str
     ) -> GrabReply:
-        self.touch(room_id)
+        """A viewer's grab: a drop is claimed, not grabbed, and a hidden sale (a lucky
+        bag's) is no sale to a viewer."""
         cfg = await self.config(room_id, sale_id)
-        if cfg is not None and cfg.kind != rules.PRODUCT:  # a drop is claimed, not grabbed
+        if cfg is not None and (cfg.kind != rules.PRODUCT or cfg.hidden):
             raise rules.Refusal(rules.NO_SUCH_SALE).with_extra(sale_id=sale_id)
+        return await self._grab(room_id, ident, sale_id, qty, request_id)
+
+    async def grab_prize(
+        self, room_id: str, ident: Identity, sale_id: str, request_id: str
+    ) -> GrabReply:
+        """One unit of a hidden sale for a lucky bag's winner, taken by the server: a grab
+        like any other (same script, same answer for the same request id)."""
+        cfg = await self._config(room_id, sale_id)
+        if cfg.kind != rules.PRODUCT or not cfg.hidden:
+            raise rules.Refusal(rules.NO_SUCH_SALE).with_extra(sale_id=sale_id)
+        return await self._grab(room_id, ident, sale_id, 1, request_id)
+
+    async def _grab(
+        self, room_id: str, ident: Identity, sale_id: str, qty: int, request_id: str
+    ) -> GrabReply:
+        self.touch(room_id)
         request = GrabRequest(
             sale_id, ident.uid, ident.tier, qty, request_id, ident.src, ident.ref, ident.nick
         )
@@ -275,8 +299,8 @@ class SalesService(Feature):
         if self.payments is None:
             return
         try:
-            title = (await self._config(hold.room_id, hold.sale_id)).title
-            await self.payments.on_paid(hold, title)
+            cfg = await self._config(hold.room_id, hold.sale_id)
+            await self.payments.on_paid(hold, cfg.title, prize=cfg.hidden)
         except Exception:
             log.warning(
                 "hold %s/%s paid; telling the buyer and the room failed",
@@ -383,7 +407,7 @@ class SalesService(Feature):
             return  # the room still works; the shop fills in with the next events
         now = now_ms()
         welcome["bag"] = [p.public() for p in products]
-        sales = by_kind(sales).get(rules.PRODUCT, [])
+        sales = [s for s in by_kind(sales).get(rules.PRODUCT, []) if not s.config.hidden]
         welcome["sales"] = [s.public(now) for s in sales[-STOCK_SALES_MAX:]]
 
 
