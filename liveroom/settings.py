@@ -126,6 +126,10 @@ class Settings:
     analytics_touch_days: int = 30
     # Share links: the brand's mini-program page that opens a show.
     share_page: str = "pages/live/index"
+    # Coupons: the mini-program and its coupon page that a claimed coupon's ticket opens
+    # (beside each product's checkout page; the ticket is added as ?ticket=).
+    coupon_appid: str = ""
+    coupon_page: str = "pages/coupon/index"
     # Viewer segments (liveroom/rules/segments.py).
     segment_active_days: float = 14.0
     segment_active_shows: int = 3

@@ -75,9 +75,10 @@ class CommerceListener(Protocol):
 class PaymentListener(Protocol):
     """Told of every payment the merchant backend confirms (a hold newly paid, never a
     duplicate confirmation), on the process that confirmed it, after the store recorded
-    it. The payment stands whatever the listener does: it must not raise."""
+    it. The payment stands whatever the listener does: it must not raise. `prize`: the
+    hold is a lucky bag's prize (a hidden sale), checked out free: no purchase to show."""
 
-    async def on_paid(self, hold: Hold, title: str) -> None: ...
+    async def on_paid(self, hold: Hold, title: str, *, prize: bool = False) -> None: ...
 
 
 class Feature:

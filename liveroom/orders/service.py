@@ -74,11 +74,13 @@ class OrderFeed(Feature):
                 await task
 
     # PaymentListener -----------------------------------------------------------------
-    async def on_paid(self, hold: Hold, title: str) -> None:
+    async def on_paid(self, hold: Hold, title: str, *, prize: bool = False) -> None:
         try:
             await self.engine.send_personal(hold.room_id, hold.uid, order_paid_frame(hold, title))
         except Exception:
             log.warning("order_paid for hold %s/%s not sent", hold.room_id, hold.hold_id)
+        if prize:
+            return  # a lucky bag's prize, not a purchase: the room saw the draw's winners
         try:
             await self._announce(hold, title)
         except Exception:

@@ -133,11 +133,17 @@ class SaleStore(ABC):
         ]
 
     @abstractmethod
-    async def get_hold(self, room_id: str, hold_id: str) -> Hold | None: ...
+    async def get_hold(self, room_id: str, hold_id: str) -> Hold | None:
+        """A hold, or a coupon of a drop (by its coupon id)."""
+
+    @abstractmethod
+    async def coupons_of(self, room_id: str, uid: str) -> list[Hold]:
+        """Every coupon uid claimed in the room's drops, oldest first."""
 
     @abstractmethod
     async def confirm(self, room_id: str, hold_id: str, order_id: str, now: int) -> CheckoutOutcome:
-        """Mark the hold paid by `order_id`; the same order again is a duplicate, not a sale."""
+        """Mark the hold paid by `order_id`; the same order again is a duplicate, not a sale.
+        For a coupon: redeem it by `order_id` (rules.coupon.redeem_decision)."""
 
     @abstractmethod
     async def cancel(self, room_id: str, hold_id: str, now: int) -> CheckoutOutcome:
