@@ -23,7 +23,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from starlette.routing import BaseRoute
+
 from liveroom.coupons import ticket
+from liveroom.coupons.routes import coupon_routes
 from liveroom.coupons.store import Stored, TemplateStore
 from liveroom.engine.base import Engine
 from liveroom.errors import Refusal, Unavailable, internal_error
@@ -120,6 +123,9 @@ class CouponService(Feature):
 
     async def stop(self) -> None:
         await self.templates.close()
+
+    def routes(self) -> list[BaseRoute]:
+        return coupon_routes()
 
     # templates -------------------------------------------------------------------------
     async def put_template(self, raw: dict[str, Any], template_id: str) -> Stored:
@@ -275,6 +281,8 @@ class CouponService(Feature):
     ) -> Claim:
         """A viewer's `claim` frame: a hidden drop is no drop to it, and a phrase drop is
         claimed by commenting its phrase."""
+        if ident.is_anonymous:
+            raise Refusal("login_required", "anonymous viewers cannot claim coupons")
         cfg = await self._drop_config(room_id, drop_id)
         if cfg.hidden:
             raise rules.CouponError(rules.NO_SUCH_DROP, drop_id=drop_id)
