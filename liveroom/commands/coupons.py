@@ -64,3 +64,22 @@ async def claim(session: Session, cmd: Command) -> dict[str, Any]:
         session.room_id, args["drop_id"], session.ident, args["request_id"]
     )
     return result.public()
+
+
+register(
+    "drop_claims",
+    Spec(
+        {"drop_id": _ID, "limit": Field(int, required=False, min_value=1, max_value=500)},
+        host_only=True,
+    ),
+)
+CLAIMS_SHOWN = 50  # the host panel's list; the merchant API has every claim
+
+
+@handles("drop_claims")
+async def drop_claims(session: Session, cmd: Command) -> dict[str, Any]:
+    """Who claimed, for the host watching a drop: the newest `limit` coupons of the drop
+    and how many there are in all."""
+    claims = await session.node.coupons.claims(session.room_id, cmd.args["drop_id"])
+    limit = cmd.args.get("limit", CLAIMS_SHOWN)
+    return {"drop_id": cmd.args["drop_id"], "claimed": len(claims), "claims": claims[::-1][:limit]}

@@ -4,9 +4,10 @@ import { h, clock, timeOf } from "/static/liveroom.js";
 import { purchaseWords, terms } from "/static/coupon-words.js";
 
 const $ = (id) => document.getElementById(id);
+const CLAIMS_EVERY_MS = 1000;
 const PROOF = { masked: "masked names", full: "full names", off: "off" };
 
-export function install({ client, command, onEvent, onState, onWelcome }) {
+export function install({ client, command, log, onEvent, onState, onWelcome }) {
   const form = $("drop-form");
   const list = $("drop-list");
   const templates = new Map(); // template id -> title, offered in the form
@@ -52,28 +53,54 @@ export function install({ client, command, onEvent, onState, onWelcome }) {
 
   function setRemaining(li, remaining) {
     const d = li.drop;
+    if (li.claimsOpen && remaining !== d.remaining) loadClaims(li);
     d.remaining = remaining;
     li.querySelector(".remaining").textContent = remaining;
     li.querySelector(".claimed").textContent = d.count - remaining;
     li.querySelector(".meter > span").style.width = `${(100 * remaining) / d.count}%`;
   }
 
-  /** Who claimed, newest first, when the server tells (a stop's ack, the drop record). */
-  function setClaims(li, claims) {
-    if (!Array.isArray(claims)) return;
-    const items = [...claims].sort((a, b) => (b.ts || b.issued_at || 0) - (a.ts || a.issued_at || 0));
+  // ---- who claimed: asked for while the host has the list open, again as claims come ----
+  async function loadClaims(li) {
+    if (li.loading) {
+      li.again = true;
+      return;
+    }
+    li.loading = true;
+    try {
+      const ack = await client.request({ t: "drop_claims", drop_id: li.drop.drop_id });
+      if (li.claimsOpen) renderClaims(li, ack);
+    } catch (err) {
+      log(`who claimed ${li.drop.title} refused: ${err.message} (${err.code})`, false);
+    }
+    li.loading = false;
+    if (li.again) {
+      li.again = false;
+      setTimeout(() => li.claimsOpen && loadClaims(li), CLAIMS_EVERY_MS); // claims keep coming: at most once a second
+    }
+  }
+
+  function renderClaims(li, ack) {
+    const shown = ack.claims.length < ack.claimed ? ` · newest ${ack.claims.length}` : "";
+    li.querySelector(".claims-head").textContent = `${ack.claimed} claimed${shown}`;
     li.querySelector(".claims").replaceChildren(
-      ...items.map((c) =>
+      ...ack.claims.map((c) =>
         h(
           "li",
           { "data-uid": c.uid },
-          h("span", { class: "muted" }, timeOf(c.ts || c.issued_at || Date.now())),
-          ` ${c.nick || c.uid}`,
-          c.nick && c.nick !== c.uid ? h("span", { class: "muted" }, ` ${c.uid}`) : null,
-          c.via === "phrase" || c.phrase ? h("span", { class: "badge" }, "口令") : null,
+          h("span", { class: "muted" }, timeOf(c.issued_at)),
+          ` ${c.uid}`,
+          c.status === "issued" ? null : h("span", { class: "badge" }, c.status),
         ),
       ),
     );
+  }
+
+  function toggleClaims(li) {
+    li.claimsOpen = !li.claimsOpen;
+    li.querySelector(".show-claims").textContent = li.claimsOpen ? "Hide claims" : "Who claimed";
+    li.querySelector(".claims-box").classList.toggle("hidden", !li.claimsOpen);
+    if (li.claimsOpen) loadClaims(li);
   }
 
   function showDrop(d) {
@@ -103,8 +130,13 @@ export function install({ client, command, onEvent, onState, onWelcome }) {
           " claimed",
         ),
         h("div", { class: "meter" }, h("span")),
-        h("ul", { class: "claims small" }),
-        h("div", { class: "row" }, h("button", { class: "stop-drop danger", onclick: stop }, "Stop drop")),
+        h(
+          "div",
+          { class: "row" },
+          h("button", { class: "show-claims", onclick: () => toggleClaims(li) }, "Who claimed"),
+          h("button", { class: "stop-drop danger", onclick: stop }, "Stop drop"),
+        ),
+        h("div", { class: "claims-box hidden" }, h("div", { class: "claims-head small muted" }), h("ul", { class: "claims small" })),
       );
       li.drop = { ...d };
       list.prepend(li);
@@ -112,7 +144,6 @@ export function install({ client, command, onEvent, onState, onWelcome }) {
     li.drop = { ...li.drop, ...d };
     setStatus(li, li.drop.status);
     setRemaining(li, li.drop.remaining ?? li.drop.count);
-    setClaims(li, d.claims);
   }
 
   function tick() {

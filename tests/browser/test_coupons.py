@@ -67,6 +67,8 @@ def test_viewers_claim_a_drop_by_tap_and_by_pass_phrase(pages: Pages, template: 
     expect(card.locator(".left")).to_have_text("3 of 3 left")
     expect(card.locator(".when")).to_have_text(re.compile(r"^(5:00|4:\d\d) left$"))
     expect(mia.locator("#wallet")).to_be_hidden()  # no coupons yet
+    drop.locator("button.show-claims").click()  # the host watches who claims
+    expect(drop.locator(".claims-head")).to_have_text("0 claimed")
 
     card.locator("button.claim").click()
     expect(card.locator("button.claim")).to_have_text("Claimed ✓")
@@ -75,6 +77,8 @@ def test_viewers_claim_a_drop_by_tap_and_by_pass_phrase(pages: Pages, template: 
     expect(leo.locator(".drop-card .left")).to_have_text("2 of 3 left")  # the room sees it go
     expect(drop.locator(".remaining")).to_have_text("2")
     expect(drop.locator(".claimed")).to_have_text("1")
+    expect(drop.locator(".claims-head")).to_have_text("1 claimed")
+    expect(drop.locator(".claims li")).to_have_text(re.compile(r"^\d\d:\d\d:\d\d( [AP]M)? u1$"))
 
     coupon = open_wallet(mia).locator(".coupon-list li")
     expect(coupon).to_have_count(1)
