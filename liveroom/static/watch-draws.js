@@ -47,7 +47,7 @@ export function install(ext) {
       h(
         "div",
         { class: "draw-card", "data-draw-id": d.draw_id },
-        h("div", { class: "prize" }, `🎁 Lucky draw: ${d.prize.title}`),
+        h("div", { class: "prize" }, `🎁 ${d.prize.kind ? "Lucky bag" : "Lucky draw"}: ${d.prize.title}`),
         h(
           "div",
           { class: "small" },
@@ -77,20 +77,32 @@ export function install(ext) {
     claimButton(e.draw_id);
   }
 
-  // Only winners get this frame, just before the room hears the result; the ticket
-  // opens the mini-program's claim page.
-  const claims = new Map(); // draw id -> claim
+  // Only winners get this frame, just before or after the room hears the result. A plain
+  // prize's ticket opens the mini-program's claim page; a lucky bag has already given its
+  // prize: a coupon (in My coupons too) or a free product to check out.
+  const won = new Map(); // draw id -> draw_won frame
   function claimButton(id) {
     const c = card(id);
-    const claim = claims.get(id);
-    if (!c || !claim || !c.classList.contains("done") || c.querySelector(".claim")) return;
-    const open = () => toast(`In the mini-program this opens ${claim.path}`);
-    c.append(h("button", { class: "claim", onclick: open }, "Claim your prize"));
+    const f = won.get(id);
+    if (!c || !f || !c.classList.contains("done") || c.querySelector(".claim, .prize-note")) return;
+    const open = (path) => () => toast(`In the mini-program this opens /${path.replace(/^\//, "")}`);
+    if (f.coupon) {
+      c.append(
+        h("div", { class: "prize-note small" }, `🎟 ${f.coupon.title} is in My coupons`),
+        h("button", { class: "claim", onclick: open(f.coupon_ticket.path) }, "Use your coupon"),
+      );
+    } else if (f.checkout) {
+      c.append(h("button", { class: "claim", onclick: open(f.checkout.path) }, "Get it free: check out"));
+    } else if (f.prize_error) {
+      c.append(h("div", { class: "prize-note small" }, "Your prize could not be set aside: the host will hand it over"));
+    } else {
+      c.append(h("button", { class: "claim", onclick: open(f.claim.path) }, "Claim your prize"));
+    }
   }
 
   client.addEventListener("frame", ({ detail: f }) => {
     if (f.t === "draw_won") {
-      claims.set(f.draw_id, f.claim);
+      won.set(f.draw_id, f);
       claimButton(f.draw_id);
     } else if (f.t === "draw_entry") {
       if (f.entered) joined(f.draw_id, f.entrants);

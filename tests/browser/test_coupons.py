@@ -192,3 +192,36 @@ def test_the_host_chooses_how_purchases_are_shown(pages: Pages):
     confirm = {"room_id": room, "hold_id": hold["hold_id"], "order_id": "WX20261203000456"}
     pages.merchant("POST", "/api/checkout/confirm", confirm)
     expect(leo.locator("#ticker")).to_have_text("🛍 Leo just bought Longjing 250g")
+
+
+def test_lucky_bags_give_winners_a_coupon_or_a_free_product(pages: Pages, template: str):
+    sku = f"tea-{uuid.uuid4().hex[:6]}"
+    product = {"title": "Longjing 250g", "price_fen": 16800, "page": "pages/checkout/index"}
+    create_product(pages.server, sku=sku, **product)
+    panel = pages.panel()
+    mia = pages.watch(pages.token("u1", nick="Mia"))
+    form = panel.locator("#draw-form")
+    for prize, kind, what in (("Tea coupon bag", "coupon", template), ("Tea bag", "product", sku)):
+        form.locator("input[name=prize]").fill(prize)
+        form.locator("select[name=bag]").select_option(kind)
+        form.locator("input[name=bag_of]").fill(what)
+        form.locator("button").click()
+        row = panel.locator("#draw-list li", has_text=prize)
+        expect(row.locator(".state")).to_have_text("open")
+        expect(row).to_contain_text(f"lucky bag: {'coupon ' if kind == 'coupon' else ''}{what}")
+        card = mia.locator(".draw-card", has_text=prize)
+        expect(card.locator(".prize")).to_have_text(f"🎁 Lucky bag: {prize}")
+        card.locator("button.join").click()
+        expect(card).to_contain_text("You're in")
+        row.locator("button.close-draw").click()
+        expect(card.locator(".result")).to_have_text("🎉 You won!")
+
+    coupon_bag = mia.locator(".draw-card", has_text="Tea coupon bag")
+    expect(coupon_bag.locator(".prize-note")).to_have_text("🎟 ¥30 off tea is in My coupons")
+    expect(mia.locator("#wallet")).to_have_text("🎟 1")
+    expect(open_wallet(mia).locator(".coupon-list li")).to_contain_text(TERMS)
+    mia.locator("#my-coupons .dismiss").click()
+    product_bag = mia.locator(".draw-card", has_text="Tea bag")
+    product_bag.locator("button.claim").click()
+    expect(product_bag.locator("button.claim")).to_have_text("Get it free: check out")
+    expect(mia.locator("#toast")).to_contain_text("/pages/checkout/index?ticket=")
