@@ -138,17 +138,26 @@ def test_a_paid_order_reaches_the_buyer_and_the_room_sees_the_purchase(
     create_product(server, sku=sku, title="Longjing 250g", price_fen=16800)
     pages.merchant("POST", f"/api/rooms/{room}/sales", {"sku": sku, "stock": 10})
     panel = pages.panel()
+    panel.locator("#title-form input").fill("Spring tea night")
+    panel.locator("#title-form button").click()
     mia = pages.watch(pages.token("u1", nick="Mia"))
     leo = pages.watch(pages.token("u2", nick="Leo"))
+    expect(mia.locator("#title")).to_have_text("Spring tea night")
     drop = drop_coupons(panel, template, count=100)
+    drop.locator("button.show-claims").click()
     card = mia.locator(".drop-card")
     card.locator("button.claim").click()
     expect(mia.locator("#wallet")).to_have_text("🎟 1")
     expect(drop.locator(".remaining")).to_have_text("99")
+    expect(drop.locator(".claims li")).to_have_count(1)
+    leo.locator("#text").fill("Is the Longjing this year's?")
+    leo.locator("#send").click()
+    expect(mia.locator("#comments")).to_contain_text("this year's?")
 
     sale = mia.locator(".sale-card")
     sale.locator("button.grab").click()
     expect(sale.locator(".mine")).to_contain_text("Reserved ✓ pay within")
+    expect(mia.locator("#toast")).to_be_hidden()  # "it's in My coupons" has gone
     # the mini-program took the payment: the merchant backend confirms it
     sale_id = pages.merchant("GET", f"/api/rooms/{room}/sales")["sales"][0]["sale_id"]
     holds = pages.merchant("GET", f"/api/rooms/{room}/sales/{sale_id}/holds")["holds"]
@@ -160,15 +169,16 @@ def test_a_paid_order_reaches_the_buyer_and_the_room_sees_the_purchase(
     expect(paid).to_contain_text("Longjing 250g · ¥168")
     expect(paid).to_contain_text("order WX20261203000123")
     expect(sale.locator(".mine")).to_have_text("Paid ✓ order WX20261203000123")
-    expect(leo.locator("#order-toast")).to_be_hidden()  # only the buyer
     # everyone sees the purchase, the buyer's nick masked by default
-    expect(leo.locator("#ticker")).to_have_text("🛍 M** just bought Longjing 250g")
     expect(mia.locator("#ticker")).to_have_text("🛍 M** just bought Longjing 250g")
+    shots = Path(SHOTS) if SHOTS else tmp_path  # the README's screenshots
+    mia.screenshot(path=str(shots / "watch-coupons.png"), animations="disabled")
+    expect(leo.locator("#ticker")).to_have_text("🛍 M** just bought Longjing 250g")
     expect(panel.locator("#proof-last")).to_contain_text("M** just bought Longjing 250g")
-
+    expect(leo.locator("#order-toast")).to_be_hidden()  # only the buyer
     open_wallet(mia)
-    shots = Path(SHOTS) if SHOTS else tmp_path
-    mia.screenshot(path=str(shots / "watch-coupons.png"))
+    mia.screenshot(path=str(shots / "watch-my-coupons.png"), animations="disabled")
+    expect(panel.locator("#fig-paid")).to_have_text("1")  # the host's figures count it
     panel.screenshot(path=str(shots / "panel-coupons.png"), full_page=True)
 
 
