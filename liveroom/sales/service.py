@@ -147,8 +147,9 @@ class SalesService(Feature):
 
     # sales ---------------------------------------------------------------------------------
     def touch(self, room_id: str) -> None:
-        """The room is active here: its holds and timers are swept often."""
-        self._hot[room_id] = time.monotonic()
+        """The room is active here (a claim of one of its drops too): its holds, coupons
+        and timers are swept often."""
+        self._touch(room_id)
 
     def mark_dirty(self, room_id: str) -> None:
         """The room's live counts (stock, drops) changed: publish them with the next tick."""
@@ -168,7 +169,7 @@ class SalesService(Feature):
         product = await self.product(sku)
         terms = {k: v for k, v in raw.items() if k not in ("sku", "sale_id")}
         cfg = rules.build_sale(terms, product, sale_id=sale_id, room_id=room_id, now=now_ms())
-        self.touch(room_id)
+        self._touch(room_id)
         try:
             sale = await self.store.create_sale(cfg)
         except rules.SaleError as err:
@@ -219,7 +220,7 @@ class SalesService(Feature):
     async def grab(
         self, room_id: str, ident: Identity, sale_id: str, qty: int, request_id: str
     ) -> GrabReply:
-        self.touch(room_id)
+        self._touch(room_id)
         cfg = await self.config(room_id, sale_id)
         if cfg is not None and cfg.kind != rules.PRODUCT:  # a drop is claimed, not grabbed
             raise rules.Refusal(rules.NO_SUCH_SALE).with_extra(sale_id=sale_id)
@@ -256,7 +257,7 @@ class SalesService(Feature):
         redeem, and a coupon id is no hold here.)"""
         if hold_id.startswith(COUPON_ID_PREFIX):
             return CheckoutOutcome(error=rules.NO_SUCH_HOLD)
-        self.touch(room_id)
+        self._touch(room_id)
         now = now_ms()
         outcome = await self.store.confirm(room_id, hold_id, order_id, now)
         self._dirty.add(room_id)  # a payment or an on-the-spot expiry changes counters
@@ -264,7 +265,7 @@ class SalesService(Feature):
         return outcome
 
     async def cancel(self, room_id: str, hold_id: str) -> CheckoutOutcome:
-        self.touch(room_id)
+        self._touch(room_id)
         now = now_ms()
         outcome = await self.store.cancel(room_id, hold_id, now)
         self._dirty.add(room_id)
@@ -289,6 +290,9 @@ class SalesService(Feature):
         )
 
     # background ----------------------------------------------------------------------------
+    def _touch(self, room_id: str) -> None:
+        self._hot[room_id] = time.monotonic()
+
     async def sweep(self, full: bool | None = None) -> None:
         now = time.monotonic()
         if full is None:
@@ -354,7 +358,7 @@ class SalesService(Feature):
     async def on_join(self, join: Join, welcome: Frame) -> None:
         """A joining client gets the bag, the sales and their stock with its welcome."""
         room_id = join.room_id
-        self.touch(room_id)
+        self._touch(room_id)
         try:
             products, sales = await self._shops.get(room_id)
         except Unavailable:
