@@ -344,15 +344,17 @@ class CouponService(Feature):
         """The room's recent drops, and a logged-in viewer's coupons in this room."""
         room_id, ident = join.room_id, join.ident
         try:
-            _, sales = await self.sales.shop(room_id)
-            drops = [s for s in by_kind(sales).get(sale_rules.COUPON, []) if not s.config.hidden]
+            _, sales = await self.sales.shop(room_id)  # the sales' shared read: no cost
+            every = by_kind(sales).get(sale_rules.COUPON, [])
+            drops = [s for s in every if not s.config.hidden]
             now = now_ms()
             welcome["drops"] = [s.public(now) for s in drops[-DROPS_SHOWN:]]
             for s in drops:
                 if s.config.phrase and not sale_rules.is_ended(s.config, s.ended_at, now):
                     self._remember(room_id, s.config)
             if not ident.is_anonymous and not ident.is_host:
-                welcome["coupons"] = await self.coupons_of(room_id, ident.uid)
+                # a room that never had a drop holds no coupons: no read for its joins
+                welcome["coupons"] = await self.coupons_of(room_id, ident.uid) if every else []
         except Unavailable:
             return  # the room still works; drops fill in with the next events
 

@@ -310,7 +310,9 @@ def build_drop(
         coupon=json.dumps(template.terms(), separators=(",", ":"), ensure_ascii=False),
         phrase=phrase,
         hidden=hidden,
-        allowed_tiers=template.member_tiers,
+        # a hidden drop's coupons go to whom its caller decides (a lucky bag's winners,
+        # chosen under the draw's own eligibility), so the template's tiers are not asked
+        allowed_tiers=() if hidden else template.member_tiers,
     )
 
 

@@ -187,3 +187,22 @@ async def test_members_claim_early_and_template_tiers_hold(
     later = await plain.request({"t": "claim", "drop_id": drop_id, "request_id": "b"})
     assert later["code"] == "tier_not_allowed"
     await asyncio.gather(*(c.close() for c in (host, vip, member, plain)))
+
+
+async def test_a_drop_ends_by_itself_at_its_end_time(
+    live_server: LiveServer, merchant: Merchant
+) -> None:
+    host = await connect(live_server, "host", role="host")
+    viewer = await connect(live_server, "v1")
+    ack = await host.request({"t": "drop_coupon", "template_id": "mj", "count": 5, "duration_s": 1})
+    drop_id = ack["drop"]["drop_id"]
+    ended = await viewer.events(lambda e: e["type"] == "drop_ended", timeout=15)
+    assert ended["drop_id"] == drop_id and "by" not in ended
+    late = await viewer.request({"t": "claim", "drop_id": drop_id, "request_id": "a"})
+    assert late["code"] == "ended"
+    fresh = await connect(live_server, "v2")
+    assert fresh.welcome["drops"][0]["status"] == "ended"  # type: ignore[index]
+    events = (await merchant.ok("GET", f"/api/rooms/{ROOM}/events?count=100"))["events"]
+    drops = [e["type"] for e in events if e["type"].startswith("drop_")]
+    assert drops == ["drop_created", "drop_ended"]
+    await asyncio.gather(*(c.close() for c in (host, viewer, fresh)))
