@@ -35,11 +35,22 @@ def template(pages: Pages) -> str:
     return template_id
 
 
-def drop_coupons(panel, template: str, *, count: int, phrase: str = "", duration: int = 300):
+def drop_coupons(
+    panel,
+    template: str,
+    *,
+    count: int,
+    phrase: str = "",
+    duration: int = 300,
+    starts_in: int = 0,
+    early: int = 0,
+):
     form = panel.locator("#drop-form")
     form.locator("input[name=template]").fill(template)
     form.locator("input[name=count]").fill(str(count))
     form.locator("input[name=duration]").fill(str(duration))
+    form.locator("input[name=starts_in]").fill(str(starts_in))
+    form.locator("input[name=early]").fill(str(early))
     form.locator("input[name=phrase]").fill(phrase)
     form.locator("button").click()
     rows = panel.locator("#drop-list > li")
@@ -115,6 +126,26 @@ def test_viewers_claim_a_drop_by_tap_and_by_pass_phrase(pages: Pages, template: 
     drop.locator("button.stop-drop").click()
     expect(drop.locator(".state")).to_have_text("ended")
     expect(leo.locator(".drop-card").last.locator("button.claim")).to_have_text("Ended")
+
+
+def test_members_claim_early_while_others_see_the_countdown(pages: Pages, template: str):
+    panel = pages.panel()
+    vip = pages.watch(pages.token("u1", nick="Mia", tier="vip"))
+    newcomer = pages.watch(pages.token("u2", nick="Leo"))
+    drop = drop_coupons(panel, template, count=5, starts_in=600, early=900)
+    expect(drop.locator(".state")).to_have_text("scheduled")
+    expect(drop.locator(".when")).to_have_text(re.compile(r"starts in (10:00|9:\d\d)"))
+    wait = newcomer.locator(".drop-card button.claim")
+    expect(wait).to_have_text(re.compile(r"^Starts in (10:00|9:\d\d)$"))
+    expect(wait).to_be_disabled()
+    expect(newcomer.locator(".drop-card .when")).to_have_text(re.compile(r"^starts in "))
+    early = vip.locator(".drop-card button.claim")
+    expect(early).to_have_text("Members: claim early")
+    expect(vip.locator(".drop-card .when")).to_contain_text("members first")
+    early.click()
+    expect(early).to_have_text("Claimed ✓")
+    expect(drop.locator(".remaining")).to_have_text("4")
+    expect(newcomer.locator(".drop-card .left")).to_have_text("4 of 5 left")
 
 
 def test_a_refused_claim_is_said_in_words(pages: Pages, template: str, viewer):
