@@ -8,6 +8,7 @@ const $ = (id) => document.getElementById(id);
 const MEMBER_TIERS = ["member", "vip"]; // the sales' default members, for early access
 const RETRYABLE = new Set(["unavailable", "disconnected", "offline"]);
 const TICKER_MS = 5000;
+const CLAIM_TRIES = 20; // through a blip of the store of up to about half a minute
 const ORDER_TOAST_MS = 8000;
 
 export function install(ext) {
@@ -91,7 +92,7 @@ export function install(ext) {
   const claimedFrom = (dropId) => [...mine.values()].filter((x) => x.coupon.drop_id === dropId).length;
 
   // ---- the drop card ----
-  async function claim(c, requestId = newRequestId(), tries = 5) {
+  async function claim(c, requestId = newRequestId(), tries = CLAIM_TRIES) {
     const d = c.drop;
     c.busy = true;
     refresh(c);
@@ -101,7 +102,8 @@ export function install(ext) {
     } catch (err) {
       // the same request id is safe to resend: the server answers it once
       if (RETRYABLE.has(err.code) && tries > 1) {
-        setTimeout(() => claim(c, requestId, tries - 1), 1000 * (err.retry_after || 1));
+        const wait = Math.min(5, err.retry_after || 1);
+        setTimeout(() => claim(c, requestId, tries - 1), 1000 * wait);
         return;
       }
       if (err.code === "sold_out") c.drop = { ...c.drop, remaining: 0 };
