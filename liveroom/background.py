@@ -23,17 +23,30 @@ async def every(interval_s: float, job: Callable[[], Awaitable[object]]) -> None
         await asyncio.sleep(interval_s)
         try:
             await job()
+            _stop_if_cancelled(None)
         except asyncio.CancelledError:
             raise
         except Unavailable as exc:
+            _stop_if_cancelled(exc)
             if down == 0:
                 log.warning(
                     "%s: store unavailable (%s); retrying every %.2fs", name, exc, interval_s
                 )
             down += 1
             continue
-        except Exception:
+        except Exception as exc:
+            _stop_if_cancelled(exc)
             log.exception("%s failed; next round in %.2fs", name, interval_s)
         if down:
             log.warning("%s: store back after %d failed rounds", name, down)
             down = 0
+
+
+def _stop_if_cancelled(exc: BaseException | None) -> None:
+    """A cancel that the job swallowed, or that reached it as another exception (redis-py
+    can turn a read cancelled mid-reply into a timeout, which the outage guard makes
+    Unavailable), still ends the job: else it would sleep on with the cancel used up, and
+    whoever cancelled it (a feature's stop) would wait for it for ever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from exc
