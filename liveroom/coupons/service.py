@@ -23,7 +23,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from starlette.routing import BaseRoute
+
 from liveroom.coupons import ticket
+from liveroom.coupons.routes import coupon_routes
 from liveroom.coupons.store import Stored, TemplateStore
 from liveroom.engine.base import Engine
 from liveroom.errors import Refusal, Unavailable, internal_error
@@ -120,6 +123,9 @@ class CouponService(Feature):
 
     async def stop(self) -> None:
         await self.templates.close()
+
+    def routes(self) -> list[BaseRoute]:
+        return coupon_routes()
 
     # templates -------------------------------------------------------------------------
     async def put_template(self, raw: dict[str, Any], template_id: str) -> Stored:
@@ -275,6 +281,8 @@ class CouponService(Feature):
     ) -> Claim:
         """A viewer's `claim` frame: a hidden drop is no drop to it, and a phrase drop is
         claimed by commenting its phrase."""
+        if ident.is_anonymous:
+            raise Refusal("login_required", "anonymous viewers cannot claim coupons")
         cfg = await self._drop_config(room_id, drop_id)
         if cfg.hidden:
             raise rules.CouponError(rules.NO_SUCH_DROP, drop_id=drop_id)
@@ -336,15 +344,17 @@ class CouponService(Feature):
         """The room's recent drops, and a logged-in viewer's coupons in this room."""
         room_id, ident = join.room_id, join.ident
         try:
-            _, sales = await self.sales.shop(room_id)
-            drops = [s for s in by_kind(sales).get(sale_rules.COUPON, []) if not s.config.hidden]
+            _, sales = await self.sales.shop(room_id)  # the sales' shared read: no cost
+            every = by_kind(sales).get(sale_rules.COUPON, [])
+            drops = [s for s in every if not s.config.hidden]
             now = now_ms()
             welcome["drops"] = [s.public(now) for s in drops[-DROPS_SHOWN:]]
             for s in drops:
                 if s.config.phrase and not sale_rules.is_ended(s.config, s.ended_at, now):
                     self._remember(room_id, s.config)
             if not ident.is_anonymous and not ident.is_host:
-                welcome["coupons"] = await self.coupons_of(room_id, ident.uid)
+                # a room that never had a drop holds no coupons: no read for its joins
+                welcome["coupons"] = await self.coupons_of(room_id, ident.uid) if every else []
         except Unavailable:
             return  # the room still works; drops fill in with the next events
 

@@ -143,7 +143,9 @@ def _int(raw: Mapping[str, Any], name: str, lo: int, hi: int, default: int | Non
 
 
 def build_template(raw: Mapping[str, Any], template_id: str, now: int) -> Template:
-    """A merchant's template body as terms, or CouponError("bad_coupon") naming the term."""
+    """A merchant's template body as terms, or CouponError("bad_coupon") naming the term.
+    A term given as null is a term not given."""
+    raw = {k: v for k, v in raw.items() if v is not None}
     if not isinstance(template_id, str) or not sale_rules.is_safe_id(template_id):
         raise CouponError(BAD_COUPON, "template id must be 1-64 of A-Z a-z 0-9 _ . -")
     if raw.get("template_id", template_id) != template_id:
@@ -308,7 +310,9 @@ def build_drop(
         coupon=json.dumps(template.terms(), separators=(",", ":"), ensure_ascii=False),
         phrase=phrase,
         hidden=hidden,
-        allowed_tiers=template.member_tiers,
+        # a hidden drop's coupons go to whom its caller decides (a lucky bag's winners,
+        # chosen under the draw's own eligibility), so the template's tiers are not asked
+        allowed_tiers=() if hidden else template.member_tiers,
     )
 
 

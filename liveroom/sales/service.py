@@ -17,13 +17,12 @@ is decided by the store; this layer turns outcomes into room events and stock up
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from liveroom.background import every
+from liveroom.background import cancel_and_wait, every
 from liveroom.batching import SharedRead
 from liveroom.engine.base import Engine, new_event
 from liveroom.errors import Unavailable
@@ -107,11 +106,7 @@ class SalesService(Feature):
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         await self.batcher.close()
         await self._shops.close()
         await self.store.close()
@@ -149,8 +144,9 @@ class SalesService(Feature):
 
     # sales ---------------------------------------------------------------------------------
     def touch(self, room_id: str) -> None:
-        """The room is active here: its holds and timers are swept often."""
-        self._hot[room_id] = time.monotonic()
+        """The room is active here (a claim of one of its drops too): its holds, coupons
+        and timers are swept often."""
+        self._touch(room_id)
 
     def mark_dirty(self, room_id: str) -> None:
         """The room's live counts (stock, drops) changed: publish them with the next tick."""
@@ -176,7 +172,7 @@ class SalesService(Feature):
         cfg = rules.build_sale(terms, product, sale_id=sale_id, room_id=room_id, now=now_ms())
         if hidden:
             cfg = replace(cfg, hidden=True)
-        self.touch(room_id)
+        self._touch(room_id)
         try:
             sale = await self.store.create_sale(cfg)
         except rules.SaleError as err:
@@ -248,7 +244,7 @@ class SalesService(Feature):
     async def _grab(
         self, room_id: str, ident: Identity, sale_id: str, qty: int, request_id: str
     ) -> GrabReply:
-        self.touch(room_id)
+        self._touch(room_id)
         request = GrabRequest(
             sale_id, ident.uid, ident.tier, qty, request_id, ident.src, ident.ref, ident.nick
         )
@@ -284,7 +280,7 @@ class SalesService(Feature):
         redeem, and a coupon id is no hold here.)"""
         if hold_id.startswith(COUPON_ID_PREFIX):
             return CheckoutOutcome(error=rules.NO_SUCH_HOLD)
-        self.touch(room_id)
+        self._touch(room_id)
         now = now_ms()
         outcome = await self.store.confirm(room_id, hold_id, order_id, now)
         self._dirty.add(room_id)  # a payment or an on-the-spot expiry changes counters
@@ -310,7 +306,7 @@ class SalesService(Feature):
             )
 
     async def cancel(self, room_id: str, hold_id: str) -> CheckoutOutcome:
-        self.touch(room_id)
+        self._touch(room_id)
         now = now_ms()
         outcome = await self.store.cancel(room_id, hold_id, now)
         self._dirty.add(room_id)
@@ -335,6 +331,9 @@ class SalesService(Feature):
         )
 
     # background ----------------------------------------------------------------------------
+    def _touch(self, room_id: str) -> None:
+        self._hot[room_id] = time.monotonic()
+
     async def sweep(self, full: bool | None = None) -> None:
         now = time.monotonic()
         if full is None:
@@ -400,7 +399,7 @@ class SalesService(Feature):
     async def on_join(self, join: Join, welcome: Frame) -> None:
         """A joining client gets the bag, the sales and their stock with its welcome."""
         room_id = join.room_id
-        self.touch(room_id)
+        self._touch(room_id)
         try:
             products, sales = await self._shops.get(room_id)
         except Unavailable:

@@ -96,13 +96,14 @@ async def test_a_hidden_drop_is_not_announced_and_retries_are_safe(node: Node) -
     events = Events()
     await node.engine.subscribe(ROOM, events)
     svc = node.coupons
-    await svc.put_template({**TEMPLATE, "total": 5}, "bag")
+    await svc.put_template({**TEMPLATE, "total": 5, "member_tiers": ["vip"]}, "bag")
     raw = {"template_id": "bag", "count": 2, "drop_id": "draw-123"}
     drop = await svc.create_drop(ROOM, raw, "host", hidden=True)
     assert drop.drop_id == "draw-123" and drop.public()["hidden"] is True
     again = await refused(svc.create_drop(ROOM, raw, "host", hidden=True))
     assert again.code == "drop_exists" and again.extra["drop"]["drop_id"] == "draw-123"
     assert (await svc.template("bag")).reserved == 2  # the refused retry gave its reservation back
+    # a lucky bag's winner gets theirs whatever the template's tiers (the draw decided)
     won = await svc.claim(ROOM, "draw-123", Identity(uid="amy"), "draw-123")
     retried = await svc.claim(ROOM, "draw-123", Identity(uid="amy"), "draw-123")
     assert retried.duplicate and retried.coupon == won.coupon

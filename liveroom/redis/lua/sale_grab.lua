@@ -1,7 +1,8 @@
 -- sale_grab: grabs, each decided whole and in order, in one atomic script: a kept answer for
 -- (uid, request id), else ended / not_started / members_only / tier_not_allowed /
--- over_limit / sold_out, else a new hold (or, for a coupon drop, a coupon: issue_coupon). A batch of grabs for one room costs one round trip; the answers are exactly
--- those of the same grabs sent one by one.
+-- over_limit / sold_out, else a new hold (for a coupon drop, a coupon: issue_coupon). A batch
+-- of grabs for one room costs one round trip; the answers are exactly those of the same
+-- grabs sent one by one.
 -- include: lib_sale
 -- KEYS[1] sale_base: the room's sale key base (every sale key derives from it, see lib_sale)
 -- KEYS[2] stream: the room's commerce event stream
