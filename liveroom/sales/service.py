@@ -172,7 +172,7 @@ class SalesService(Feature):
         cfg = rules.build_sale(terms, product, sale_id=sale_id, room_id=room_id, now=now_ms())
         if hidden:
             cfg = replace(cfg, hidden=True)
-        self.touch(room_id)
+        self._touch(room_id)
         try:
             sale = await self.store.create_sale(cfg)
         except rules.SaleError as err:
@@ -244,7 +244,7 @@ class SalesService(Feature):
     async def _grab(
         self, room_id: str, ident: Identity, sale_id: str, qty: int, request_id: str
     ) -> GrabReply:
-        self.touch(room_id)
+        self._touch(room_id)
         request = GrabRequest(
             sale_id, ident.uid, ident.tier, qty, request_id, ident.src, ident.ref, ident.nick
         )
