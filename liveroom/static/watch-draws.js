@@ -86,15 +86,19 @@ export function install(ext) {
     const f = won.get(id);
     if (!c || !f || !c.classList.contains("done") || c.querySelector(".claim, .prize-note")) return;
     const open = (path) => () => toast(`In the mini-program this opens /${path.replace(/^\//, "")}`);
-    if (f.coupon) {
-      c.append(
-        h("div", { class: "prize-note small" }, `🎟 ${f.coupon.title} is in My coupons`),
-        h("button", { class: "claim", onclick: open(f.coupon_ticket.path) }, "Use your coupon"),
-      );
+    const note = (text) => c.append(h("div", { class: "prize-note small" }, text));
+    const kind = f.prize?.kind;
+    if (f.prize_error) {
+      note("Your prize could not be set aside: the host will hand it over");
+    } else if (f.coupon) {
+      note(`🎟 ${f.coupon.title} is in My coupons`);
+      c.append(h("button", { class: "claim", onclick: open(f.coupon_ticket.path) }, "Use your coupon"));
+    } else if (kind === "coupon") {
+      note("🎟 Your coupon is in My coupons"); // a later welcome: the coupon came with it
     } else if (f.checkout) {
       c.append(h("button", { class: "claim", onclick: open(f.checkout.path) }, "Get it free: check out"));
-    } else if (f.prize_error) {
-      c.append(h("div", { class: "prize-note small" }, "Your prize could not be set aside: the host will hand it over"));
+    } else if (kind === "product") {
+      note("The free checkout of this prize has closed");
     } else {
       c.append(h("button", { class: "claim", onclick: open(f.claim.path) }, "Claim your prize"));
     }
@@ -123,6 +127,21 @@ export function install(ext) {
     me = w.you;
     if (w.recovered !== true) box.replaceChildren();
     for (const d of w.draws || []) showOpen(d);
+    // Draws this viewer won while away (or before a reload): the prize is still theirs.
+    for (const f of w.draws_won || []) {
+      if (card(f.draw_id)) continue;
+      box.append(
+        h(
+          "div",
+          { class: "draw-card done won", "data-draw-id": f.draw_id },
+          h("div", { class: "prize" }, `🎁 ${f.prize.title}`),
+          h("div", { class: "result" }, "🎉 You won!"),
+          h("button", { class: "dismiss", "aria-label": "close", onclick: (ev) => ev.target.parentElement.remove() }, "×"),
+        ),
+      );
+      won.set(f.draw_id, f);
+      claimButton(f.draw_id);
+    }
   });
   setInterval(() => {
     for (const el of box.querySelectorAll("[data-ends]")) {

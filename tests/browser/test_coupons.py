@@ -266,3 +266,10 @@ def test_lucky_bags_give_winners_a_coupon_or_a_free_product(pages: Pages, templa
     product_bag.locator("button.claim").click()
     expect(product_bag.locator("button.claim")).to_have_text("Get it free: check out")
     expect(mia.locator("#toast")).to_contain_text("/pages/checkout/index?ticket=")
+
+    # back later (a reload): the welcome brings what the bags gave
+    mia.reload()
+    expect(mia.locator("#wallet")).to_have_text("🎟 1")
+    expect(coupon_bag.locator(".result")).to_have_text("🎉 You won!")
+    expect(coupon_bag.locator(".prize-note")).to_have_text("🎟 Your coupon is in My coupons")
+    expect(product_bag.locator("button.claim")).to_have_text("Get it free: check out")
