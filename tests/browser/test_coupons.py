@@ -159,6 +159,11 @@ def test_a_refused_claim_is_said_in_words(pages: Pages, template: str, viewer):
     assert other_device.until(lambda f: f.get("rid") == 1)["t"] == "ack"
     mia.locator(".drop-card button.claim").click()
     expect(mia.locator("#toast")).to_have_text("You already have this coupon")
+    # the host's refusals land in the panel's activity log
+    drop_coupons(panel, "no-such-template", count=5)
+    expect(panel.locator("#log li.err").first).to_contain_text("(no_such_template)")
+    drop_coupons(panel, template, count=5000)
+    expect(panel.locator("#log li.err").first).to_contain_text("(template_exhausted)")
 
 
 def test_a_paid_order_reaches_the_buyer_and_the_room_sees_the_purchase(
