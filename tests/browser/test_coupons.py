@@ -278,3 +278,28 @@ def test_lucky_bags_give_winners_a_coupon_or_a_free_product(pages: Pages, templa
     expect(coupon_bag.locator(".result")).to_have_text("🎉 You won!")
     expect(coupon_bag.locator(".prize-note")).to_have_text("🎟 Your coupon is in My coupons")
     expect(product_bag.locator("button.claim")).to_have_text("Get it free: check out")
+
+
+def test_every_kind_of_coupon_reads_in_words(pages: Pages):
+    page = pages.watch()
+    kinds = [
+        {"kind": "amount_off", "amount_fen": 2000, "min_spend_fen": 10000},
+        {"kind": "percent_off", "percent": 15, "max_off_fen": 5000, "min_spend_fen": 0},
+        {"kind": "threshold", "spend_fen": 20000, "amount_fen": 3050, "skus": ["tea-01"]},
+        {"kind": "gift", "spend_fen": 30000, "gift_sku": "cup-01", "skus": ["a", "b"]},
+        {"kind": "amount_off", "amount_fen": 500, "valid_days": 1},
+    ]
+    words = page.evaluate(
+        """async (kinds) => {
+            const { terms } = await import("/static/coupon-words.js");
+            return kinds.map(terms);
+        }""",
+        kinds,
+    )
+    assert words == [
+        "¥20 off on orders of ¥100+",
+        "15% off (at most ¥50)",
+        "¥30.50 off when you spend ¥200 · on tea-01 only",
+        "a free cup-01 when you spend ¥300 · on 2 products",
+        "¥5 off · valid 1 day from claiming",
+    ]
