@@ -36,10 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("liveroom.draws")
 
 
-class BagRefused(Refusal):
-    """A lucky bag that cannot be set up (its template or product); the draw is not started."""
-
-
 def request_id(draw_id: str) -> str:
     """The one request id of every claim of a draw's bag (the answer is kept per winner)."""
     return f"lucky.{draw_id}"
@@ -60,17 +56,13 @@ class LuckyBags:
         self.coupons = coupons
 
     async def open(self, d: Draw, by: str) -> None:
-        """Set the prizes aside before the draw starts; refused (BagRefused or the drop's
-        and sale's own refusals) when they cannot be."""
+        """Set the prizes aside before the draw starts; refused (the drop's and the sale's
+        own refusals: no_such_template, template_exhausted, no_such_product, ...) when they
+        cannot be."""
         prize = d.prize
         if prize.kind == COUPON_PRIZE:
-            stored = await self.coupons.template(prize.template_id)
-            if stored.template.member_tiers:
-                raise BagRefused(
-                    "bad_field",
-                    "a lucky bag's coupon template must let every tier claim: limit who "
-                    "may enter the draw instead (eligibility)",
-                )
+            # a hidden drop does not ask the template's member tiers: the draw's own
+            # eligibility chose who may win
             raw = {"template_id": prize.template_id, "drop_id": bag_id(d.id)}
             await self.coupons.create_drop(
                 d.room_id, {**raw, "count": d.winners_count}, by, hidden=True

@@ -92,7 +92,8 @@ def verify(record: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
 async def test_a_coupon_bags_winners_hold_their_coupons(
     node: Node, personals: Personals, tmp_path: Path
 ) -> None:
-    await node.coupons.put_template({**TEMPLATE, "total": 100}, "t20")
+    # a template for VIPs: the draw's eligibility, not the template's tiers, says who wins
+    await node.coupons.put_template({**TEMPLATE, "total": 100, "member_tiers": ["vip"]}, "t20")
     prize = {"title": "Lucky bag: 20 off", "kind": "coupon", "template_id": "t20"}
     draw_id = await start(node, prize)
     # the bag is set aside, hidden: the room's welcome shows no drop, a claim frame finds none
@@ -235,7 +236,7 @@ async def test_a_cancelled_bag_gives_nothing(node: Node) -> None:
     ("prize", "code"),
     [
         ({"kind": "coupon", "template_id": "nope"}, "no_such_template"),
-        ({"kind": "coupon", "template_id": "vip-only"}, "bad_field"),
+        ({"kind": "coupon", "template_id": "few"}, "template_exhausted"),
         ({"kind": "coupon"}, "bad_field"),
         ({"kind": "coupon", "template_id": "t20", "sku": "tea-gift"}, "bad_field"),
         ({"kind": "product", "sku": "nope"}, "no_such_product"),
@@ -248,7 +249,7 @@ async def test_a_bag_that_cannot_be_filled_starts_no_draw(
     node: Node, prize: dict[str, Any], code: str
 ) -> None:
     await node.coupons.put_template({**TEMPLATE, "total": 100}, "t20")
-    await node.coupons.put_template({**TEMPLATE, "total": 9, "member_tiers": ["vip"]}, "vip-only")
+    await node.coupons.put_template({**TEMPLATE, "total": 2}, "few")
     await node.sales.put_product(PRODUCT)
     args = {"prize": {"title": "Bag", **prize}, "winners": 3, "duration_s": 60}
     with pytest.raises(Refusal) as refused:
