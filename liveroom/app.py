@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             gcpolicy.manage(settings.gc_freeze_s, settings.gc_full_s), name="gc-policy"
         )
         try:
-            # the lifespan state is what uvicorn hands its protocols (guard.py, rawws.py)
+            # the lifespan state is what uvicorn hands its protocols (admission.py, rawws.py)
             yield {NODE_KEY: node}
         finally:
             collector.cancel()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from liveroom import codec, protocol
-from liveroom.background import every
+from liveroom.background import cancel_and_wait, every
 from liveroom.connection import CLOSED, CLOSING, DEGRADED, JOINING, Connection, wire_frame
 from liveroom.engine.base import CANCELLED, ENDED, Engine, Room
 from liveroom.metrics import METRICS
@@ -70,11 +70,7 @@ class Hub:
 
     async def stop(self) -> None:
         await self.welcomes.close()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         # taps counted here and not yet added to the engine: a restart must not lose them
         for channel in list(self.rooms.values()):
             self._push_local_likes(channel)

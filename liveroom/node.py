@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute
 
+from liveroom.admission import AddressGuard
 from liveroom.analytics.memory_store import MemoryAnalyticsStore
 from liveroom.analytics.redis_store import RedisAnalyticsStore
 from liveroom.analytics.service import Analytics
@@ -29,7 +30,6 @@ from liveroom.draws.store import DrawStore
 from liveroom.engine.base import Engine
 from liveroom.engine.memory import MemoryEngine
 from liveroom.engine.redis import RedisEngine
-from liveroom.guard import AddressGuard
 from liveroom.hub import Hub
 from liveroom.integrations.wecom import MemoryPacer, Pacer, RedisPacer, WeComClient
 from liveroom.jobs import JobRunner, JobStore, RetryPolicy

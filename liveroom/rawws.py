@@ -31,8 +31,8 @@ from websockets.exceptions import InvalidState
 from liveroom.metrics import METRICS
 
 if TYPE_CHECKING:
+    from liveroom.admission import Lease
     from liveroom.connection import Connection
-    from liveroom.guard import Lease
     from liveroom.node import Node
 
 RAW_KEY = "liveroom.raw"

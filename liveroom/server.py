@@ -47,7 +47,7 @@ def uvicorn_config(settings: Settings, **extra: object) -> dict[str, object]:
         "host": settings.host,
         "port": settings.port,
         "loop": loop,
-        "http": "liveroom.guard:GuardedHTTPProtocol",
+        "http": "liveroom.admission:GuardedHTTPProtocol",
         "ws": "liveroom.rawws:LiveroomWSProtocol",
         "ws_per_message_deflate": False,
         "ws_max_size": settings.ws_max_bytes,
@@ -59,7 +59,7 @@ def uvicorn_config(settings: Settings, **extra: object) -> dict[str, object]:
             settings.drain_timeout_s + settings.close_grace_s + 10
         ),
         "backlog": 4096,
-        # the app never looks at client addresses (guard.py reads them, X-Forwarded-For
+        # the app never looks at client addresses (admission.py reads them, X-Forwarded-For
         # included, in the HTTP protocol); the proxy-header middleware would only keep one
         # more suspended frame alive per viewer
         "proxy_headers": False,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -209,8 +210,16 @@ async def test_sigterm_mid_sale_hands_every_viewer_over_with_nothing_lost(
 async def test_with_workers_every_worker_drains_its_viewers(
     redis_url: str, key_prefix: str
 ) -> None:
-    env = {"LIVEROOM_REDIS_URL": redis_url, "LIVEROOM_KEY_PREFIX": key_prefix}
+    # uvicorn's supervisor and workers log their shutdown steps at info: a failure shows them
+    env = {
+        "LIVEROOM_REDIS_URL": redis_url,
+        "LIVEROOM_KEY_PREFIX": key_prefix,
+        "LIVEROOM_LOG_LEVEL": "info",
+    }
     with LiveServer(env=env, workers=2) as srv:
+        # /readyz answered from one worker; the other may still be starting, and would then
+        # get no viewer at all
+        assert await poll_until(lambda: srv.log().count("Application startup complete") == 2, 30)
         token = {f"w{i}": tokens.mint_for(srv.secret, f"w{i}", room=ROOM) for i in range(40)}
         viewers = [
             ResumingClient(lambda since, t=t: srv.ws_url(ROOM, t, since=since))
@@ -248,7 +257,12 @@ async def test_with_workers_every_worker_drains_its_viewers(
                 json.loads(reason) == {"reconnect": True, "since": seen[id(v)]}
                 and at == seen[id(v)]
             )
-        exit_code = await asyncio.to_thread(srv.proc.wait, 60)
+        try:
+            exit_code = await asyncio.to_thread(srv.proc.wait, 60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(
+                f"the server did not exit 60 s after SIGTERM; its log:\n{srv.log()[-6000:]}"
+            )
         assert exit_code in (0, -signal.SIGTERM)
         for v in viewers:
             await v.stop()

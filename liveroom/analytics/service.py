@@ -34,7 +34,7 @@ from starlette.routing import BaseRoute
 from liveroom import codec
 from liveroom.analytics import report as reports
 from liveroom.analytics.store import AnalyticsStore
-from liveroom.background import every
+from liveroom.background import cancel_and_wait, every
 from liveroom.engine.base import Engine, now_ms
 from liveroom.rules import attribution as rules
 from liveroom.rules.attribution import Activity, Delta, Figures, ShareCode
@@ -128,11 +128,7 @@ class Analytics(Feature):
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         now = now_ms()
         for conn, started in self._entered.items():  # sessions still open: their watch so far
             self._profile(conn.ident.uid).add("watch_ms", now - started)

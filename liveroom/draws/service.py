@@ -17,7 +17,6 @@ event of a room from one stream.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute, Route
 
-from liveroom.background import every
+from liveroom.background import cancel_and_wait, every
 from liveroom.draws import claim
 from liveroom.draws.http import draw_record
 from liveroom.draws.store import Draw, DrawResult, DrawStore, EnterResult, Prize, new_draw_id
@@ -160,11 +159,7 @@ class DrawService(Feature):
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
-        for task in [*self._tasks, *self._running]:
-            task.cancel()
-        for task in [*self._tasks, *self._running]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait([*self._tasks, *self._running])
         await self.store.close()
 
     def routes(self) -> list[BaseRoute]:

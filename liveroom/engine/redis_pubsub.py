@@ -41,6 +41,7 @@ from redis import exceptions as rexc
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from liveroom.background import cancel_and_wait
 from liveroom.engine.base import Sink
 from liveroom.errors import Unavailable
 from liveroom.redis.guard import guard
@@ -320,9 +321,7 @@ class _Link:
     async def close(self) -> None:
         task, self._task = self._task, None
         if task is not None and task is not asyncio.current_task():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait([task])
         await self._drop()
 
     async def subscribe(self, channel: bytes) -> None:

@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Protocol
 
-from liveroom.background import every
+from liveroom.background import cancel_and_wait, every
 from liveroom.errors import Unavailable
 from liveroom.jobs.store import Job, JobStore, now_ms
 from liveroom.rules import jobs as rules
@@ -93,12 +93,7 @@ class JobRunner(Feature):
         self._task = loop.create_task(every(self.policy.poll_s, self.run_due), name="job-runner")
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._task, *self._running) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(t for t in (self._task, *self._running) if t is not None)
         await self.store.close()
 
     async def run_due(self) -> int:

@@ -17,13 +17,12 @@ is decided by the store; this layer turns outcomes into room events and stock up
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from liveroom.background import every
+from liveroom.background import cancel_and_wait, every
 from liveroom.batching import SharedRead
 from liveroom.engine.base import Engine, new_event
 from liveroom.errors import Unavailable
@@ -105,11 +104,7 @@ class SalesService(Feature):
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         await self.batcher.close()
         await self._shops.close()
         await self.store.close()

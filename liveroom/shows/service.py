@@ -16,13 +16,13 @@ outcomes into what everyone sees:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute
 
+from liveroom.background import cancel_and_wait
 from liveroom.batching import SharedRead
 from liveroom.engine.base import Engine, new_event
 from liveroom.errors import Refusal
@@ -76,10 +76,7 @@ class ShowService(Feature):
         self._joining: SharedRead[Show | None] = SharedRead(store.get)
 
     async def stop(self) -> None:
-        for task in list(self._running):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(list(self._running))
         await self.notices.wecom.close()
         await self._joining.close()
         await self.store.close()

@@ -24,7 +24,10 @@ async def test_a_burst_queues_for_its_turn_instead_of_failing(
 ) -> None:
     """redis-py's per-node pools fail a call at once when full; the layer queues it, as
     one Redis's blocking pool does: 300 calls at once on 4 connections all succeed."""
-    parts = RedisParts(redis_cluster.url, key_prefix, cluster=True, redis_pool_size=4)
+    # the wait for a turn is long: this is about queueing, not speed (a loaded machine is slow)
+    parts = RedisParts(
+        redis_cluster.url, key_prefix, cluster=True, redis_pool_size=4, redis_timeout_s=15.0
+    )
     try:
         await parts.sales.put_product(PRODUCT)
         rooms = [f"room-{i}" for i in range(100)]  # on every master
