@@ -23,6 +23,7 @@ from liveroom.coupons.redis_store import RedisTemplateStore
 from liveroom.coupons.service import CouponService
 from liveroom.coupons.store import TemplateStore
 from liveroom.drain import Drain
+from liveroom.draws.bags import LuckyBags
 from liveroom.draws.memory_store import MemoryDrawStore
 from liveroom.draws.redis_store import RedisDrawStore
 from liveroom.draws.service import DrawService
@@ -36,6 +37,7 @@ from liveroom.jobs import JobRunner, JobStore, RetryPolicy
 from liveroom.jobs.memory_store import MemoryJobStore
 from liveroom.jobs.redis_store import RedisJobStore
 from liveroom.merchant.nonces import MemoryNonces, Nonces, RedisNonces
+from liveroom.orders import OrderFeed
 from liveroom.redis import RedisLayer
 from liveroom.sales.memory_store import MemorySaleStore
 from liveroom.sales.redis_store import RedisSaleStore
@@ -67,6 +69,7 @@ class Node:
     nonces: Nonces
     stream: CommerceStream
     sales: SalesService
+    orders: OrderFeed
     coupons: CouponService
     draws: DrawService
     jobs: JobRunner
@@ -209,10 +212,12 @@ def build(settings: Settings) -> Node:
     stores = memory_stores(settings) if redis is None else redis_stores(settings, redis)
     engine = stores.engine
     hub = Hub(engine)
-    sales = SalesService(settings, engine, stores.sales)
+    orders = OrderFeed(settings, engine)
+    sales = SalesService(settings, engine, stores.sales, payments=orders)
     # coupon drops are sales of kind coupon: built on the sales feature's machinery
     coupons = CouponService(settings, engine, hub, sales, stores.templates)
-    draws = DrawService(settings, engine, hub, stores.draws, commerce=stores.stream)
+    bags = LuckyBags(sales, coupons)
+    draws = DrawService(settings, engine, hub, stores.draws, commerce=stores.stream, bags=bags)
     joins = JoinRecorder(stores.stream)
     jobs = JobRunner(stores.jobs, retry_policy(settings))
     notices = Notices(
@@ -230,13 +235,14 @@ def build(settings: Settings) -> Node:
         nonces=stores.nonces,
         stream=stores.stream,
         sales=sales,
+        orders=orders,
         coupons=coupons,
         draws=draws,
         jobs=jobs,
         shows=shows,
         analytics=analytics,
         # jobs stop first: they use shows; analytics before them, after all it folds
-        features=(sales, coupons, draws, joins, shows, analytics, jobs),
+        features=(orders, sales, coupons, draws, joins, shows, analytics, jobs),
         redis=redis,
     )
     hub.listen(node)

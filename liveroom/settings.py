@@ -135,6 +135,9 @@ class Settings:
     segment_active_shows: int = 3
     segment_dormant_days: float = 30.0
     segment_high_value_fen: int = 50_000
+    # Social proof (liveroom/orders): at most one `purchase` event per room per this many
+    # seconds, across processes; the purchases in between are folded into the next one.
+    social_proof_s: float = 3.0
     node_id: str = field(default_factory=lambda: secrets.token_hex(4))
 
     @property

@@ -183,6 +183,7 @@ SCHEMAS: dict[str, Any] = {
             "ended_at": _I,
             "src": {**_S, "description": "the buyer's source channel, from the viewer token"},
             "ref": {**_S, "description": "the share code the buyer came through"},
+            "nick": {**_S, "description": "the buyer's nick, from the viewer token"},
         }
     ),
     "HoldRef": _obj(

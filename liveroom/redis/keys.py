@@ -145,6 +145,12 @@ class RoomKeys:
         settings.replay_max_events, expires settings.replay_days after the last event."""
         return self._k("replay")
 
+    def pace(self, name: str) -> str:
+        """Hash last_at, pending, item: the pace of one of the room's paced announcements
+        (`name`, e.g. "purchase": engine.publish_paced), the newest item waiting as msgpack;
+        expires a day after its last use."""
+        return self._k(f"pace:{name}")
+
     @property
     def durable(self) -> str:
         """String, 60 s TTL: written by a commerce call right before its WAIT, so the WAIT

@@ -196,6 +196,7 @@ class Hold:
     ended_at: int = 0
     src: str = ""  # the buyer's source channel (token `src`): wecom_group, moments, ...
     ref: str = ""  # the share code the buyer came through (liveroom/rules/attribution.py)
+    nick: str = ""  # the buyer's nick (token `nick`), for the room's social proof
     # a coupon (kind COUPON): `hold_id` is the coupon id, `expires_at` its valid_until,
     # `valid_from` when it may first be redeemed, `order_id` the order that redeemed it
     kind: str = PRODUCT

@@ -168,6 +168,7 @@ class MemorySaleStore(SaleStore):
         now: int,
         src: str = "",
         ref: str = "",
+        nick: str = "",
     ) -> GrabOutcome:
         room = self._room(room_id)
         data = room.sales.get(sale_id)
@@ -205,6 +206,7 @@ class MemorySaleStore(SaleStore):
                 request_id=request_id,
                 src=src,
                 ref=ref,
+                nick=nick,
             )
             data.available -= qty
             data.held += qty

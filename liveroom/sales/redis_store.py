@@ -56,6 +56,7 @@ def _hold(data: dict[str, Any]) -> Hold:
         ended_at=int(data.get("ended_at", 0) or 0),
         src=data.get("src", ""),
         ref=data.get("ref", ""),
+        nick=data.get("nick", ""),
         kind=data.get("kind", rules.PRODUCT),
         valid_from=int(data.get("valid_from", 0) or 0),
     )
@@ -267,9 +268,10 @@ class RedisSaleStore(SaleStore):
         now: int,
         src: str = "",
         ref: str = "",
+        nick: str = "",
     ) -> GrabOutcome:
         [outcome] = await self.grab_many(
-            room_id, [GrabRequest(sale_id, uid, tier, qty, request_id, src, ref)], now
+            room_id, [GrabRequest(sale_id, uid, tier, qty, request_id, src, ref, nick)], now
         )
         return outcome
 
@@ -280,6 +282,7 @@ class RedisSaleStore(SaleStore):
         args: list[Any] = [now, self.answer_ttl_s]
         for r in requests:
             args += [r.sale_id, r.uid, r.tier, r.qty, r.request_id, new_id("h"), r.src, r.ref]
+            args.append(r.nick)
         flat = await self._run("grab", room_id, *args, durable=True)
         out = []
         for kept, raw in zip(flat[::2], flat[1::2], strict=True):

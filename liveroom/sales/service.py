@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from liveroom.background import cancel_and_wait, every
@@ -33,7 +33,7 @@ from liveroom.sales.batcher import GrabBatcher
 from liveroom.sales.store import GrabRequest, SaleStore, new_id, now_ms
 from liveroom.settings import Settings
 from liveroom.tokens import Identity
-from liveroom.types import Event, Feature, Frame, Join
+from liveroom.types import Event, Feature, Frame, Join, PaymentListener
 
 log = logging.getLogger("liveroom.sales")
 
@@ -79,6 +79,8 @@ class SalesService(Feature):
     settings: Settings
     engine: Engine
     store: SaleStore
+    # told of each payment confirmed here (liveroom/orders: the buyer's frame, social proof)
+    payments: PaymentListener | None = None
     _configs: dict[tuple[str, str], SaleConfig] = field(default_factory=dict)
     _dirty: set[str] = field(default_factory=set)
     _tasks: list[asyncio.Task] = field(default_factory=list)
@@ -150,9 +152,13 @@ class SalesService(Feature):
         """The room's live counts (stock, drops) changed: publish them with the next tick."""
         self._dirty.add(room_id)
 
-    async def create_sale(self, room_id: str, raw: dict[str, Any], by: str) -> Sale:
+    async def create_sale(
+        self, room_id: str, raw: dict[str, Any], by: str, *, hidden: bool = False
+    ) -> Sale:
         """`sale_id` in `raw` is optional: a caller that names its sale can retry the create
-        safely (the second create answers sale_exists with the sale as it is)."""
+        safely (the second create answers sale_exists with the sale as it is). `hidden`: a
+        lucky bag's product prizes, never announced nor shown to the room nor grabbed by a
+        viewer's frame; only `grab_prize` takes from it."""
         sku = raw.get("sku")
         if not isinstance(sku, str):
             raise rules.SaleError("bad_sale", "'sku' is required")
@@ -164,6 +170,8 @@ class SalesService(Feature):
         product = await self.product(sku)
         terms = {k: v for k, v in raw.items() if k not in ("sku", "sale_id")}
         cfg = rules.build_sale(terms, product, sale_id=sale_id, room_id=room_id, now=now_ms())
+        if hidden:
+            cfg = replace(cfg, hidden=True)
         self._touch(room_id)
         try:
             sale = await self.store.create_sale(cfg)
@@ -172,8 +180,9 @@ class SalesService(Feature):
             extra = {"sale": existing.public(now_ms())} if existing else {}
             raise err.with_extra(**extra) from None
         self._configs[(room_id, cfg.sale_id)] = cfg
-        await self.engine.publish(room_id, room_event(sale, "created", now_ms(), by))
-        self._dirty.add(room_id)
+        if not hidden:
+            await self.engine.publish(room_id, room_event(sale, "created", now_ms(), by))
+            self._dirty.add(room_id)
         return sale
 
     async def sale(self, room_id: str, sale_id: str, kind: str = rules.PRODUCT) -> Sale:
@@ -215,11 +224,30 @@ class SalesService(Feature):
     async def grab(
         self, room_id: str, ident: Identity, sale_id: str, qty: int, request_id: str
     ) -> GrabReply:
-        self._touch(room_id)
+        """A viewer's grab: a drop is claimed, not grabbed, and a hidden sale (a lucky
+        bag's) is no sale to a viewer."""
         cfg = await self.config(room_id, sale_id)
-        if cfg is not None and cfg.kind != rules.PRODUCT:  # a drop is claimed, not grabbed
+        if cfg is not None and (cfg.kind != rules.PRODUCT or cfg.hidden):
             raise rules.Refusal(rules.NO_SUCH_SALE).with_extra(sale_id=sale_id)
-        request = GrabRequest(sale_id, ident.uid, ident.tier, qty, request_id, ident.src, ident.ref)
+        return await self._grab(room_id, ident, sale_id, qty, request_id)
+
+    async def grab_prize(
+        self, room_id: str, ident: Identity, sale_id: str, request_id: str
+    ) -> GrabReply:
+        """One unit of a hidden sale for a lucky bag's winner, taken by the server: a grab
+        like any other (same script, same answer for the same request id)."""
+        cfg = await self._config(room_id, sale_id)
+        if cfg.kind != rules.PRODUCT or not cfg.hidden:
+            raise rules.Refusal(rules.NO_SUCH_SALE).with_extra(sale_id=sale_id)
+        return await self._grab(room_id, ident, sale_id, 1, request_id)
+
+    async def _grab(
+        self, room_id: str, ident: Identity, sale_id: str, qty: int, request_id: str
+    ) -> GrabReply:
+        self._touch(room_id)
+        request = GrabRequest(
+            sale_id, ident.uid, ident.tier, qty, request_id, ident.src, ident.ref, ident.nick
+        )
         outcome = await self.batcher.grab(room_id, request)
         if outcome.refusal is not None:
             raise outcome.refusal.with_extra(sale_id=sale_id)
@@ -257,7 +285,25 @@ class SalesService(Feature):
         outcome = await self.store.confirm(room_id, hold_id, order_id, now)
         self._dirty.add(room_id)  # a payment or an on-the-spot expiry changes counters
         self.checkout_recorded(outcome, now)
+        if outcome.hold is not None and not outcome.error and not outcome.duplicate:
+            await self._tell_paid(outcome.hold)
         return outcome
+
+    async def _tell_paid(self, hold: Hold) -> None:
+        """The payment stands and its answer goes to the merchant whatever happens here: a
+        failure to tell the buyer and the room is logged, not raised."""
+        if self.payments is None:
+            return
+        try:
+            cfg = await self._config(hold.room_id, hold.sale_id)
+            await self.payments.on_paid(hold, cfg.title, prize=cfg.hidden)
+        except Exception:
+            log.warning(
+                "hold %s/%s paid; telling the buyer and the room failed",
+                hold.room_id,
+                hold.hold_id,
+                exc_info=True,
+            )
 
     async def cancel(self, room_id: str, hold_id: str) -> CheckoutOutcome:
         self._touch(room_id)
@@ -360,7 +406,7 @@ class SalesService(Feature):
             return  # the room still works; the shop fills in with the next events
         now = now_ms()
         welcome["bag"] = [p.public() for p in products]
-        sales = by_kind(sales).get(rules.PRODUCT, [])
+        sales = [s for s in by_kind(sales).get(rules.PRODUCT, []) if not s.config.hidden]
         welcome["sales"] = [s.public(now) for s in sales[-STOCK_SALES_MAX:]]
 
 

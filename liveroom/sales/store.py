@@ -36,6 +36,7 @@ class GrabRequest:
     request_id: str
     src: str = ""
     ref: str = ""  # the buyer's share code (first touch in the show)
+    nick: str = ""  # the buyer's nick, kept on the hold (the room's social proof shows it)
 
 
 def now_ms() -> int:
@@ -114,6 +115,7 @@ class SaleStore(ABC):
         now: int,
         src: str = "",
         ref: str = "",
+        nick: str = "",
     ) -> GrabOutcome:
         """Reserve `qty` units as one atomic decision; the same (uid, request id) gets the
         same answer for as long as the answer is kept (at least the hold's lifetime)."""
@@ -125,7 +127,7 @@ class SaleStore(ABC):
         one round trip (the Redis store runs them in one script)."""
         return [
             await self.grab(
-                room_id, r.sale_id, r.uid, r.tier, r.qty, r.request_id, now, r.src, r.ref
+                room_id, r.sale_id, r.uid, r.tier, r.qty, r.request_id, now, r.src, r.ref, r.nick
             )
             for r in requests
         ]

@@ -9,8 +9,8 @@
 -- ARGV[1] stream_cap: the stream's approximate cap
 -- ARGV[2] now_ms: the time of the batch
 -- ARGV[3] answer_ttl_s: how long an answer is kept at least
--- ARGV[4...] grabs: 8 per grab: sale_id, uid, tier, qty, request_id, new hold id, the
---   buyer's source channel, the buyer's share code
+-- ARGV[4...] grabs: 9 per grab: sale_id, uid, tier, qty, request_id, new hold id, the
+--   buyer's source channel, the buyer's share code, the buyer's nick
 -- Returns: per grab, 1 if a kept answer else 0, then the answer JSON.
 
 local R = sale_room(KEYS[1], KEYS[2], ARGV[1])
@@ -56,7 +56,7 @@ local function issue_coupon(s, sale_id, uid, qty, request_id, unit_id, src, ref)
   return {hold = c}
 end
 
-local function grab_one(sale_id, uid, tier, qty, request_id, hold_id, src, ref)
+local function grab_one(sale_id, uid, tier, qty, request_id, hold_id, src, ref, nick)
   local skey = sale_key(R, sale_id)
   local akey = answer_key(R, sale_id, uid, request_id)
   local kept = redis.call('GET', akey)
@@ -96,7 +96,7 @@ local function grab_one(sale_id, uid, tier, qty, request_id, hold_id, src, ref)
       hold_id = hold_id, room_id = s.room_id, sale_id = sale_id, uid = uid,
       qty = tostring(qty), price_fen = s.price_fen, sku = s.sku, created_at = tostring(now),
       expires_at = tostring(now + 1000 * tonumber(s.hold_s)), status = 'held', order_id = '',
-      request_id = request_id, ended_at = '0', src = src, ref = ref,
+      request_id = request_id, ended_at = '0', src = src, ref = ref, nick = nick,
     }
     redis.call('HINCRBY', skey, 'available', -qty)
     redis.call('HINCRBY', skey, 'held', qty)
@@ -114,9 +114,9 @@ local function grab_one(sale_id, uid, tier, qty, request_id, hold_id, src, ref)
   return 0, encoded
 end
 
-for i = 4, #ARGV, 8 do
+for i = 4, #ARGV, 9 do
   local kept, answer = grab_one(ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]),
-    ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7])
+    ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8])
   out[#out + 1] = kept
   out[#out + 1] = answer
 end
