@@ -41,7 +41,7 @@ from liveroom.tokens import Identity
 from liveroom.types import Event, Feature, Frame, Join
 
 if TYPE_CHECKING:
-    from liveroom.hub import Hub, RoomChannel
+    from liveroom.hub import RoomChannel
     from liveroom.session import Session
 
 log = logging.getLogger("liveroom.coupons")
@@ -109,7 +109,6 @@ class PhraseDrop:
 class CouponService(Feature):
     settings: Settings
     engine: Engine
-    hub: Hub
     sales: SalesService
     templates: TemplateStore
     # room -> drop id -> the open phrase drops this process knows of
