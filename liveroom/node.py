@@ -215,7 +215,7 @@ def build(settings: Settings) -> Node:
     orders = OrderFeed(settings, engine)
     sales = SalesService(settings, engine, stores.sales, payments=orders)
     # coupon drops are sales of kind coupon: built on the sales feature's machinery
-    coupons = CouponService(settings, engine, hub, sales, stores.templates)
+    coupons = CouponService(settings, engine, sales, stores.templates)
     bags = LuckyBags(sales, coupons)
     draws = DrawService(settings, engine, hub, stores.draws, commerce=stores.stream, bags=bags)
     joins = JoinRecorder(stores.stream)

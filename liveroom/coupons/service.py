@@ -41,7 +41,7 @@ from liveroom.tokens import Identity
 from liveroom.types import Event, Feature, Frame, Join
 
 if TYPE_CHECKING:
-    from liveroom.hub import Hub, RoomChannel
+    from liveroom.hub import RoomChannel
     from liveroom.session import Session
 
 log = logging.getLogger("liveroom.coupons")
@@ -109,7 +109,6 @@ class PhraseDrop:
 class CouponService(Feature):
     settings: Settings
     engine: Engine
-    hub: Hub
     sales: SalesService
     templates: TemplateStore
     # room -> drop id -> the open phrase drops this process knows of
@@ -390,8 +389,9 @@ class CouponService(Feature):
 
     async def on_comment(self, session: Session, event: Event) -> None:
         """A comment carrying an open phrase drop's phrase claims one coupon for its
-        author: the `coupon` frame reaches their connections here; a refusal other than
-        already having one comes back as `coupon_refused`."""
+        author: the `coupon` frame reaches every connection they have in the room, on
+        every process; a refusal other than already having one comes back to the
+        commenting connection as `coupon_refused`."""
         listings = self._phrases.get(session.room_id)
         if not listings or event.get("host"):
             return
@@ -436,5 +436,5 @@ class CouponService(Feature):
             return  # said already, when it was claimed
         frame = {"t": "coupon", "drop_id": listing.drop_id, **claim.public()}
         del frame["duplicate"]
-        for conn in self.hub.connections_of(room_id, ident.uid) or {session.conn}:
-            conn.send(frame)
+        # every connection the viewer has in the room, on every process, once
+        await self.engine.send_personal(room_id, ident.uid, frame)

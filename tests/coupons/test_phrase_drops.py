@@ -98,9 +98,12 @@ async def test_phrase_coupons_one_per_viewer_across_two_processes(
     assert sorted(c["uid"] for c in body["claims"]) == ["amy", "bob", "cat", "eve"]
     assert {c["coupon_id"] for c in body["claims"]} == {c["coupon_id"] for c in got.values()}
     assert body["drop"]["remaining"] == 0
+    # cat's connection on the other process got it too, once
+    assert (await personal(cat_b, "coupon"))["coupon"] == got["cat"]
     await asyncio.sleep(0.3)  # anything more for cat would have arrived by now
-    seen = [f for c in (cat_a, cat_b) for f in c.seen if f.get("t") in ("coupon", "coupon_refused")]
-    assert [f["t"] for f in seen] == ["coupon"]  # one coupon, no refusal for the repeats
+    for conn in (cat_a, cat_b):
+        frames = [f for f in conn.seen if f.get("t") in ("coupon", "coupon_refused")]
+        assert [f["t"] for f in frames] == ["coupon"]  # one, and no refusal for the repeats
     cat_again = await connect(b, "cat")
     assert [x["coupon"]["coupon_id"] for x in cat_again.welcome["coupons"]] == [  # type: ignore[index]
         got["cat"]["coupon_id"]
