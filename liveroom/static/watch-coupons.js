@@ -1,7 +1,7 @@
 // Coupon drops on the viewer page: the drop card with its live remaining count and
 // countdown, claiming (a tap, or commenting the pass phrase), the viewer's coupons with
 // their mini-program hand-off, the "order paid" confirmation and the room's purchases.
-import { h, clock } from "/static/liveroom.js";
+import { h, clock, openInMiniProgram } from "/static/liveroom.js";
 import { REFUSED, purchaseWords, terms, yuan } from "/static/coupon-words.js";
 
 const $ = (id) => document.getElementById(id);
@@ -23,12 +23,7 @@ export function install(ext) {
   const now = () => Date.now() + (client.skew || 0);
   const newRequestId = () => `c-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 
-  /** Open a page of the mini-program: inside WeChat's web-view through its JS-SDK. */
-  function openPath(path) {
-    const url = `/${path.replace(/^\//, "")}`;
-    if (window.wx?.miniProgram) window.wx.miniProgram.navigateTo({ url });
-    else toast(`In the mini-program this opens ${url}`);
-  }
+  const openPath = (path) => openInMiniProgram(path, toast);
 
   // ---- my coupons: a wallet button in the top bar opens the list ----
   const count = h("span", { class: "n" }, "0");

@@ -1,6 +1,6 @@
 // Lucky draws on the viewer page: join (a tap, or commenting the pass phrase), watch the
 // countdown, see the winners; a winner gets a private claim ticket for the mini-program.
-import { h, countdown } from "/static/liveroom.js";
+import { h, countdown, openInMiniProgram } from "/static/liveroom.js";
 
 const REFUSED = {
   not_eligible_member: "This draw is for members only",
@@ -85,7 +85,7 @@ export function install(ext) {
     const c = card(id);
     const f = won.get(id);
     if (!c || !f || !c.classList.contains("done") || c.querySelector(".claim, .prize-note")) return;
-    const open = (path) => () => toast(`In the mini-program this opens /${path.replace(/^\//, "")}`);
+    const open = (path) => () => openInMiniProgram(path, toast);
     const note = (text) => c.append(h("div", { class: "prize-note small" }, text));
     const kind = f.prize?.kind;
     if (f.prize_error) {

@@ -1,6 +1,6 @@
 // Flash sales on the viewer page: live stock, a Grab button, and the hand-off to the
 // mini-program checkout with the signed ticket the server returns for a reservation.
-import { h, clock } from "/static/liveroom.js";
+import { h, clock, openInMiniProgram } from "/static/liveroom.js";
 
 const yuan = (fen) => `¥${(fen / 100).toFixed(2)}`;
 const REFUSED = {
@@ -22,12 +22,7 @@ export function install(ext) {
 
   const card = (id) => box.querySelector(`[data-sale-id="${CSS.escape(id)}"]`);
 
-  /** Open the mini-program checkout page: inside WeChat's web-view through its JS-SDK. */
-  function checkout(co) {
-    const url = `/${co.path.replace(/^\//, "")}`;
-    if (window.wx?.miniProgram) window.wx.miniProgram.navigateTo({ url });
-    else toast(`In the mini-program this opens ${url}`);
-  }
+  const checkout = (co) => openInMiniProgram(co.path, toast);
 
   const newRequestId = () => `g-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 
