@@ -28,18 +28,20 @@ async def test_a_task_that_lost_its_cancel_is_cancelled_again() -> None:
 
 async def test_a_periodic_job_that_lost_its_cancel_stops() -> None:
     runs = 0
+    started = asyncio.Event()
 
     async def job() -> None:
         nonlocal runs
         runs += 1
-        try:
-            await asyncio.sleep(30)
-        except asyncio.CancelledError:
-            pass  # lost inside the job: every() goes on to its next round
+        started.set()
+        if runs == 1:
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                pass  # lost inside the job: every() goes on to its next round
 
     task = asyncio.get_running_loop().create_task(every(0.01, job))
-    while runs == 0:
-        await asyncio.sleep(0.01)
+    await started.wait()
     await asyncio.wait_for(cancel_and_wait([task], retry_s=0.05), 5)
     assert task.done()
 

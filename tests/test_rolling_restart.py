@@ -217,6 +217,9 @@ async def test_with_workers_every_worker_drains_its_viewers(
         "LIVEROOM_LOG_LEVEL": "info",
     }
     with LiveServer(env=env, workers=2) as srv:
+        # /readyz answered from one worker; the other may still be starting, and would then
+        # get no viewer at all
+        assert await poll_until(lambda: srv.log().count("Application startup complete") == 2, 30)
         token = {f"w{i}": tokens.mint_for(srv.secret, f"w{i}", room=ROOM) for i in range(40)}
         viewers = [
             ResumingClient(lambda since, t=t: srv.ws_url(ROOM, t, since=since))
