@@ -492,13 +492,21 @@ class DrawService(Feature):
         """A lucky bag's winners get their `draw_won` (with what the bag gave them) and the
         prize's own frames on every connection, on every process: sent by the closer, who
         holds the prizes (another process could not mint their tickets)."""
-        sends = []
         prize = d.prize.public()
-        for uid, award in awards.items():
-            won = {**self._won_frame(d.room_id, d.id, prize, uid), **award.won}
-            for frame in (won, *award.frames):
-                sends.append(self.engine.send_personal(d.room_id, uid, frame))
-        await asyncio.gather(*sends)
+
+        async def tell(uid: str, frames: tuple[dict[str, Any], ...]) -> None:
+            for frame in frames:  # in order: draw_won, then what it gave (the coupon frame)
+                await self.engine.send_personal(d.room_id, uid, frame)
+
+        await asyncio.gather(
+            *(
+                tell(
+                    uid,
+                    ({**self._won_frame(d.room_id, d.id, prize, uid), **award.won}, *award.frames),
+                )
+                for uid, award in awards.items()
+            )
+        )
 
     def _hand_prizes(self, room_id: str, event: dict[str, Any]) -> None:
         """Each winner connected here gets a private frame with a signed claim ticket (a
