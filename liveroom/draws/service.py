@@ -492,13 +492,14 @@ class DrawService(Feature):
         """A lucky bag's winners get their `draw_won` (with what the bag gave them) and the
         prize's own frames on every connection, on every process: sent by the closer, who
         holds the prizes (another process could not mint their tickets)."""
-        sends = []
         prize = d.prize.public()
-        for uid, award in awards.items():
+
+        async def tell(uid: str, award: Award) -> None:
             won = {**self._won_frame(d.room_id, d.id, prize, uid), **award.won}
-            for frame in (won, *award.frames):
-                sends.append(self.engine.send_personal(d.room_id, uid, frame))
-        await asyncio.gather(*sends)
+            for frame in (won, *award.frames):  # in order: draw_won first
+                await self.engine.send_personal(d.room_id, uid, frame)
+
+        await asyncio.gather(*(tell(uid, award) for uid, award in awards.items()))
 
     def _hand_prizes(self, room_id: str, event: dict[str, Any]) -> None:
         """Each winner connected here gets a private frame with a signed claim ticket (a
