@@ -494,19 +494,12 @@ class DrawService(Feature):
         holds the prizes (another process could not mint their tickets)."""
         prize = d.prize.public()
 
-        async def tell(uid: str, frames: tuple[dict[str, Any], ...]) -> None:
-            for frame in frames:  # in order: draw_won, then what it gave (the coupon frame)
+        async def tell(uid: str, award: Award) -> None:
+            won = {**self._won_frame(d.room_id, d.id, prize, uid), **award.won}
+            for frame in (won, *award.frames):  # in order: draw_won first
                 await self.engine.send_personal(d.room_id, uid, frame)
 
-        await asyncio.gather(
-            *(
-                tell(
-                    uid,
-                    ({**self._won_frame(d.room_id, d.id, prize, uid), **award.won}, *award.frames),
-                )
-                for uid, award in awards.items()
-            )
-        )
+        await asyncio.gather(*(tell(uid, award) for uid, award in awards.items()))
 
     def _hand_prizes(self, room_id: str, event: dict[str, Any]) -> None:
         """Each winner connected here gets a private frame with a signed claim ticket (a

@@ -202,8 +202,9 @@ class Engine(ABC):
     @abstractmethod
     async def send_personal(self, room_id: str, uid: str, frame: dict[str, Any]) -> None:
         """Hand `frame` to every connection `uid` has in the room, on every process that
-        serves the room (sink kind "personal"), in order with the room's events; at most
-        once each (see `Personal`)."""
+        serves the room (sink kind "personal"); at most once each (see `Personal`). Calls
+        one after another arrive in that order, after the events published before them
+        (calls at once may arrive in any order)."""
 
     @abstractmethod
     async def publish_paced(
