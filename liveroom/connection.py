@@ -74,6 +74,7 @@ class Connection:
         "degraded_at",
         "fmt",
         "group",
+        "held",
         "ident",
         "kind",
         "last_seq",
@@ -99,6 +100,7 @@ class Connection:
         self.state = JOINING
         self.live_transport: Any = None  # see _become
         self.backlog: list[tuple[list[dict], dict[str, Any]]] = []  # ticks while JOINING
+        self.held: list[dict[str, Any]] | None = None  # personal frames while JOINING
         self.degraded_at = 0.0  # when it became DEGRADED (monotonic seconds)
         self.close_grace_s = close_grace_s
         self._queue: asyncio.Queue[bytes | str] | None = None
@@ -121,10 +123,14 @@ class Connection:
 
     # the life ------------------------------------------------------------------------
     def welcomed(self) -> None:
-        """The welcome (and what arrived meanwhile) is sent: live ticks from now on."""
+        """The welcome (and what arrived meanwhile) is sent: live ticks from now on, after
+        the personal frames that waited for the welcome."""
         self.backlog = []
         if self.state is JOINING:
             self._become(LIVE)
+        held, self.held = self.held, None
+        for frame in held or ():
+            self.send(frame)
 
     def degrade(self, now: float) -> bool:
         """Too far behind: state-only frames from now on. True if it just became so."""
@@ -149,6 +155,7 @@ class Connection:
         welcomed = self.state is not JOINING
         self._become(CLOSING)
         self.backlog = []
+        self.held = None
         if isinstance(reason, dict):
             reason = json.dumps(reason, separators=(",", ":"))
         reason = reason.encode()[:MAX_REASON_BYTES].decode(errors="ignore")
@@ -170,12 +177,14 @@ class Connection:
         """The socket is gone (uvicorn says so), or the room socket has finished with it."""
         self._become(CLOSED)
         self.backlog = []
+        self.held = None
 
     def write_failed(self) -> None:
         """A write raised: the socket is unusable whatever it claims. Drop it, forget it."""
         METRICS.write_failures += 1
         self._become(CLOSED)
         self.backlog = []
+        self.held = None
         if self.raw is not None:
             self.raw.abort()
 
@@ -213,6 +222,16 @@ class Connection:
 
     def send(self, frame: dict[str, Any]) -> None:
         self.send_encoded(codec.encode(self.fmt, frame))
+
+    def send_personal(self, frame: dict[str, Any]) -> None:
+        """A frame for this user alone (an order paid, a prize): sent now, or, while the
+        welcome is being built, right after it (a client's first frame is its welcome)."""
+        if self.state is JOINING:
+            if self.held is None:
+                self.held = []
+            self.held.append(frame)
+            return
+        self.send(frame)
 
     # the ASGI path (a WebSocket protocol other than ours: no direct writes) ------------
     async def _write_loop(self) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from liveroom import codec, protocol
 from liveroom.background import cancel_and_wait, every
 from liveroom.connection import CLOSED, CLOSING, DEGRADED, JOINING, Connection, wire_frame
-from liveroom.engine.base import CANCELLED, ENDED, Engine, Room
+from liveroom.engine.base import CANCELLED, ENDED, Engine, Personal, Room
 from liveroom.metrics import METRICS
 from liveroom.rules.lanes import NORMAL, lane_of
 from liveroom.rules.sampling import Sampler
@@ -43,6 +43,8 @@ class RoomChannel:
     viewers_sent: int = 0
     local_likes: int = 0  # taps received here, not yet added to the engine
     extra_state: dict[str, Any] = field(default_factory=dict)  # e.g. stock, filled by features
+    # frames for one user's connections, sent after the tick's events (engine.send_personal)
+    personal: list[Personal] = field(default_factory=list)
     ending: bool = False
 
 
@@ -133,6 +135,9 @@ class Hub:
             channel.likes = max(channel.likes, int(payload))
         elif kind == "state":
             channel.extra_state.update(payload)
+        elif kind == "personal":
+            if payload.uid in channel.by_uid:
+                channel.personal.append(payload)
         elif kind == "event":
             if payload["seq"] <= channel.last_seq:
                 return  # already have it (a resubscribe can replay)
@@ -233,7 +238,11 @@ class Hub:
     def flush(self, channel: RoomChannel, tick_s: float) -> None:
         events, channel.pending = channel.pending, []
         state = self._state(channel)
+        # frames for one user go after this tick's events: a user is told after the room
+        # saw what came before (a winner's draw_won after the draw_closed)
+        personal, channel.personal = channel.personal, []
         if not events and not state:
+            self._hand_personal(channel, personal)
             return
         normal = [i for i, e in enumerate(events) if lane_of(e) == NORMAL]
         viewer_events = events
@@ -276,10 +285,18 @@ class Hub:
             self._drop_failed(channel, failed)
         METRICS.frames_out += sent
         METRICS.deliveries += sent * len(viewer_events)
+        self._hand_personal(channel, personal)
         if channel.ending:
             channel.ending = False
             for conn in list(channel.conns):
                 conn.shut(protocol.CLOSE_ROOM_ENDED, "room ended")
+
+    def _hand_personal(self, channel: RoomChannel, frames: list[Personal]) -> None:
+        """Each frame to its user's connections here (one joining gets it after its
+        welcome: Connection.send_personal)."""
+        for item in frames:
+            for conn in list(channel.by_uid.get(item.uid, ())):
+                conn.send_personal(item.frame)
 
     def _drop_failed(
         self, channel: RoomChannel, failed: list[tuple[Connection, Exception]]

@@ -18,7 +18,12 @@ from liveroom.analytics.memory_store import MemoryAnalyticsStore
 from liveroom.analytics.redis_store import RedisAnalyticsStore
 from liveroom.analytics.service import Analytics
 from liveroom.analytics.store import AnalyticsStore
+from liveroom.coupons.memory_store import MemoryTemplateStore
+from liveroom.coupons.redis_store import RedisTemplateStore
+from liveroom.coupons.service import CouponService
+from liveroom.coupons.store import TemplateStore
 from liveroom.drain import Drain
+from liveroom.draws.bags import LuckyBags
 from liveroom.draws.memory_store import MemoryDrawStore
 from liveroom.draws.redis_store import RedisDrawStore
 from liveroom.draws.service import DrawService
@@ -32,6 +37,7 @@ from liveroom.jobs import JobRunner, JobStore, RetryPolicy
 from liveroom.jobs.memory_store import MemoryJobStore
 from liveroom.jobs.redis_store import RedisJobStore
 from liveroom.merchant.nonces import MemoryNonces, Nonces, RedisNonces
+from liveroom.orders import OrderFeed
 from liveroom.redis import RedisLayer
 from liveroom.sales.memory_store import MemorySaleStore
 from liveroom.sales.redis_store import RedisSaleStore
@@ -63,6 +69,8 @@ class Node:
     nonces: Nonces
     stream: CommerceStream
     sales: SalesService
+    orders: OrderFeed
+    coupons: CouponService
     draws: DrawService
     jobs: JobRunner
     shows: ShowService
@@ -144,6 +152,7 @@ class Stores:
     engine: Engine
     stream: CommerceStream
     sales: SaleStore
+    templates: TemplateStore
     draws: DrawStore
     nonces: Nonces
     jobs: JobStore
@@ -158,6 +167,7 @@ def memory_stores(settings: Settings) -> Stores:
         engine=MemoryEngine(settings),
         stream=stream,
         sales=MemorySaleStore(stream, answer_ttl_s=_answer_ttl_s(settings)),
+        templates=MemoryTemplateStore(),
         draws=MemoryDrawStore(stream),
         nonces=MemoryNonces(),
         jobs=MemoryJobStore(),
@@ -173,6 +183,7 @@ def redis_stores(settings: Settings, redis: RedisLayer) -> Stores:
         engine=RedisEngine(settings, redis),
         stream=stream,
         sales=RedisSaleStore(redis, stream, answer_ttl_s=_answer_ttl_s(settings)),
+        templates=RedisTemplateStore(redis),
         draws=RedisDrawStore(redis, stream),
         nonces=RedisNonces(redis),
         jobs=RedisJobStore(redis),
@@ -201,8 +212,12 @@ def build(settings: Settings) -> Node:
     stores = memory_stores(settings) if redis is None else redis_stores(settings, redis)
     engine = stores.engine
     hub = Hub(engine)
-    sales = SalesService(settings, engine, stores.sales)
-    draws = DrawService(settings, engine, hub, stores.draws, commerce=stores.stream)
+    orders = OrderFeed(settings, engine)
+    sales = SalesService(settings, engine, stores.sales, payments=orders)
+    # coupon drops are sales of kind coupon: built on the sales feature's machinery
+    coupons = CouponService(settings, engine, sales, stores.templates)
+    bags = LuckyBags(sales, coupons)
+    draws = DrawService(settings, engine, hub, stores.draws, commerce=stores.stream, bags=bags)
     joins = JoinRecorder(stores.stream)
     jobs = JobRunner(stores.jobs, retry_policy(settings))
     notices = Notices(
@@ -220,12 +235,14 @@ def build(settings: Settings) -> Node:
         nonces=stores.nonces,
         stream=stores.stream,
         sales=sales,
+        orders=orders,
+        coupons=coupons,
         draws=draws,
         jobs=jobs,
         shows=shows,
         analytics=analytics,
         # jobs stop first: they use shows; analytics before them, after all it folds
-        features=(sales, draws, joins, shows, analytics, jobs),
+        features=(orders, sales, coupons, draws, joins, shows, analytics, jobs),
         redis=redis,
     )
     hub.listen(node)

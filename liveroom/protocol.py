@@ -77,6 +77,7 @@ SPECS: dict[str, Spec] = {
     "slow_mode": Spec({"seconds": Field(int, min_value=0, max_value=3600)}, host_only=True),
     "set_title": Spec({"title": Field(str, max_len=200)}, host_only=True),
     "set_keywords": Spec({"keywords": Field(list, max_len=500)}, host_only=True),
+    "set_social_proof": Spec({"mode": Field(str, max_len=16)}, host_only=True),
     "end": Spec(host_only=True),
 }
 

@@ -126,11 +126,18 @@ class Settings:
     analytics_touch_days: int = 30
     # Share links: the brand's mini-program page that opens a show.
     share_page: str = "pages/live/index"
+    # Coupons: the mini-program and its coupon page that a claimed coupon's ticket opens
+    # (beside each product's checkout page; the ticket is added as ?ticket=).
+    coupon_appid: str = ""
+    coupon_page: str = "pages/coupon/index"
     # Viewer segments (liveroom/rules/segments.py).
     segment_active_days: float = 14.0
     segment_active_shows: int = 3
     segment_dormant_days: float = 30.0
     segment_high_value_fen: int = 50_000
+    # Social proof (liveroom/orders): at most one `purchase` event per room per this many
+    # seconds, across processes; the purchases in between are folded into the next one.
+    social_proof_s: float = 3.0
     node_id: str = field(default_factory=lambda: secrets.token_hex(4))
 
     @property

@@ -19,6 +19,7 @@ from liveroom.tokens import Identity
 
 if TYPE_CHECKING:
     from liveroom.hub import RoomChannel
+    from liveroom.rules.sale import Hold
     from liveroom.session import Session
 
 # A room event as the engine stores and the hub fans it out: type, ts, seq and its fields.
@@ -69,6 +70,15 @@ class CommerceListener(Protocol):
     must not raise."""
 
     def on_commerce_event(self, room_id: str, event: CommerceEvent) -> None: ...
+
+
+class PaymentListener(Protocol):
+    """Told of every payment the merchant backend confirms (a hold newly paid, never a
+    duplicate confirmation), on the process that confirmed it, after the store recorded
+    it. The payment stands whatever the listener does: it must not raise. `prize`: the
+    hold is a lucky bag's prize (a hidden sale), checked out free: no purchase to show."""
+
+    async def on_paid(self, hold: Hold, title: str, *, prize: bool = False) -> None: ...
 
 
 class Feature:

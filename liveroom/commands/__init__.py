@@ -30,4 +30,4 @@ def handles(*frame_types: str) -> Callable[[Handler], Handler]:
 
 def load_all() -> None:
     """Import every feature module so its handlers register."""
-    from liveroom.commands import draws, host, sales, shows, viewer  # noqa: F401
+    from liveroom.commands import coupons, draws, host, sales, shows, viewer  # noqa: F401

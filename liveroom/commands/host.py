@@ -9,6 +9,7 @@ from liveroom.commands import handles
 from liveroom.engine.base import new_event
 from liveroom.errors import Refusal
 from liveroom.protocol import Command, ProtocolError
+from liveroom.rules import social_proof
 from liveroom.session import Session
 
 DEFAULT_MUTE_S = 600
@@ -77,3 +78,13 @@ async def set_keywords(session: Session, cmd: Command) -> dict[str, Any]:
         raise ProtocolError("bad_field", "keywords must be strings of 1 to 50 characters")
     unique = sorted(set(words))
     return await _publish(session, "room", keywords=len(unique), room_changes={"keywords": unique})
+
+
+@handles("set_social_proof")
+async def set_social_proof(session: Session, cmd: Command) -> dict[str, Any]:
+    """How the room sees purchases: `masked` nicks (the default), `full` nicks, or `off`."""
+    try:
+        mode = social_proof.check_mode(cmd.args["mode"])
+    except social_proof.SocialProofError as err:
+        raise ProtocolError("bad_field", f"field 'mode': {err}") from None
+    return await _publish(session, "room", social_proof=mode, room_changes={"social_proof": mode})

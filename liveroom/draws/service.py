@@ -19,18 +19,30 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute, Route
 
 from liveroom.background import cancel_and_wait, every
 from liveroom.draws import claim
+from liveroom.draws.bags import Award, LuckyBags
 from liveroom.draws.http import draw_record
-from liveroom.draws.store import Draw, DrawResult, DrawStore, EnterResult, Prize, new_draw_id
+from liveroom.draws.store import (
+    COUPON_PRIZE,
+    PRIZE_KINDS,
+    PRODUCT_PRIZE,
+    Draw,
+    DrawResult,
+    DrawStore,
+    EnterResult,
+    Prize,
+    new_draw_id,
+)
 from liveroom.engine.base import Engine, new_event, now_ms
 from liveroom.errors import Refusal, Unavailable, internal_error
 from liveroom.rules import draw as rules
+from liveroom.rules.sale import is_safe_id
 from liveroom.settings import Settings
 from liveroom.tokens import Identity
 from liveroom.types import Event, Feature, Frame, Join
@@ -83,13 +95,14 @@ def parse_start(args: dict[str, Any]) -> dict[str, Any]:
     title = prize.get("title")
     if not isinstance(title, str) or not title.strip() or len(title) > 100:
         raise DrawRefused("bad_field", "prize.title must be 1..100 characters")
-    extra = set(prize) - {"title", "image", "claim_path"}
+    extra = set(prize) - {"title", "image", "claim_path", "kind", "template_id", "sku"}
     if extra:
         raise DrawRefused("bad_field", f"unknown prize fields: {sorted(extra)}")
     for name in ("image", "claim_path"):
         value = prize.get(name, "")
         if not isinstance(value, str) or len(value) > 500 or any(c.isspace() for c in value):
             raise DrawRefused("bad_field", f"prize.{name} must be a URL or path up to 500 chars")
+    kind, what = _bag_prize(prize)
     mode = args.get("mode", rules.BUTTON)
     if mode not in rules.ENTRY_MODES:
         raise DrawRefused("bad_field", f"mode must be one of {list(rules.ENTRY_MODES)}")
@@ -99,13 +112,41 @@ def parse_start(args: dict[str, Any]) -> dict[str, Any]:
     except rules.DrawRuleError as err:
         raise DrawRefused(err.code, err.message) from None
     return {
-        "prize": Prize(title.strip(), prize.get("image", ""), prize.get("claim_path", "")),
+        "prize": Prize(
+            title.strip(),
+            prize.get("image", ""),
+            prize.get("claim_path", ""),
+            kind=kind,
+            template_id=what if kind == COUPON_PRIZE else "",
+            sku=what if kind == PRODUCT_PRIZE else "",
+        ),
         "winners_count": args["winners"],
         "duration_s": args["duration_s"],
         "mode": mode,
         "phrase": phrase,
         "eligibility": elig,
     }
+
+
+def _bag_prize(prize: dict[str, Any]) -> tuple[str, str]:
+    """A lucky bag's prize kind and what it gives (template id or sku); ("", "") for a
+    plain prize."""
+    kind = prize.get("kind", "")
+    if kind == "":
+        if "template_id" in prize or "sku" in prize:
+            raise DrawRefused("bad_field", "prize.template_id and prize.sku need prize.kind")
+        return "", ""
+    if kind not in PRIZE_KINDS:
+        raise DrawRefused("bad_field", f"prize.kind must be one of {list(PRIZE_KINDS)}")
+    name, other = ("template_id", "sku") if kind == COUPON_PRIZE else ("sku", "template_id")
+    value = prize.get(name)
+    if not isinstance(value, str) or not is_safe_id(value):
+        raise DrawRefused(
+            "bad_field", f"a {kind} prize needs prize.{name} (1-64 of A-Z a-z 0-9 _ - .)"
+        )
+    if other in prize:
+        raise DrawRefused("bad_field", f"a {kind} prize has no prize.{other}")
+    return kind, value
 
 
 def public_result(d: Draw, res: DrawResult | None, entrants_count: int) -> dict[str, Any]:
@@ -131,14 +172,16 @@ class DrawService(Feature):
         hub: Hub,
         store: DrawStore,
         commerce: CommerceStream | None = None,
+        bags: LuckyBags | None = None,
     ) -> None:
         """`commerce` is the room's commerce event stream, where results are recorded; None
-        records nothing durable."""
+        records nothing durable. `bags` gives lucky bags' prizes (None: no lucky bags)."""
         self.settings = settings
         self.engine = engine
         self.hub = hub
         self.store = store
         self.commerce = commerce
+        self.bags = bags
         self._open: dict[str, dict[str, Listing]] = {}  # room -> draw id -> listing
         self._gone: set[str] = set()  # draw ids known finished, so a stale read cannot revive
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -189,6 +232,10 @@ class DrawService(Feature):
             eligibility=spec["eligibility"],
             by=host,
         )
+        if d.prize.kind:
+            if self.bags is None:
+                raise DrawRefused("bad_field", "lucky bags are not available here")
+            await self.bags.open(d, host)  # refused: no draw starts
         await self.store.create(d)
         stored = await self.engine.publish(
             room_id, new_event("draw_started", by=host, **d.announcement())
@@ -225,19 +272,25 @@ class DrawService(Feature):
         assert res is not None
         fields: dict[str, Any] = {
             "draw_id": d.id,
-            "prize": asdict(d.prize),
+            "prize": d.prize.public(),
             "commitment": d.commitment,
             "seed": d.seed,
             "entrants_count": len(res.entrants),
         }
         if by:
             fields["by"] = by
+        awards: dict[str, Award] = {}
         if d.state == rules.CLOSED:
             fields["winners"] = res.winners
             fields["winners_count"] = d.winners_count
             await self.store.record_wins(d.room_id, d.id, [w["uid"] for w in res.winners])
+            if d.prize.kind and self.bags is not None:
+                awards = await self.bags.award(d, res.winners)  # the same answers if retried
+        elif d.prize.kind and self.bags is not None:
+            await self.bags.cancelled(d)
         etype = "draw_closed" if d.state == rules.CLOSED else "draw_cancelled"
         stored = await self.engine.publish(d.room_id, new_event(etype, **fields))
+        await self._hand_bags(d, awards)
         await self._record(d.room_id, etype, {**fields, "seq": stored["seq"], "ts": stored["ts"]})
         await self.store.done(d.room_id, d.id)
         self._forget(d.room_id, d.id)
@@ -372,9 +425,13 @@ class DrawService(Feature):
             shown.append(item)
         welcome["draws"] = shown
         if view.won:
-            welcome["draws_won"] = [
-                self._won_frame(room_id, d.id, asdict(d.prize), ident.uid) for d in view.won
-            ]
+            won = []
+            for d in view.won:
+                frame = self._won_frame(room_id, d.id, d.prize.public(), ident.uid)
+                if d.prize.kind and self.bags is not None:
+                    frame.update(await self.bags.held(d, ident.uid))
+                won.append(frame)
+            welcome["draws_won"] = won
 
     async def publish_counts(self) -> None:
         """Entrant counts as latest-value state, at most once per interval per draw."""
@@ -431,15 +488,31 @@ class DrawService(Feature):
         if handle is not None:
             handle.cancel()
 
+    async def _hand_bags(self, d: Draw, awards: dict[str, Award]) -> None:
+        """A lucky bag's winners get their `draw_won` (with what the bag gave them) and the
+        prize's own frames on every connection, on every process: sent by the closer, who
+        holds the prizes (another process could not mint their tickets)."""
+        prize = d.prize.public()
+
+        async def tell(uid: str, award: Award) -> None:
+            won = {**self._won_frame(d.room_id, d.id, prize, uid), **award.won}
+            for frame in (won, *award.frames):  # in order: draw_won first
+                await self.engine.send_personal(d.room_id, uid, frame)
+
+        await asyncio.gather(*(tell(uid, award) for uid, award in awards.items()))
+
     def _hand_prizes(self, room_id: str, event: dict[str, Any]) -> None:
-        """Each winner connected here gets a private frame with a signed claim ticket."""
+        """Each winner connected here gets a private frame with a signed claim ticket (a
+        lucky bag's winners get theirs from the closer: _hand_bags)."""
+        if event.get("prize", {}).get("kind"):
+            return
         for winner in event.get("winners", []):
             conns = self.hub.connections_of(room_id, winner["uid"])
             if not conns:
                 continue
             frame = self._won_frame(room_id, event["draw_id"], event["prize"], winner["uid"])
             for conn in conns:
-                conn.send(frame)
+                conn.send_personal(frame)
 
     def _won_frame(
         self, room_id: str, draw_id: str, prize: dict[str, Any], uid: str

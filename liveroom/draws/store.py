@@ -22,12 +22,33 @@ def new_draw_id() -> str:
     return f"{int(time.time() * 1000):x}{secrets.token_hex(3)}"
 
 
+# Lucky bags (福袋): a prize each winner receives at the close, through the drop machinery.
+COUPON_PRIZE = "coupon"  # a coupon of `template_id`, from a hidden drop
+PRODUCT_PRIZE = "product"  # a unit of `sku`, as a free hold from a hidden sale
+PRIZE_KINDS = (COUPON_PRIZE, PRODUCT_PRIZE)
+
+
 @dataclass(frozen=True)
 class Prize:
     title: str
     image: str = ""
     # Mini-program page where a winner claims the prize; the claim ticket is added to it.
     claim_path: str = ""
+    # a lucky bag's prize: COUPON_PRIZE with `template_id`, PRODUCT_PRIZE with `sku`; ""
+    # for a prize the merchant hands over itself (claim ticket only)
+    kind: str = ""
+    template_id: str = ""
+    sku: str = ""
+
+    def public(self) -> dict[str, Any]:
+        """As the room and the record show it: a plain prize keeps its three fields."""
+        return {k: v for k, v in asdict(self).items() if v or k in ("title", "image", "claim_path")}
+
+
+def bag_id(draw_id: str) -> str:
+    """The hidden drop or sale holding a lucky bag's prizes: derived from the draw, so a
+    retried start or close finds the same one."""
+    return f"lb-{draw_id}"
 
 
 @dataclass(frozen=True)
@@ -55,7 +76,7 @@ class Draw:
         """What the room sees while the draw is open: never the seed."""
         out: dict[str, Any] = {
             "draw_id": self.id,
-            "prize": asdict(self.prize),
+            "prize": self.prize.public(),
             "winners_count": self.winners_count,
             "ends_at": self.ends_at,
             "commitment": self.commitment,

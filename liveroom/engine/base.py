@@ -17,7 +17,8 @@ from liveroom.settings import Settings
 
 # Called for everything published in a subscribed room, on every process:
 # kind "event" with the event dict (it has a seq), kind "likes" with the new total,
-# kind "state" with a dict of latest values (stock, draw entrant counts) that replace older ones.
+# kind "state" with a dict of latest values (stock, draw entrant counts) that replace older ones,
+# kind "personal" with a `Personal`: a frame for one user's connections only.
 Sink = Callable[[str, str, Any], None]
 
 LIVE = "live"
@@ -26,7 +27,17 @@ CANCELLED = "cancelled"  # a scheduled show called off (liveroom/shows); over, l
 
 # Room fields a host or the merchant API may set.
 # `replay`: a show is live and its room events are kept for the replay (liveroom/shows).
-ROOM_FIELDS = ("title", "status", "allow_anonymous", "keywords", "slow_mode", "pinned", "replay")
+# `social_proof`: how purchases are shown to the room (liveroom/rules/social_proof.py).
+ROOM_FIELDS = (
+    "title",
+    "status",
+    "allow_anonymous",
+    "keywords",
+    "slow_mode",
+    "pinned",
+    "replay",
+    "social_proof",
+)
 
 
 @dataclass
@@ -39,6 +50,7 @@ class Room:
     slow_mode: int = 0
     pinned: str | None = None
     replay: bool = False
+    social_proof: str = "masked"
 
     def public(self) -> dict[str, Any]:
         out = asdict(self)
@@ -78,6 +90,28 @@ REFUSALS = {
     "slow_mode": "slow mode is on",
     "rate_limited": "too many comments",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Personal:
+    """A frame addressed to one user in a room (an order paid, a coupon claimed by
+    comment): every process hands it to that user's connections in the room it serves,
+    once each. It is not a room event: no seq, not kept in history, so a connection that
+    is not there when it is sent never gets it."""
+
+    uid: str
+    frame: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Paced:
+    """What `Engine.publish_paced` did: the announcement it published (with its seq), if
+    the room's slot was open; how many items wait for the next slot, and when that opens
+    (unix ms, by the engine's clock)."""
+
+    event: dict[str, Any] | None
+    pending: int
+    next_at: int
 
 
 @dataclass(frozen=True)
@@ -164,6 +198,24 @@ class Engine(ABC):
     @abstractmethod
     async def publish_state(self, room_id: str, state: dict[str, Any]) -> None:
         """Fan out latest-value state (no seq, not kept in history) to every process."""
+
+    @abstractmethod
+    async def send_personal(self, room_id: str, uid: str, frame: dict[str, Any]) -> None:
+        """Hand `frame` to every connection `uid` has in the room, on every process that
+        serves the room (sink kind "personal"); at most once each (see `Personal`). Calls
+        one after another arrive in that order, after the events published before them
+        (calls at once may arrive in any order)."""
+
+    @abstractmethod
+    async def publish_paced(
+        self, room_id: str, name: str, event: dict[str, Any] | None, window_ms: int
+    ) -> Paced:
+        """A room announcement at most once per `window_ms` across processes, coalescing
+        the rest (rules.social_proof.take_slot): `event` (None: add nothing, only publish
+        what waits if the slot is open) becomes the newest of the items waiting under
+        `name`; if the slot is open the newest is published as a room event, with
+        `others` = how many more items it stands for, and the count starts again. One
+        atomic step: no item is counted twice or lost between processes."""
 
     # likes and presence --------------------------------------------------------------
     @abstractmethod

@@ -16,12 +16,16 @@ from liveroom.engine.base import (
     CommentResult,
     Engine,
     Moderation,
+    Paced,
+    Personal,
     Room,
     Sink,
     Snapshot,
+    now_ms,
 )
 from liveroom.rules import history, ratelimit
 from liveroom.rules.show import REPLAY_TYPES
+from liveroom.rules.social_proof import Pace, take_slot
 
 
 @dataclass
@@ -37,6 +41,8 @@ class _RoomData:
     dedup: dict[tuple[str, str], tuple[float, dict]] = field(default_factory=dict)
     viewers: int = 0
     replay: deque = field(default_factory=deque)  # a show's events for its replay
+    # publish_paced: per name, the pace and the newest item waiting
+    paces: dict[str, tuple[Pace, dict[str, Any] | None]] = field(default_factory=dict)
 
 
 class MemoryEngine(Engine):
@@ -172,6 +178,24 @@ class MemoryEngine(Engine):
 
     async def publish_state(self, room_id: str, state: dict[str, Any]) -> None:
         self._emit(room_id, "state", dict(state))
+
+    async def send_personal(self, room_id: str, uid: str, frame: dict[str, Any]) -> None:
+        self._emit(room_id, "personal", Personal(uid, dict(frame)))
+
+    async def publish_paced(
+        self, room_id: str, name: str, event: dict[str, Any] | None, window_ms: int
+    ) -> Paced:
+        d = self._data(room_id)
+        pace, newest = d.paces.get(name, (Pace(), None))
+        if event is not None:
+            newest = dict(event)
+        pace, count = take_slot(pace, 0 if event is None else 1, now_ms(), window_ms)
+        published = None
+        if count and newest is not None:
+            published = self._append(room_id, d, {**newest, "others": count - 1})
+            newest = None
+        d.paces[name] = (pace, newest)
+        return Paced(published, pace.pending, pace.next_at(window_ms))
 
     async def add_likes(self, room_id: str, n: int) -> int:
         d = self._data(room_id)

@@ -36,11 +36,17 @@ from liveroom.engine.base import (
     CommentResult,
     Engine,
     Moderation,
+    Paced,
     Room,
     Sink,
     Snapshot,
 )
-from liveroom.engine.redis_pubsub import Subscriber, event_message, unpack_events
+from liveroom.engine.redis_pubsub import (
+    Subscriber,
+    event_message,
+    personal_message,
+    unpack_events,
+)
 from liveroom.redis import RedisLayer
 from liveroom.redis.guard import guard
 from liveroom.redis.keys import RoomKeys, dedup_suffix
@@ -49,6 +55,8 @@ from liveroom.rules.show import REPLAY_TYPES
 from liveroom.settings import Settings
 
 log = logging.getLogger("liveroom.engine.redis")
+
+PACE_TTL_MS = 86_400_000  # a paced announcement's state outlives its last use by a day
 
 
 def _pack(obj: Any) -> bytes:
@@ -81,7 +89,7 @@ def _decode_room(room_id: str, flat: list[bytes], allow_anonymous: bool) -> Room
             room.keywords = json.loads(raw)
         elif name == "slow_mode":
             room.slow_mode = int(raw)
-        elif name in ("title", "status", "pinned"):
+        elif name in ("title", "status", "pinned", "social_proof"):
             setattr(room, name, raw)
     return room
 
@@ -103,6 +111,7 @@ class RedisEngine(Engine):
         self._raise_seq = self.redis.script("room_seq_floor")
         self._presence = self.redis.script("room_presence")
         self._add_likes = self.redis.script("room_add_likes")
+        self._publish_paced = self.redis.script("room_publish_paced")
         # one Redis: a channel of the process's own keeps its connection up with no rooms;
         # a cluster: connections only to the masters of the rooms it serves
         home = None if self.redis.sharded else self.redis.keys.node_channel(settings.node_id)
@@ -350,6 +359,36 @@ class RedisEngine(Engine):
     async def publish_state(self, room_id: str, state: dict[str, Any]) -> None:
         with guard():
             await self.redis.publish(self._keys(room_id).channel, b"s" + _pack(state))
+
+    async def send_personal(self, room_id: str, uid: str, frame: dict[str, Any]) -> None:
+        with guard():
+            await self.redis.publish(self._keys(room_id).channel, personal_message(uid, frame))
+
+    async def publish_paced(
+        self, room_id: str, name: str, event: dict[str, Any] | None, window_ms: int
+    ) -> Paced:
+        k = self._keys(room_id)
+        wanted, replay_cap, replay_ttl = self._replay_args(event or {})
+        with guard():
+            seq, payload, pending, next_at = await self._publish_paced(
+                keys=[k.room, k.seq, k.history, k.replay, k.pace(name)],
+                args=[
+                    k.channel,
+                    self.settings.history_size,
+                    b"" if event is None else _pack(event),
+                    str((event or {}).get("type", name)),
+                    self._seq_floor(k),
+                    window_ms,
+                    PACE_TTL_MS,
+                    wanted,
+                    replay_cap,
+                    replay_ttl,
+                ],
+            )
+        published = None
+        if seq:
+            published = event_message(self._note_published(room_id, int(seq)), payload)
+        return Paced(published, int(pending), int(next_at))
 
     # likes and presence --------------------------------------------------------------
     async def add_likes(self, room_id: str, n: int) -> int:

@@ -23,7 +23,9 @@ Messages on a room channel:
   order, each a big-endian (seq u64, length u32) header and the event's msgpack without
   seq: the layout a history read returns (`unpack_events`), decoded once per process,
 - `l<total>` the new like total,
-- `s<msgpack dict>` latest-value state.
+- `s<msgpack dict>` latest-value state,
+- `u<msgpack [uid, frame]>` a frame for one user's connections (engine.send_personal);
+  not an event: a lost connection's catch-up does not bring it back.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from liveroom.background import cancel_and_wait
-from liveroom.engine.base import Sink
+from liveroom.engine.base import Personal, Sink
 from liveroom.errors import Unavailable
 from liveroom.redis.guard import guard
 from liveroom.redis.pubsub import Address, Connection, Routes
@@ -58,6 +60,10 @@ NOWHERE: Address = ("", -1)
 
 def event_message(seq: int | bytes, payload: bytes) -> dict[str, Any]:
     return {**msgpack.unpackb(payload, raw=False), "seq": int(seq)}
+
+
+def personal_message(uid: str, frame: dict[str, Any]) -> bytes:
+    return b"u" + msgpack.packb([uid, frame], use_bin_type=True)
 
 
 _EVENT_HEADER = struct.Struct(">QI")  # seq, payload length: pack_event in lib_room.lua
@@ -279,6 +285,9 @@ class Subscriber:
                 sink(room_id, "likes", int(data[1:]))
             elif kind == b"s":
                 sink(room_id, "state", msgpack.unpackb(data[1:], raw=False))
+            elif kind == b"u":
+                uid, frame = msgpack.unpackb(data[1:], raw=False)
+                sink(room_id, "personal", Personal(uid, frame))
         except Exception:
             log.exception("bad message or sink failure in room %s", room_id)
 

@@ -23,14 +23,18 @@ def _json(schema: dict[str, Any], description: str = "") -> dict[str, Any]:
 def _errors(*codes: int) -> dict[str, Any]:
     words = {
         400: "invalid request (code: bad_request, bad_json, bad_product, bad_sale, bad_ticket,"
-        " bad_room): a malformed path parameter, a body that is not a JSON object nested at"
+        " bad_room, bad_coupon (with `term`), bad_drop, wrong_room): a malformed path"
+        " parameter, a body that is not a JSON object nested at"
         " most 16 deep, text UTF-8 cannot encode (a lone surrogate), a number outside 64 bits",
         401: "signature refused (missing_signature, bad_signature, bad_timestamp, bad_nonce,"
         " stale_request, replayed_request)",
         404: "unknown id (no_such_product, no_such_sale, no_such_hold, no_such_room,"
-        " no_such_code, no_such_viewer, no_such_segment)",
-        409: "state forbids it (hold_expired, hold_cancelled, already_paid, order_conflict);"
-        " the body also carries the hold as it is",
+        " no_such_code, no_such_viewer, no_such_segment, no_such_template, no_such_drop,"
+        " no_such_coupon)",
+        409: "state forbids it (hold_expired, hold_cancelled, already_paid, order_conflict;"
+        " the body also carries the hold as it is) (template_exhausted, drop_exists;"
+        " coupon_redeemed, coupon_expired, coupon_not_valid_yet, coupon_not_applicable: the"
+        " body also carries the coupon as it is)",
         413: "body over 64 KiB (too_large)",
         503: "store unavailable (unavailable): send the same call again after Retry-After",
     }
@@ -179,6 +183,7 @@ SCHEMAS: dict[str, Any] = {
             "ended_at": _I,
             "src": {**_S, "description": "the buyer's source channel, from the viewer token"},
             "ref": {**_S, "description": "the share code the buyer came through"},
+            "nick": {**_S, "description": "the buyer's nick, from the viewer token"},
         }
     ),
     "HoldRef": _obj(
@@ -218,8 +223,18 @@ SCHEMAS: dict[str, Any] = {
                     "show_notice",
                     "draw_entered",
                     "activity",
+                    "drop_created",
+                    "drop_ended",
+                    "coupon_issued",
+                    "coupon_redeemed",
+                    "coupon_expired",
                 ],
             },
+            "drop_id": {**_S, "description": "drop_* and coupon_* events: the coupon drop"},
+            "template_id": {**_S, "description": "drop_*: the coupon template dropped"},
+            "count": {**_I, "description": "drop_*: coupons in the drop"},
+            "coupon_id": {**_S, "description": "coupon_*: the coupon"},
+            "valid_until": {**_I, "description": "coupon_*: unix ms the coupon is valid until"},
             "room_id": _S,
             "sale_id": _S,
             "hold_id": _S,
@@ -265,6 +280,116 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
 }
+
+# coupons (liveroom/coupons/routes.py) ------------------------------------------------------
+_TERMS = {
+    "title": {**_S, "maxLength": 60},
+    "kind": {"type": "string", "enum": ["amount_off", "percent_off", "threshold", "gift"]},
+    "amount_fen": {**_I, "description": "amount_off, threshold: fen off"},
+    "percent": {**_I, "minimum": 1, "maximum": 99, "description": "percent_off"},
+    "max_off_fen": {**_I, "description": "percent_off: the most it takes off; 0 = no cap"},
+    "spend_fen": {**_I, "description": "threshold (满减), gift (满赠): the spend it needs"},
+    "gift_sku": {**_S, "description": "gift: the sku given"},
+    "min_spend_fen": {**_I, "default": 0},
+    "valid_from": {**_I, "description": "unix ms; with valid_until, or valid_days"},
+    "valid_until": {**_I, "description": "unix ms"},
+    "valid_days": {**_I, "description": "valid this many days from the claim"},
+    "skus": {"type": "array", "items": _S, "description": "applicable skus; empty = all"},
+}
+SCHEMAS.update(
+    {
+        "CouponTemplateRequest": _obj(
+            {
+                **_TERMS,
+                "total": {**_I, "minimum": 1, "description": "coupons it may ever issue"},
+                "limit_per_user": {**_I, "default": 1},
+                "member_tiers": {
+                    "type": "array",
+                    "items": _S,
+                    "description": "tiers allowed to claim; empty = everyone",
+                },
+            },
+            ["title", "kind", "total"],
+        ),
+        "CouponTemplate": _obj(
+            {
+                "template_id": _S,
+                **_TERMS,
+                "total": _I,
+                "limit_per_user": _I,
+                "member_tiers": {"type": "array", "items": _S},
+                "created_at": _I,
+                "reserved": {**_I, "description": "taken by drops"},
+                "left": {**_I, "description": "total - reserved: what new drops may take"},
+                "issued": {**_I, "description": "coupons claimed, over every drop"},
+                "redeemed": _I,
+            }
+        ),
+        "DropRequest": _obj(
+            {
+                "template_id": _S,
+                "count": {**_I, "minimum": 1, "maximum": 1_000_000},
+                "drop_id": {**_S, "description": "optional: name it to retry safely"},
+                "starts_in_s": _I,
+                "starts_at": _I,
+                "duration_s": {**_I, "description": "the claim window; or ends_at"},
+                "ends_at": _I,
+                "early_access_s": {**_I, "description": "member tiers may claim this early"},
+                "member_tiers": {"type": "array", "items": _S},
+                "phrase": {**_S, "description": "a pass-phrase drop: claimed by commenting it"},
+            },
+            ["template_id", "count"],
+        ),
+        "Drop": _obj(
+            {
+                "drop_id": _S,
+                "template_id": _S,
+                "title": _S,
+                "coupon": _obj(_TERMS),
+                "count": _I,
+                "remaining": _I,
+                "claimed": _I,
+                "redeemed": _I,
+                "limit_per_user": _I,
+                "starts_at": _I,
+                "ends_at": _I,
+                "early_access_s": _I,
+                "member_tiers": {"type": "array", "items": _S},
+                "phrase": _S,
+                "hidden": _B,
+                "status": {"type": "string", "enum": ["scheduled", "live", "ended"]},
+            }
+        ),
+        "Coupon": _obj(
+            {
+                "coupon_id": _S,
+                "template_id": _S,
+                "drop_id": _S,
+                "room_id": _S,
+                "uid": _S,
+                **_TERMS,
+                "status": {"type": "string", "enum": ["issued", "redeemed", "expired"]},
+                "order_id": _S,
+                "issued_at": _I,
+            }
+        ),
+        "RedeemCoupon": _obj(
+            {
+                "ticket": {**_S, "description": "the coupon ticket"},
+                "order_id": {**_S, "maxLength": 128},
+                "room_id": {
+                    **_S,
+                    "description": "optional: refused (wrong_room) if not the ticket's",
+                },
+                "spend_fen": {**_I, "description": "optional: the order's spend, checked"},
+                "skus": {"type": "array", "items": _S, "description": "optional: the order's skus"},
+            },
+            ["ticket", "order_id"],
+        ),
+    }
+)
+_TEMPLATE_OUT = _obj({"template": _ref("CouponTemplate")})
+_DROP_OUT = _obj({"drop": _ref("Drop")})
 
 # analytics (liveroom/analytics/routes.py) -------------------------------------------------
 _OWNER = _obj(
@@ -613,6 +738,70 @@ PATHS: dict[str, Any] = {
             params=[_SEGMENT, _AS_OF],
         ),
     },
+    "/api/coupons": {
+        "get": _op(
+            "Coupon templates",
+            _obj({"templates": {"type": "array", "items": _ref("CouponTemplate")}}),
+        ),
+    },
+    "/api/coupons/{template_id}": {
+        "get": _op(
+            "A coupon template with its reserved, issued and redeemed counts",
+            _TEMPLATE_OUT,
+            404,
+            params=[_path_param("template_id")],
+        ),
+        "put": _op(
+            "Create or replace a coupon template (its total never below what drops took)",
+            _TEMPLATE_OUT,
+            400,
+            body="CouponTemplateRequest",
+            params=[_path_param("template_id")],
+        ),
+    },
+    "/api/coupons/redeem": {
+        "post": _op(
+            "Redeem a coupon ticket by an order (idempotent by order_id, at most once)",
+            _obj({"coupon": _ref("Coupon"), "duplicate": _B, "discount_fen": _I}),
+            400,
+            404,
+            409,
+            body="RedeemCoupon",
+        ),
+    },
+    "/api/rooms/{room_id}/drops": {
+        "get": _op(
+            "The room's coupon drops",
+            _obj({"drops": {"type": "array", "items": _ref("Drop")}}),
+            params=[_ROOM],
+        ),
+        "post": _op(
+            "Drop coupons of a template in the room (the room sees it live)",
+            _DROP_OUT,
+            400,
+            404,
+            409,
+            body="DropRequest",
+            status=201,
+            params=[_ROOM],
+        ),
+    },
+    "/api/rooms/{room_id}/drops/{drop_id}": {
+        "get": _op(
+            "A drop with who claimed (its coupons)",
+            _obj({"drop": _ref("Drop"), "claims": {"type": "array", "items": _ref("Coupon")}}),
+            404,
+            params=[_ROOM, _path_param("drop_id")],
+        ),
+    },
+    "/api/rooms/{room_id}/drops/{drop_id}/stop": {
+        "post": _op(
+            "Stop a drop: no more claims (claimed coupons stay valid)",
+            _DROP_OUT,
+            404,
+            params=[_ROOM, _path_param("drop_id")],
+        ),
+    },
     "/api/checkout/redeem": {
         "post": _op(
             "What a checkout ticket is for",
@@ -646,7 +835,8 @@ OPENAPI: dict[str, Any] = {
     "info": {
         "title": "liveroom merchant API",
         "version": "1",
-        "description": "Products, rooms, flash sales, checkout hand-off, commerce events, "
+        "description": "Products, rooms, flash sales, checkout hand-off, coupons, "
+        "commerce events, "
         "share codes, show reports and viewer segments. " + _SIGNING,
     },
     "paths": PATHS,

@@ -236,6 +236,7 @@ async def create_sale(request: Request, data: dict[str, Any]) -> Response:
 
 async def list_sales(request: Request, data: Any) -> Response:
     sales = await _svc(request).store.list_sales(request.path_params["room_id"])
+    sales = [s for s in sales if s.config.kind == rules.PRODUCT]  # drops: /drops
     return JSONResponse({"sales": [_sale_body(s)["sale"] for s in sales]})
 
 

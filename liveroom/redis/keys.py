@@ -39,6 +39,10 @@ shard. They are:
   viewer belongs to no room, and one key per uid spreads the profiles over every slot;
   they are written in a plain pipeline (never a script or a transaction), which a cluster
   client splits by slot.
+- `<prefix>:coupon:tpl:<id>`, `<prefix>:coupon:tpls` and `<prefix>:coupon:tpl:<id>:drops`:
+  coupon templates (liveroom/coupons), merchant-level like the catalogue; a template's
+  hash holds its total and what drops reserved of it, so a reservation is one script on
+  one key whichever room drops it (the drop itself is then created in its room's slot).
 - `<prefix>:an:seen` and `<prefix>:an:spend`: the profiles' indexes by last seen and by
   spend, which segment listings page through by score across every viewer. One sorted set
   each, so a range is one command; each viewer costs one member per index.
@@ -141,6 +145,12 @@ class RoomKeys:
         settings.replay_max_events, expires settings.replay_days after the last event."""
         return self._k("replay")
 
+    def pace(self, name: str) -> str:
+        """Hash last_at, pending, item: the pace of one of the room's paced announcements
+        (`name`, e.g. "purchase": engine.publish_paced), the newest item waiting as msgpack;
+        expires a day after its last use."""
+        return self._k(f"pace:{name}")
+
     @property
     def durable(self) -> str:
         """String, 60 s TTL: written by a commerce call right before its WAIT, so the WAIT
@@ -174,7 +184,8 @@ class SaleKeys:
         return _in_room(self.prefix, self.room_id, "sale")
 
     def sale(self, sale_id: str) -> str:
-        """Hash: the sale's terms and counters (available, held, sold, started, ended_at)."""
+        """Hash: the sale's terms and counters (available, held, sold, started, ended_at;
+        a coupon drop's redeemed)."""
         return f"{self.base}:s:{sale_id}"
 
     def takens(self, sale_id: str) -> str:
@@ -191,12 +202,18 @@ class SaleKeys:
         return f"{self.base}:ans:{sale_id}:{len(uid.encode())}:{uid}:{request_id}"
 
     def hold(self, hold_id: str) -> str:
-        """Hash: the hold (uid, qty, price, status, order id, src, times)."""
+        """Hash: the hold (uid, qty, price, status, order id, src, times), or a coupon of a
+        drop (the same fields, plus kind and valid_from; expires_at is its valid_until)."""
         return f"{self.base}:h:{hold_id}"
+
+    def user_coupons(self, uid: str) -> str:
+        """Set of the coupon ids uid claimed in this room (the welcome's `coupons`); the
+        uid's length (bytes, as Lua's # counts) keeps uids apart."""
+        return f"{self.base}:u:{len(uid.encode())}:{uid}"
 
     @property
     def due(self) -> str:
-        """Sorted set hold id -> expires_at ms: what the sweeper expires."""
+        """Sorted set hold or coupon id -> expires_at ms: what the sweeper expires."""
         return f"{self.base}:due"
 
     @property
@@ -430,6 +447,19 @@ class Keys:
     def viewers_spend(self) -> str:
         """Sorted set uid -> spend in fen: the value index of the profiles."""
         return _global(self.prefix, "an:spend")
+
+    def coupon_template(self, template_id: str) -> str:
+        """Hash: rec (the template's JSON), total, reserved (what drops took of total)."""
+        return _global(self.prefix, f"coupon:tpl:{template_id}")
+
+    @property
+    def coupon_templates(self) -> str:
+        """Set of template ids (listing)."""
+        return _global(self.prefix, "coupon:tpls")
+
+    def coupon_drops(self, template_id: str) -> str:
+        """Set of "<room>/<drop>": the template's drops (its issued and redeemed counts)."""
+        return _global(self.prefix, f"coupon:tpl:{template_id}:drops")
 
     def nonce(self, nonce: str) -> str:
         """String with the signing window's TTL: a merchant request nonce seen."""

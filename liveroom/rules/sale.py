@@ -9,7 +9,8 @@ ended, then not started / members only, then over the limit, then sold out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,7 +23,8 @@ MEMBERS_ONLY = "members_only"
 SOLD_OUT = "sold_out"
 OVER_LIMIT = "over_limit"
 ENDED = "ended"
-REFUSALS = (NO_SUCH_SALE, NOT_STARTED, MEMBERS_ONLY, SOLD_OUT, OVER_LIMIT, ENDED)
+TIER_NOT_ALLOWED = "tier_not_allowed"
+REFUSALS = (NO_SUCH_SALE, NOT_STARTED, MEMBERS_ONLY, SOLD_OUT, OVER_LIMIT, ENDED, TIER_NOT_ALLOWED)
 
 # Hold states: a hold ends exactly once, in one of the three final states.
 HELD = "held"
@@ -30,6 +32,14 @@ PAID = "paid"
 CANCELLED = "cancelled"
 EXPIRED = "expired"
 FINAL = (PAID, CANCELLED, EXPIRED)
+# Coupon states (a coupon is the unit of a `coupon` sale, a drop): issued at the claim,
+# then redeemed once by an order, or expired at its valid_until; it never returns stock.
+ISSUED = "issued"
+REDEEMED = "redeemed"
+
+# Kinds of sale (see KINDS below).
+PRODUCT = "product"
+COUPON = "coupon"
 
 # Checkout outcomes besides the final states above.
 HOLD_EXPIRED = "hold_expired"
@@ -88,6 +98,13 @@ class SaleConfig:
     appid: str = ""
     page: str = ""
     created_at: int = 0
+    # what a unit of this sale is (KINDS): a product hold, or a coupon (a drop)
+    kind: str = PRODUCT
+    template_id: str = ""  # coupon: the template dropped
+    coupon: str = ""  # coupon: JSON of the coupon's terms and validity (rules/coupon.py)
+    phrase: str = ""  # claimed by commenting this pass phrase instead of a claim frame
+    hidden: bool = False  # not announced to the room, taken only by the server (lucky bags)
+    allowed_tiers: tuple[str, ...] = ()  # tiers that may take part at all; empty = everyone
 
 
 @dataclass(frozen=True)
@@ -100,6 +117,7 @@ class Sale:
     sold: int
     started: bool = False  # the sale_started event has been emitted
     ended_at: int = 0  # ms when it ended (by hand or by its end time); 0 while open
+    redeemed: int = 0  # a drop: its coupons redeemed so far
 
     def status(self, now: int) -> str:
         if is_ended(self.config, self.ended_at, now):
@@ -107,6 +125,10 @@ class Sale:
         return "live" if now >= self.config.starts_at else "scheduled"
 
     def public(self, now: int) -> dict[str, Any]:
+        """What the room sees of it, by its kind: a sale, or a coupon drop."""
+        return KINDS[self.config.kind].public(self, now)
+
+    def _sale_public(self, now: int) -> dict[str, Any]:
         c = self.config
         return {
             "sale_id": c.sale_id,
@@ -124,6 +146,29 @@ class Sale:
             "hold_s": c.hold_s,
             "status": self.status(now),
         }
+
+    def _drop_public(self, now: int) -> dict[str, Any]:
+        c = self.config
+        terms = json.loads(c.coupon) if c.coupon else {}
+        out = {
+            "drop_id": c.sale_id,
+            "template_id": c.template_id,
+            "title": c.title,
+            "coupon": terms,
+            "count": c.stock,
+            "remaining": self.available,
+            "limit_per_user": c.limit_per_user,
+            "starts_at": c.starts_at,
+            "ends_at": self.ended_at or c.ends_at,
+            "early_access_s": c.early_access_s,
+            "member_tiers": list(c.member_tiers),
+            "status": self.status(now),
+        }
+        if c.phrase:
+            out["phrase"] = c.phrase
+        if c.hidden:
+            out["hidden"] = True
+        return out
 
     def counters(self) -> dict[str, int]:
         return {
@@ -151,6 +196,11 @@ class Hold:
     ended_at: int = 0
     src: str = ""  # the buyer's source channel (token `src`): wecom_group, moments, ...
     ref: str = ""  # the share code the buyer came through (liveroom/rules/attribution.py)
+    nick: str = ""  # the buyer's nick (token `nick`), for the room's social proof
+    # a coupon (kind COUPON): `hold_id` is the coupon id, `expires_at` its valid_until,
+    # `valid_from` when it may first be redeemed, `order_id` the order that redeemed it
+    kind: str = PRODUCT
+    valid_from: int = 0
 
     def public(self) -> dict[str, Any]:
         return asdict(self)
@@ -178,6 +228,7 @@ class Refusal(SaleError):
 
 MESSAGES = {
     NO_SUCH_SALE: "there is no such sale in this room",
+    TIER_NOT_ALLOWED: "your member tier cannot take part in this",
     NOT_STARTED: "the sale has not started yet",
     MEMBERS_ONLY: "members only for now; the sale opens to everyone at starts_at",
     SOLD_OUT: "sold out",
@@ -194,15 +245,68 @@ MESSAGES = {
 # -- sale configuration --------------------------------------------------------------------
 
 
-def _int(raw: Mapping[str, Any], name: str, default: int | None, lo: int, hi: int) -> int:
+def _int(
+    raw: Mapping[str, Any],
+    name: str,
+    default: int | None,
+    lo: int,
+    hi: int,
+    code: str = "bad_sale",
+) -> int:
     value = raw.get(name, default)
     if value is None:
-        raise SaleError("bad_sale", f"{name!r} is required")
+        raise SaleError(code, f"{name!r} is required")
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SaleError("bad_sale", f"{name!r} must be an integer")
+        raise SaleError(code, f"{name!r} must be an integer")
     if not lo <= value <= hi:
-        raise SaleError("bad_sale", f"{name!r} must be between {lo} and {hi}")
+        raise SaleError(code, f"{name!r} must be between {lo} and {hi}")
     return value
+
+
+@dataclass(frozen=True)
+class Window:
+    """When a sale (or a drop) opens and closes, and who may come early."""
+
+    starts_at: int
+    ends_at: int
+    early_access_s: int
+    member_tiers: tuple[str, ...]
+
+
+def build_window(raw: Mapping[str, Any], now: int, code: str = "bad_sale") -> Window:
+    """starts_at (ms) or starts_in_s (0 = now), duration_s or ends_at (ms), early_access_s,
+    member_tiers: the same terms and answers for sales and coupon drops."""
+    early = _int(raw, "early_access_s", 0, 0, MAX_EARLY_S, code)
+    if "starts_at" in raw and "starts_in_s" in raw:
+        raise SaleError(code, "give starts_at or starts_in_s, not both")
+    if "starts_at" in raw:
+        starts_at = _int(raw, "starts_at", None, 0, 2**53, code)
+    else:
+        starts_at = now + 1000 * _int(raw, "starts_in_s", 0, 0, 30 * 86_400, code)
+    starts_at = max(starts_at, 0)
+    if "ends_at" in raw and "duration_s" in raw:
+        raise SaleError(code, "give ends_at or duration_s, not both")
+    ends_at = 0
+    if "ends_at" in raw:
+        ends_at = _int(raw, "ends_at", None, 0, 2**53, code)
+    elif "duration_s" in raw:
+        ends_at = starts_at + 1000 * _int(raw, "duration_s", None, 1, 30 * 86_400, code)
+    if ends_at and ends_at <= max(starts_at, now):
+        raise SaleError(code, "it would end before it starts")
+    tiers = raw.get("member_tiers", list(DEFAULT_MEMBER_TIERS))
+    if not is_tier_list(tiers):
+        raise SaleError(code, f"'member_tiers' must be a list of at most {MAX_TIERS} tier names")
+    if early and not tiers:
+        raise SaleError(code, "an early access window needs member_tiers")
+    return Window(starts_at, ends_at, early, tuple(tiers))
+
+
+def is_tier_list(tiers: Any) -> bool:
+    return (
+        isinstance(tiers, list | tuple)
+        and len(tiers) <= MAX_TIERS
+        and all(isinstance(t, str) and 0 < len(t) <= 32 for t in tiers)
+    )
 
 
 def build_sale(
@@ -218,34 +322,7 @@ def build_sale(
     price = _int(raw, "price_fen", product.price_fen, 0, MAX_PRICE_FEN)
     limit = _int(raw, "limit_per_user", 1, 1, MAX_LIMIT)
     hold_s = _int(raw, "hold_s", 300, 1, MAX_HOLD_S)
-    early = _int(raw, "early_access_s", 0, 0, MAX_EARLY_S)
-    if "starts_at" in raw and "starts_in_s" in raw:
-        raise SaleError("bad_sale", "give starts_at or starts_in_s, not both")
-    if "starts_at" in raw:
-        starts_at = _int(raw, "starts_at", None, 0, 2**53)
-    else:
-        starts_at = now + 1000 * _int(raw, "starts_in_s", 0, 0, 30 * 86_400)
-    starts_at = max(starts_at, 0)
-    if "ends_at" in raw and "duration_s" in raw:
-        raise SaleError("bad_sale", "give ends_at or duration_s, not both")
-    ends_at = 0
-    if "ends_at" in raw:
-        ends_at = _int(raw, "ends_at", None, 0, 2**53)
-    elif "duration_s" in raw:
-        ends_at = starts_at + 1000 * _int(raw, "duration_s", None, 1, 30 * 86_400)
-    if ends_at and ends_at <= max(starts_at, now):
-        raise SaleError("bad_sale", "the sale would end before it starts")
-    tiers = raw.get("member_tiers", list(DEFAULT_MEMBER_TIERS))
-    if (
-        not isinstance(tiers, list | tuple)
-        or len(tiers) > MAX_TIERS
-        or not all(isinstance(t, str) and 0 < len(t) <= 32 for t in tiers)
-    ):
-        raise SaleError(
-            "bad_sale", f"'member_tiers' must be a list of at most {MAX_TIERS} tier names"
-        )
-    if early and not tiers:
-        raise SaleError("bad_sale", "an early access window needs member_tiers")
+    window = build_window(raw, now)
     return SaleConfig(
         sale_id=sale_id,
         room_id=room_id,
@@ -254,11 +331,11 @@ def build_sale(
         price_fen=price,
         stock=stock,
         limit_per_user=limit,
-        starts_at=starts_at,
+        starts_at=window.starts_at,
         hold_s=hold_s,
-        ends_at=ends_at,
-        early_access_s=early,
-        member_tiers=tuple(tiers),
+        ends_at=window.ends_at,
+        early_access_s=window.early_access_s,
+        member_tiers=window.member_tiers,
         image=product.image,
         appid=product.appid,
         page=product.page,
@@ -313,6 +390,8 @@ def grab_refusal(
             return Refusal(NOT_STARTED, starts_at=cfg.starts_at)
         if tier not in cfg.member_tiers:
             return Refusal(MEMBERS_ONLY, starts_at=cfg.starts_at)
+    if cfg.allowed_tiers and tier not in cfg.allowed_tiers:
+        return Refusal(TIER_NOT_ALLOWED)
     if taken + qty > cfg.limit_per_user:
         return Refusal(OVER_LIMIT, limit_left=max(cfg.limit_per_user - taken, 0))
     if available < qty:
@@ -325,8 +404,9 @@ def hold_expires_at(cfg: SaleConfig, now: int) -> int:
 
 
 def is_due(hold: Hold, now: int) -> bool:
-    """An unpaid hold past its expiry: its stock must go back, once."""
-    return hold.status == HELD and now >= hold.expires_at
+    """An unpaid hold past its expiry (its stock must go back, once), or an unredeemed
+    coupon past its valid_until (it expires, once; its stock stays given out)."""
+    return hold.status == KINDS[hold.kind].unit_status and now >= hold.expires_at
 
 
 def confirm_decision(hold: Hold, order_id: str, now: int) -> str:
@@ -378,10 +458,13 @@ def invariant_violations(
 ) -> list[str]:
     """Every way the stored state breaks DESIGN.md's flash-sale invariants (empty = sound).
 
-    `takens` is units held or sold per user; `holds` (when given) every hold of the sale.
+    `takens` is units held or sold per user; `holds` (when given) every unit of the sale
+    (holds, or the coupons of a drop: issued, redeemed and expired coupons all count as
+    given out, so `available + held + sold == stock` holds for drops too).
     """
     out = []
     c = sale.config
+    kind = KINDS[c.kind]
     if sale.available + sale.held + sale.sold != c.stock:
         out.append(
             f"available {sale.available} + held {sale.held} + sold {sale.sold} != stock {c.stock}"
@@ -394,17 +477,135 @@ def invariant_violations(
     if sum(takens.values()) != sale.held + sale.sold:
         out.append(f"per-user units {sum(takens.values())} != held + sold {sale.held + sale.sold}")
     if holds is not None:
-        held = sum(h.qty for h in holds if h.status == HELD)
-        sold = sum(h.qty for h in holds if h.status == PAID)
+        held = sum(h.qty for h in holds if h.status in kind.held)
+        sold = sum(h.qty for h in holds if h.status in kind.sold)
         if (held, sold) != (sale.held, sale.sold):
             out.append(f"holds say held {held} sold {sold}; counters {sale.held} {sale.sold}")
         per_user: dict[str, int] = {}
         for h in holds:
-            if h.status in (HELD, PAID):
+            if h.status in kind.held + kind.sold:
                 per_user[h.uid] = per_user.get(h.uid, 0) + h.qty
         if {u: n for u, n in takens.items() if n} != per_user:
             out.append("per-user counters disagree with the holds")
     return out
+
+
+# -- kinds -----------------------------------------------------------------------------------
+
+
+def _hold_fields(hold: Hold) -> dict[str, Any]:
+    return {
+        "sale_id": hold.sale_id,
+        "hold_id": hold.hold_id,
+        "uid": hold.uid,
+        "sku": hold.sku,
+        "qty": hold.qty,
+        "price_fen": hold.price_fen,
+        "order_id": hold.order_id,
+        "src": hold.src,
+        "ref": hold.ref,
+    }
+
+
+def _coupon_fields(coupon: Hold) -> dict[str, Any]:
+    return {
+        "drop_id": coupon.sale_id,
+        "coupon_id": coupon.hold_id,
+        "uid": coupon.uid,
+        "order_id": coupon.order_id,
+        "valid_until": coupon.expires_at,
+        "src": coupon.src,
+        "ref": coupon.ref,
+    }
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a sale of one kind hands out, how its units live, and what its changes are
+    called in the room and in the commerce stream: the one place a kind's behaviour is
+    decided. The sale scripts mirror the unit rules (lib_sale.lua: `is_due`, `end_hold`,
+    sale_grab.lua's coupon branch); the contract suite holds both stores to one answer."""
+
+    unit_status: str  # a new unit's status
+    held: tuple[str, ...]  # unit statuses counted in `held`
+    sold: tuple[str, ...]  # unit statuses counted in `sold` (given out for good)
+    returns_stock: bool  # an expired or cancelled unit's stock goes back on sale
+    # commerce stream event per moment of the sale (created, started, ended; "" = none)
+    # and per status a unit reaches
+    events: Mapping[str, str]
+    unit_fields: Callable[[Hold], dict[str, Any]]  # a unit event's fields besides ts
+    # room event per moment (created, started, ended): an event named as `created` is
+    # carries the whole view under `view_key`, any other the id under `id_field`
+    room: Mapping[str, str]
+    view_key: str
+    id_field: str
+    state: str  # the tick state that carries its live count (latest value per tick)
+    public: Callable[[Sale, int], dict[str, Any]]
+
+
+KINDS: dict[str, Kind] = {
+    PRODUCT: Kind(
+        unit_status=HELD,
+        held=(HELD,),
+        sold=(PAID,),
+        returns_stock=True,
+        events={
+            "created": "sale_created",
+            "started": "sale_started",
+            "ended": "sale_ended",
+            HELD: "hold_created",
+            PAID: "hold_paid",
+            CANCELLED: "hold_cancelled",
+            EXPIRED: "hold_expired",
+        },
+        unit_fields=_hold_fields,
+        room={"created": "sale", "started": "sale_started", "ended": "sale_ended"},
+        view_key="sale",
+        id_field="sale_id",
+        state="stock",
+        public=Sale._sale_public,
+    ),
+    COUPON: Kind(
+        unit_status=ISSUED,
+        held=(),
+        sold=(ISSUED, REDEEMED, EXPIRED),
+        returns_stock=False,
+        events={
+            "created": "drop_created",
+            "started": "",
+            "ended": "drop_ended",
+            ISSUED: "coupon_issued",
+            REDEEMED: "coupon_redeemed",
+            EXPIRED: "coupon_expired",
+        },
+        unit_fields=_coupon_fields,
+        room={"created": "drop", "started": "drop", "ended": "drop_ended"},
+        view_key="drop",
+        id_field="drop_id",
+        state="drops",
+        public=Sale._drop_public,
+    ),
+}
+
+
+def sale_fields(cfg: SaleConfig) -> dict[str, Any]:
+    """A sale event's fields besides ts (stream.EVENT_TYPES sale_* and drop_*)."""
+    if cfg.kind == COUPON:
+        return {
+            "drop_id": cfg.sale_id,
+            "template_id": cfg.template_id,
+            "count": cfg.stock,
+            "starts_at": cfg.starts_at,
+            "ends_at": cfg.ends_at,
+            "phrase": cfg.phrase,
+        }
+    return {
+        "sale_id": cfg.sale_id,
+        "sku": cfg.sku,
+        "stock": cfg.stock,
+        "price_fen": cfg.price_fen,
+        "starts_at": cfg.starts_at,
+    }
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from liveroom.rules import coupon as coupon_rules
 from liveroom.rules import sale as rules
 from liveroom.rules.sale import (
     CheckoutOutcome,
@@ -22,31 +23,17 @@ from liveroom.sales.store import SaleStore
 from liveroom.stream.memory import MemoryStream
 
 
-# The fields of stream.EVENT_TYPES sale_* and hold_*, as lib_sale.lua writes them on Redis.
+def _strings(fields: dict[str, Any], ts: int) -> dict[str, str]:
+    """A sale or unit event's fields as the stream keeps them, as lib_sale.lua writes them."""
+    return {**{k: str(v) for k, v in fields.items()}, "ts": str(ts)}
+
+
 def _sale_event(cfg: SaleConfig, ts: int) -> dict[str, str]:
-    return {
-        "sale_id": cfg.sale_id,
-        "sku": cfg.sku,
-        "stock": str(cfg.stock),
-        "price_fen": str(cfg.price_fen),
-        "starts_at": str(cfg.starts_at),
-        "ts": str(ts),
-    }
+    return _strings(rules.sale_fields(cfg), ts)
 
 
 def _hold_event(hold: Hold, ts: int) -> dict[str, str]:
-    return {
-        "sale_id": hold.sale_id,
-        "hold_id": hold.hold_id,
-        "uid": hold.uid,
-        "sku": hold.sku,
-        "qty": str(hold.qty),
-        "price_fen": str(hold.price_fen),
-        "order_id": hold.order_id,
-        "src": hold.src,
-        "ref": hold.ref,
-        "ts": str(ts),
-    }
+    return _strings(rules.KINDS[hold.kind].unit_fields(hold), ts)
 
 
 @dataclass
@@ -57,11 +44,20 @@ class _SaleData:
     sold: int = 0
     started: bool = False
     ended_at: int = 0
+    redeemed: int = 0
     takens: dict[str, int] = field(default_factory=dict)
     answers: dict[tuple[str, str], tuple[int, GrabOutcome]] = field(default_factory=dict)
 
     def view(self) -> Sale:
-        return Sale(self.cfg, self.available, self.held, self.sold, self.started, self.ended_at)
+        return Sale(
+            self.cfg,
+            self.available,
+            self.held,
+            self.sold,
+            self.started,
+            self.ended_at,
+            self.redeemed,
+        )
 
 
 @dataclass
@@ -71,6 +67,7 @@ class _RoomSales:
     orders: dict[str, str] = field(default_factory=dict)  # order id -> hold id
     bag: list[str] = field(default_factory=list)
     clicks: dict[str, int] = field(default_factory=dict)
+    coupons: dict[str, list[str]] = field(default_factory=dict)  # uid -> coupon ids
 
 
 class MemorySaleStore(SaleStore):
@@ -132,11 +129,16 @@ class MemorySaleStore(SaleStore):
             raise rules.SaleError("sale_exists", f"sale {cfg.sale_id} already exists")
         data = _SaleData(cfg, available=cfg.stock)
         room.sales[cfg.sale_id] = data
-        self._emit(cfg.room_id, "sale_created", _sale_event(cfg, cfg.created_at))
+        self._sale_moment(cfg, "created", cfg.created_at)
         if cfg.created_at >= cfg.starts_at:
             data.started = True
-            self._emit(cfg.room_id, "sale_started", _sale_event(cfg, cfg.created_at))
+            self._sale_moment(cfg, "started", cfg.created_at)
         return data.view()
+
+    def _sale_moment(self, cfg: SaleConfig, moment: str, ts: int) -> None:
+        event_type = rules.KINDS[cfg.kind].events[moment]
+        if event_type:
+            self._emit(cfg.room_id, event_type, _sale_event(cfg, ts))
 
     async def get_sale(self, room_id: str, sale_id: str) -> Sale | None:
         data = self._room(room_id).sales.get(sale_id)
@@ -152,7 +154,7 @@ class MemorySaleStore(SaleStore):
             return None
         if not rules.is_ended(data.cfg, data.ended_at, now):
             data.ended_at = now
-            self._emit(room_id, "sale_ended", _sale_event(data.cfg, now))
+            self._sale_moment(data.cfg, "ended", now)
         return data.view()
 
     async def grab(
@@ -166,6 +168,7 @@ class MemorySaleStore(SaleStore):
         now: int,
         src: str = "",
         ref: str = "",
+        nick: str = "",
     ) -> GrabOutcome:
         room = self._room(room_id)
         data = room.sales.get(sale_id)
@@ -187,6 +190,8 @@ class MemorySaleStore(SaleStore):
         )
         if refusal is not None:
             outcome = GrabOutcome(refusal=refusal)
+        elif data.cfg.kind == rules.COUPON:
+            outcome = GrabOutcome(hold=self._issue(room, data, uid, qty, request_id, now, src, ref))
         else:
             hold = Hold(
                 hold_id=store.new_id("h"),
@@ -201,6 +206,7 @@ class MemorySaleStore(SaleStore):
                 request_id=request_id,
                 src=src,
                 ref=ref,
+                nick=nick,
             )
             data.available -= qty
             data.held += qty
@@ -214,34 +220,92 @@ class MemorySaleStore(SaleStore):
         data.answers[key] = (now + ttl_ms, outcome)
         return outcome
 
+    def _issue(
+        self,
+        room: _RoomSales,
+        data: _SaleData,
+        uid: str,
+        qty: int,
+        request_id: str,
+        now: int,
+        src: str,
+        ref: str,
+    ) -> Hold:
+        """A claim of a drop: a coupon, given out for good (counted as sold)."""
+        valid_from, valid_until = coupon_rules.validity(coupon_rules.terms_of(data.cfg), now)
+        coupon = Hold(
+            hold_id=coupon_rules.coupon_id_for(store.new_id("h")),
+            room_id=data.cfg.room_id,
+            sale_id=data.cfg.sale_id,
+            uid=uid,
+            qty=qty,
+            price_fen=0,
+            sku="",
+            created_at=now,
+            expires_at=valid_until,
+            status=rules.ISSUED,
+            request_id=request_id,
+            src=src,
+            ref=ref,
+            kind=rules.COUPON,
+            valid_from=valid_from,
+        )
+        data.available -= qty
+        data.sold += qty
+        data.takens[uid] = data.takens.get(uid, 0) + qty
+        room.holds[coupon.hold_id] = coupon
+        room.coupons.setdefault(uid, []).append(coupon.hold_id)
+        self._emit(
+            data.cfg.room_id,
+            rules.KINDS[rules.COUPON].events[rules.ISSUED],
+            _hold_event(coupon, now),
+        )
+        return coupon
+
     async def get_hold(self, room_id: str, hold_id: str) -> Hold | None:
         return self._room(room_id).holds.get(hold_id)
 
+    async def coupons_of(self, room_id: str, uid: str) -> list[Hold]:
+        room = self._room(room_id)
+        return [room.holds[c] for c in room.coupons.get(uid, ())]
+
     def _end_hold(self, room: _RoomSales, hold: Hold, status: str, now: int, **kw: Any) -> Hold:
-        """Move a held hold to a final state and settle the counters, exactly once."""
-        assert hold.status == rules.HELD
+        """Move a unit to a final state and settle the counters, exactly once: a held
+        hold's stock is sold or goes back; a coupon's stays given out whatever its end."""
+        kind = rules.KINDS[hold.kind]
+        assert hold.status == kind.unit_status
         data = room.sales[hold.sale_id]
-        data.held -= hold.qty
-        if status == rules.PAID:
-            data.sold += hold.qty
-        else:
-            data.available += hold.qty
-            data.takens[hold.uid] = data.takens.get(hold.uid, 0) - hold.qty
+        if kind.returns_stock:
+            data.held -= hold.qty
+            if status == rules.PAID:
+                data.sold += hold.qty
+            else:
+                data.available += hold.qty
+                data.takens[hold.uid] = data.takens.get(hold.uid, 0) - hold.qty
         ended = replace(hold, status=status, ended_at=now, **kw)
         room.holds[hold.hold_id] = ended
-        event_type = {
-            rules.PAID: "hold_paid",
-            rules.CANCELLED: "hold_cancelled",
-            rules.EXPIRED: "hold_expired",
-        }[status]
-        self._emit(hold.room_id, event_type, _hold_event(ended, now))
+        self._emit(hold.room_id, kind.events[status], _hold_event(ended, now))
         return ended
+
+    def _redeem(self, room: _RoomSales, coupon: Hold, order_id: str, now: int) -> CheckoutOutcome:
+        decision = coupon_rules.redeem_decision(coupon, order_id, now)
+        if decision == "duplicate":
+            return CheckoutOutcome(hold=coupon, duplicate=True)
+        if decision != "redeem":
+            if rules.is_due(coupon, now):
+                coupon = self._end_hold(room, coupon, rules.EXPIRED, now)
+            return CheckoutOutcome(hold=coupon, error=decision)
+        redeemed = self._end_hold(room, coupon, rules.REDEEMED, now, order_id=order_id)
+        room.sales[coupon.sale_id].redeemed += 1
+        return CheckoutOutcome(hold=redeemed)
 
     async def confirm(self, room_id: str, hold_id: str, order_id: str, now: int) -> CheckoutOutcome:
         room = self._room(room_id)
         hold = room.holds.get(hold_id)
         if hold is None:
             return CheckoutOutcome(error=rules.NO_SUCH_HOLD)
+        if hold.kind == rules.COUPON:
+            return self._redeem(room, hold, order_id, now)
         other = room.orders.get(order_id)
         if other is not None and other != hold_id:
             return CheckoutOutcome(hold=hold, error=rules.ORDER_CONFLICT)
@@ -258,7 +322,7 @@ class MemorySaleStore(SaleStore):
     async def cancel(self, room_id: str, hold_id: str, now: int) -> CheckoutOutcome:
         room = self._room(room_id)
         hold = room.holds.get(hold_id)
-        if hold is None:
+        if hold is None or hold.kind != rules.PRODUCT:  # a coupon is never cancelled
             return CheckoutOutcome(error=rules.NO_SUCH_HOLD)
         decision = rules.cancel_decision(hold, now)
         if decision == "duplicate":
@@ -283,11 +347,11 @@ class MemorySaleStore(SaleStore):
             ):
                 if step == "started":
                     data.started = True
-                    self._emit(room_id, "sale_started", _sale_event(data.cfg, now))
+                    self._sale_moment(data.cfg, "started", now)
                     result.started.append(data.cfg.sale_id)
                 else:
                     data.ended_at = data.cfg.ends_at
-                    self._emit(room_id, "sale_ended", _sale_event(data.cfg, now))
+                    self._sale_moment(data.cfg, "ended", now)
                     result.ended.append(data.cfg.sale_id)
         return result
 

@@ -16,6 +16,7 @@ payment a client was told about.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -55,34 +56,44 @@ def _hold(data: dict[str, Any]) -> Hold:
         ended_at=int(data.get("ended_at", 0) or 0),
         src=data.get("src", ""),
         ref=data.get("ref", ""),
+        nick=data.get("nick", ""),
+        kind=data.get("kind", rules.PRODUCT),
+        valid_from=int(data.get("valid_from", 0) or 0),
     )
 
 
-_CFG_INTS = (
-    "price_fen",
-    "stock",
-    "limit_per_user",
-    "starts_at",
-    "hold_s",
-    "ends_at",
-    "early_access_s",
-    "created_at",
-)
-
-
 def _cfg_fields(cfg: SaleConfig) -> list[str]:
+    """The terms as hash fields: tuples as JSON lists, booleans as 1 / 0."""
     out: list[str] = []
     for name, value in vars(cfg).items():
-        out += [name, json.dumps(list(value)) if name == "member_tiers" else str(value)]
+        if isinstance(value, tuple):
+            text = json.dumps(list(value))
+        elif isinstance(value, bool):
+            text = "1" if value else "0"
+        else:
+            text = str(value)
+        out += [name, text]
     return out
 
 
+def _cfg_value(f: dataclasses.Field, raw: str | None) -> Any:
+    """A stored term as its field's type; a term missing from an older sale is its default."""
+    if raw is None:
+        return f.default
+    if f.type == "int":
+        return int(raw)
+    if f.type == "bool":
+        return raw == "1"
+    if f.type.startswith("tuple"):
+        return tuple(json.loads(raw))
+    return raw
+
+
+_CFG_FIELDS = dataclasses.fields(SaleConfig)
+
+
 def _sale(data: dict[str, str]) -> Sale:
-    kw: dict[str, Any] = {
-        k: data.get(k, "") for k in SaleConfig.__dataclass_fields__ if k not in _CFG_INTS
-    }
-    kw.update({k: int(data[k]) for k in _CFG_INTS})
-    kw["member_tiers"] = tuple(json.loads(data["member_tiers"]))
+    kw = {f.name: _cfg_value(f, data.get(f.name)) for f in _CFG_FIELDS}
     return Sale(
         SaleConfig(**kw),
         available=int(data["available"]),
@@ -90,6 +101,7 @@ def _sale(data: dict[str, str]) -> Sale:
         sold=int(data["sold"]),
         started=data.get("started") == "1",
         ended_at=int(data.get("ended_at", 0) or 0),
+        redeemed=int(data.get("redeemed", 0) or 0),
     )
 
 
@@ -256,9 +268,10 @@ class RedisSaleStore(SaleStore):
         now: int,
         src: str = "",
         ref: str = "",
+        nick: str = "",
     ) -> GrabOutcome:
         [outcome] = await self.grab_many(
-            room_id, [GrabRequest(sale_id, uid, tier, qty, request_id, src, ref)], now
+            room_id, [GrabRequest(sale_id, uid, tier, qty, request_id, src, ref, nick)], now
         )
         return outcome
 
@@ -269,6 +282,7 @@ class RedisSaleStore(SaleStore):
         args: list[Any] = [now, self.answer_ttl_s]
         for r in requests:
             args += [r.sale_id, r.uid, r.tier, r.qty, r.request_id, new_id("h"), r.src, r.ref]
+            args.append(r.nick)
         flat = await self._run("grab", room_id, *args, durable=True)
         out = []
         for kept, raw in zip(flat[::2], flat[1::2], strict=True):
@@ -283,6 +297,18 @@ class RedisSaleStore(SaleStore):
     async def get_hold(self, room_id: str, hold_id: str) -> Hold | None:
         data = await self._client.hgetall(self._keys.sale(room_id).hold(hold_id))
         return _hold(text_map(data)) if data else None
+
+    @guarded
+    async def coupons_of(self, room_id: str, uid: str) -> list[Hold]:
+        k = self._keys.sale(room_id)
+        ids = sorted(texts(await self._client.smembers(k.user_coupons(uid))))
+        if not ids:
+            return []
+        async with self._client.pipeline(transaction=False) as pipe:
+            for coupon_id in ids:
+                pipe.hgetall(k.hold(coupon_id))
+            found = [_hold(text_map(data)) for data in await pipe.execute() if data]
+        return sorted(found, key=lambda c: (c.created_at, c.hold_id))
 
     def _checkout(self, reply: list[bytes]) -> CheckoutOutcome:
         outcome, raw = text(reply[0]), reply[1]

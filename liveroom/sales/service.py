@@ -11,7 +11,7 @@ is decided by the store; this layer turns outcomes into room events and stock up
 - a sweeper on every process expires due holds and starts/ends scheduled sales; the Lua
   scripts make sure each happens once, so the room events follow exactly once too;
 - each hold event the store recorded in the commerce stream is told to the stream's
-  listeners (the analytics folds) by the process whose call made it (`_recorded`).
+  listeners (the analytics folds) by the process whose call made it (`recorded`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from liveroom.background import cancel_and_wait, every
@@ -33,7 +33,7 @@ from liveroom.sales.batcher import GrabBatcher
 from liveroom.sales.store import GrabRequest, SaleStore, new_id, now_ms
 from liveroom.settings import Settings
 from liveroom.tokens import Identity
-from liveroom.types import Feature, Frame, Join
+from liveroom.types import Event, Feature, Frame, Join, PaymentListener
 
 log = logging.getLogger("liveroom.sales")
 
@@ -44,6 +44,7 @@ FULL_SWEEP_S = 5.0
 HOT_S = rules.MAX_HOLD_S + 60
 MAX_BAG = 50
 STOCK_SALES_MAX = 20  # stock state carries the room's most recent sales only
+COUPON_ID_PREFIX = "c_"  # rules.coupon.coupon_id_for
 
 
 @dataclass
@@ -78,6 +79,8 @@ class SalesService(Feature):
     settings: Settings
     engine: Engine
     store: SaleStore
+    # told of each payment confirmed here (liveroom/orders: the buyer's frame, social proof)
+    payments: PaymentListener | None = None
     _configs: dict[tuple[str, str], SaleConfig] = field(default_factory=dict)
     _dirty: set[str] = field(default_factory=set)
     _tasks: list[asyncio.Task] = field(default_factory=list)
@@ -140,9 +143,22 @@ class SalesService(Feature):
         return await self.store.count_click(room_id, sku)
 
     # sales ---------------------------------------------------------------------------------
-    async def create_sale(self, room_id: str, raw: dict[str, Any], by: str) -> Sale:
+    def touch(self, room_id: str) -> None:
+        """The room is active here (a claim of one of its drops too): its holds, coupons
+        and timers are swept often."""
+        self._touch(room_id)
+
+    def mark_dirty(self, room_id: str) -> None:
+        """The room's live counts (stock, drops) changed: publish them with the next tick."""
+        self._dirty.add(room_id)
+
+    async def create_sale(
+        self, room_id: str, raw: dict[str, Any], by: str, *, hidden: bool = False
+    ) -> Sale:
         """`sale_id` in `raw` is optional: a caller that names its sale can retry the create
-        safely (the second create answers sale_exists with the sale as it is)."""
+        safely (the second create answers sale_exists with the sale as it is). `hidden`: a
+        lucky bag's product prizes, never announced nor shown to the room nor grabbed by a
+        viewer's frame; only `grab_prize` takes from it."""
         sku = raw.get("sku")
         if not isinstance(sku, str):
             raise rules.SaleError("bad_sale", "'sku' is required")
@@ -154,6 +170,8 @@ class SalesService(Feature):
         product = await self.product(sku)
         terms = {k: v for k, v in raw.items() if k not in ("sku", "sale_id")}
         cfg = rules.build_sale(terms, product, sale_id=sale_id, room_id=room_id, now=now_ms())
+        if hidden:
+            cfg = replace(cfg, hidden=True)
         self._touch(room_id)
         try:
             sale = await self.store.create_sale(cfg)
@@ -162,37 +180,74 @@ class SalesService(Feature):
             extra = {"sale": existing.public(now_ms())} if existing else {}
             raise err.with_extra(**extra) from None
         self._configs[(room_id, cfg.sale_id)] = cfg
-        await self.engine.publish(room_id, new_event("sale", by=by, sale=sale.public(now_ms())))
-        self._dirty.add(room_id)
+        if not hidden:
+            await self.engine.publish(room_id, room_event(sale, "created", now_ms(), by))
+            self._dirty.add(room_id)
         return sale
 
-    async def sale(self, room_id: str, sale_id: str) -> Sale:
+    async def sale(self, room_id: str, sale_id: str, kind: str = rules.PRODUCT) -> Sale:
+        """The sale of this kind (a drop is no sale to the sale routes, nor a sale a drop)."""
         sale = await self.store.get_sale(room_id, sale_id)
-        if sale is None:
+        if sale is None or sale.config.kind != kind:
             raise rules.SaleError(rules.NO_SUCH_SALE)
         return sale
 
-    async def end_sale(self, room_id: str, sale_id: str, by: str) -> Sale:
+    async def end_sale(
+        self, room_id: str, sale_id: str, by: str, kind: str = rules.PRODUCT
+    ) -> Sale:
+        await self.sale(room_id, sale_id, kind)
         now = now_ms()
         sale = await self.store.end_sale(room_id, sale_id, now)
         if sale is None:
             raise rules.SaleError(rules.NO_SUCH_SALE)
-        if sale.ended_at == now:  # this call ended it (an earlier end keeps its own time)
-            await self.engine.publish(room_id, new_event("sale_ended", by=by, sale_id=sale_id))
+        if sale.ended_at == now and not sale.config.hidden:
+            # this call ended it (an earlier end keeps its own time)
+            await self.engine.publish(room_id, room_event(sale, "ended", now, by))
         return sale
 
-    async def _config(self, room_id: str, sale_id: str) -> SaleConfig:
+    async def config(self, room_id: str, sale_id: str) -> SaleConfig | None:
+        """A sale's terms (of any kind), read once per process: terms never change."""
         cfg = self._configs.get((room_id, sale_id))
         if cfg is None:
-            cfg = (await self.sale(room_id, sale_id)).config
-            self._configs[(room_id, sale_id)] = cfg
+            sale = await self.store.get_sale(room_id, sale_id)
+            if sale is None:
+                return None
+            cfg = self._configs[(room_id, sale_id)] = sale.config
+        return cfg
+
+    async def _config(self, room_id: str, sale_id: str) -> SaleConfig:
+        cfg = await self.config(room_id, sale_id)
+        if cfg is None:
+            raise rules.SaleError(rules.NO_SUCH_SALE)
         return cfg
 
     async def grab(
         self, room_id: str, ident: Identity, sale_id: str, qty: int, request_id: str
     ) -> GrabReply:
+        """A viewer's grab: a drop is claimed, not grabbed, and a hidden sale (a lucky
+        bag's) is no sale to a viewer."""
+        cfg = await self.config(room_id, sale_id)
+        if cfg is not None and (cfg.kind != rules.PRODUCT or cfg.hidden):
+            raise rules.Refusal(rules.NO_SUCH_SALE).with_extra(sale_id=sale_id)
+        return await self._grab(room_id, ident, sale_id, qty, request_id)
+
+    async def grab_prize(
+        self, room_id: str, ident: Identity, sale_id: str, request_id: str
+    ) -> GrabReply:
+        """One unit of a hidden sale for a lucky bag's winner, taken by the server: a grab
+        like any other (same script, same answer for the same request id)."""
+        cfg = await self._config(room_id, sale_id)
+        if cfg.kind != rules.PRODUCT or not cfg.hidden:
+            raise rules.Refusal(rules.NO_SUCH_SALE).with_extra(sale_id=sale_id)
+        return await self._grab(room_id, ident, sale_id, 1, request_id)
+
+    async def _grab(
+        self, room_id: str, ident: Identity, sale_id: str, qty: int, request_id: str
+    ) -> GrabReply:
         self._touch(room_id)
-        request = GrabRequest(sale_id, ident.uid, ident.tier, qty, request_id, ident.src, ident.ref)
+        request = GrabRequest(
+            sale_id, ident.uid, ident.tier, qty, request_id, ident.src, ident.ref, ident.nick
+        )
         outcome = await self.batcher.grab(room_id, request)
         if outcome.refusal is not None:
             raise outcome.refusal.with_extra(sale_id=sale_id)
@@ -201,7 +256,7 @@ class SalesService(Feature):
         # grab that took the units may be answered as a duplicate
         self._dirty.add(room_id)
         if not outcome.duplicate:
-            self._recorded(outcome.hold, "hold_created", outcome.hold.created_at)
+            self.recorded(outcome.hold, outcome.hold.created_at)
         cfg = await self._config(room_id, sale_id)
         reply = GrabReply(outcome.hold, cfg, outcome.duplicate)
         reply.ticket = ticket.mint(self.settings.merchant_key, outcome.hold)
@@ -221,50 +276,58 @@ class SalesService(Feature):
         return hold
 
     async def confirm(self, room_id: str, hold_id: str, order_id: str) -> CheckoutOutcome:
+        """Pay a hold. (The store's confirm also redeems coupons: that is CouponService's
+        redeem, and a coupon id is no hold here.)"""
+        if hold_id.startswith(COUPON_ID_PREFIX):
+            return CheckoutOutcome(error=rules.NO_SUCH_HOLD)
         self._touch(room_id)
         now = now_ms()
         outcome = await self.store.confirm(room_id, hold_id, order_id, now)
         self._dirty.add(room_id)  # a payment or an on-the-spot expiry changes counters
-        self._checkout_recorded(outcome, "hold_paid", now)
+        self.checkout_recorded(outcome, now)
+        if outcome.hold is not None and not outcome.error and not outcome.duplicate:
+            await self._tell_paid(outcome.hold)
         return outcome
+
+    async def _tell_paid(self, hold: Hold) -> None:
+        """The payment stands and its answer goes to the merchant whatever happens here: a
+        failure to tell the buyer and the room is logged, not raised."""
+        if self.payments is None:
+            return
+        try:
+            cfg = await self._config(hold.room_id, hold.sale_id)
+            await self.payments.on_paid(hold, cfg.title, prize=cfg.hidden)
+        except Exception:
+            log.warning(
+                "hold %s/%s paid; telling the buyer and the room failed",
+                hold.room_id,
+                hold.hold_id,
+                exc_info=True,
+            )
 
     async def cancel(self, room_id: str, hold_id: str) -> CheckoutOutcome:
         self._touch(room_id)
         now = now_ms()
         outcome = await self.store.cancel(room_id, hold_id, now)
         self._dirty.add(room_id)
-        self._checkout_recorded(outcome, "hold_cancelled", now)
+        self.checkout_recorded(outcome, now)
         return outcome
 
-    def _checkout_recorded(self, outcome: CheckoutOutcome, done: str, now: int) -> None:
-        """The event this call recorded, if any: `done` when it succeeded, or an expiry
-        found on the spot (the hold ended at this call's own time)."""
+    def checkout_recorded(self, outcome: CheckoutOutcome, now: int) -> None:
+        """The event a confirm, cancel or redeem recorded, if any: the unit's new state when
+        it succeeded, or an expiry found on the spot (it ended at this call's own time)."""
         hold = outcome.hold
         if hold is None or outcome.duplicate:
             return
-        if not outcome.error:
-            self._recorded(hold, done, now)
-        elif hold.status == rules.EXPIRED and hold.ended_at == now:
-            self._recorded(hold, "hold_expired", now)
+        if not outcome.error or (hold.status == rules.EXPIRED and hold.ended_at == now):
+            self.recorded(hold, now)
 
-    def _recorded(self, hold: Hold, event_type: str, ts: int) -> None:
-        """Tell the stream's listeners of a hold event the store wrote (see stream.recorded):
-        the same fields the sale scripts write."""
+    def recorded(self, unit: Hold, ts: int) -> None:
+        """Tell the stream's listeners of the event the store wrote for a hold's or a
+        coupon's new state (see stream.recorded): the fields the sale scripts write."""
+        kind = rules.KINDS[unit.kind]
         self.store.stream.recorded(
-            hold.room_id,
-            event_type,
-            {
-                "sale_id": hold.sale_id,
-                "hold_id": hold.hold_id,
-                "uid": hold.uid,
-                "sku": hold.sku,
-                "qty": hold.qty,
-                "price_fen": hold.price_fen,
-                "order_id": hold.order_id,
-                "src": hold.src,
-                "ref": hold.ref,
-                "ts": ts,
-            },
+            unit.room_id, kind.events[unit.status], {**kind.unit_fields(unit), "ts": ts}
         )
 
     # background ----------------------------------------------------------------------------
@@ -296,27 +359,42 @@ class SalesService(Feature):
             if result.expired:
                 self._dirty.add(room_id)
             for hold in result.expired:
-                self._recorded(hold, "hold_expired", now)
-            for sale_id in result.started:
-                await self.engine.publish(room_id, new_event("sale_started", sale_id=sale_id))
-                self._dirty.add(room_id)
-            for sale_id in result.ended:
-                await self.engine.publish(room_id, new_event("sale_ended", sale_id=sale_id))
+                self.recorded(hold, now)
+            for moment, ids in (("started", result.started), ("ended", result.ended)):
+                for sale_id in ids:
+                    sale = await self.store.get_sale(room_id, sale_id)
+                    if sale is not None and not sale.config.hidden:
+                        await self.engine.publish(room_id, room_event(sale, moment, now))
+                    self._dirty.add(room_id)
             if len(result.expired) < 200:
                 return
 
     async def stock(self, room_id: str) -> dict[str, int]:
-        sales = await self.store.list_sales(room_id)
-        return {s.config.sale_id: s.available for s in sales[-STOCK_SALES_MAX:]}
+        return (await self.live_counts(room_id))["stock"]
+
+    async def live_counts(self, room_id: str) -> dict[str, dict[str, int]]:
+        """The tick state of the room's most recent sales, by kind: `stock` {sale id:
+        available}, and `drops` {drop id: remaining} when the room has drops."""
+        out: dict[str, dict[str, int]] = {"stock": {}}
+        for kind, sales in by_kind(await self.store.list_sales(room_id)).items():
+            shown = [s for s in sales if not s.config.hidden][-STOCK_SALES_MAX:]
+            if shown or kind == rules.PRODUCT:
+                out[rules.KINDS[kind].state] = {s.config.sale_id: s.available for s in shown}
+        return out
 
     async def flush_stock(self) -> None:
         rooms, self._dirty = list(self._dirty), set()
         for i, room_id in enumerate(rooms):
             try:
-                await self.engine.publish_state(room_id, {"stock": await self.stock(room_id)})
+                await self.engine.publish_state(room_id, await self.live_counts(room_id))
             except Exception:
                 self._dirty.update(rooms[i:])  # try these again next tick
                 raise
+
+    async def shop(self, room_id: str) -> tuple[list[Product], list[Sale]]:
+        """The bag and every sale of the room (drops too), read once for the viewers
+        joining together."""
+        return await self._shops.get(room_id)
 
     async def on_join(self, join: Join, welcome: Frame) -> None:
         """A joining client gets the bag, the sales and their stock with its welcome."""
@@ -328,4 +406,29 @@ class SalesService(Feature):
             return  # the room still works; the shop fills in with the next events
         now = now_ms()
         welcome["bag"] = [p.public() for p in products]
+        sales = [s for s in by_kind(sales).get(rules.PRODUCT, []) if not s.config.hidden]
         welcome["sales"] = [s.public(now) for s in sales[-STOCK_SALES_MAX:]]
+
+
+def by_kind(sales: list[Sale]) -> dict[str, list[Sale]]:
+    """The sales of each kind, in their order."""
+    out: dict[str, list[Sale]] = {}
+    for sale in sales:
+        out.setdefault(sale.config.kind, []).append(sale)
+    return out
+
+
+def room_event(sale: Sale, moment: str, now: int, by: str = "") -> Event:
+    """The room event of a sale's moment (created, started, ended), named by its kind
+    (rules.sale.KINDS): `sale` / `sale_started` / `sale_ended`, or `drop` / `drop` /
+    `drop_ended`."""
+    kind = rules.KINDS[sale.config.kind]
+    name = kind.room[moment]
+    fields: dict[str, Any]
+    if name == kind.room["created"]:
+        fields = {kind.view_key: sale.public(now)}
+    else:
+        fields = {kind.id_field: sale.config.sale_id}
+    if by:
+        fields["by"] = by
+    return new_event(name, **fields)

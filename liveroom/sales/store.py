@@ -36,6 +36,7 @@ class GrabRequest:
     request_id: str
     src: str = ""
     ref: str = ""  # the buyer's share code (first touch in the show)
+    nick: str = ""  # the buyer's nick, kept on the hold (the room's social proof shows it)
 
 
 def now_ms() -> int:
@@ -114,6 +115,7 @@ class SaleStore(ABC):
         now: int,
         src: str = "",
         ref: str = "",
+        nick: str = "",
     ) -> GrabOutcome:
         """Reserve `qty` units as one atomic decision; the same (uid, request id) gets the
         same answer for as long as the answer is kept (at least the hold's lifetime)."""
@@ -125,17 +127,23 @@ class SaleStore(ABC):
         one round trip (the Redis store runs them in one script)."""
         return [
             await self.grab(
-                room_id, r.sale_id, r.uid, r.tier, r.qty, r.request_id, now, r.src, r.ref
+                room_id, r.sale_id, r.uid, r.tier, r.qty, r.request_id, now, r.src, r.ref, r.nick
             )
             for r in requests
         ]
 
     @abstractmethod
-    async def get_hold(self, room_id: str, hold_id: str) -> Hold | None: ...
+    async def get_hold(self, room_id: str, hold_id: str) -> Hold | None:
+        """A hold, or a coupon of a drop (by its coupon id)."""
+
+    @abstractmethod
+    async def coupons_of(self, room_id: str, uid: str) -> list[Hold]:
+        """Every coupon uid claimed in the room's drops, oldest first."""
 
     @abstractmethod
     async def confirm(self, room_id: str, hold_id: str, order_id: str, now: int) -> CheckoutOutcome:
-        """Mark the hold paid by `order_id`; the same order again is a duplicate, not a sale."""
+        """Mark the hold paid by `order_id`; the same order again is a duplicate, not a sale.
+        For a coupon: redeem it by `order_id` (rules.coupon.redeem_decision)."""
 
     @abstractmethod
     async def cancel(self, room_id: str, hold_id: str, now: int) -> CheckoutOutcome:

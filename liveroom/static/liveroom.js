@@ -173,6 +173,14 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** Open a page of the brand's mini-program (a checkout, a coupon, a prize): inside WeChat's
+ * web-view through its JS-SDK; anywhere else `say` tells where it would go. */
+export function openInMiniProgram(path, say) {
+  const url = `/${path.replace(/^\//, "")}`;
+  if (window.wx?.miniProgram) window.wx.miniProgram.navigateTo({ url });
+  else say(`In the mini-program this opens ${url}`);
+}
+
 export function timeOf(ms) {
   return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }

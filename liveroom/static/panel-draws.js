@@ -13,6 +13,12 @@ export function install({ client, command, onEvent, onState, onWelcome }) {
     form.phrase.classList.toggle("hidden", !phrase);
     form.phrase.required = phrase;
   });
+  form.bag.addEventListener("change", () => {
+    const bag = form.bag.value;
+    form.bag_of.classList.toggle("hidden", !bag);
+    form.bag_of.required = Boolean(bag);
+    form.bag_of.placeholder = bag === "product" ? "product SKU" : "coupon template id";
+  });
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const num = (name, fallback) => parseInt(form[name].value, 10) || fallback;
@@ -25,6 +31,8 @@ export function install({ client, command, onEvent, onState, onWelcome }) {
       eligibility: { members_only: form.members.checked, min_watch_s: num("watch", 0) },
     };
     if (frame.mode === "phrase") frame.phrase = form.phrase.value.trim();
+    const bag = form.bag.value;
+    if (bag) Object.assign(frame.prize, { kind: bag, [bag === "coupon" ? "template_id" : "sku"]: form.bag_of.value.trim() });
     if (await command(frame, `start draw "${frame.prize.title}"`)) form.prize.value = "";
   });
 
@@ -33,6 +41,8 @@ export function install({ client, command, onEvent, onState, onWelcome }) {
   function terms(d) {
     const entry = d.mode === "phrase" ? `comment "${d.phrase}"` : "tap to enter";
     const out = [`${d.winners_count} winner(s)`, entry];
+    if (d.prize.kind === "coupon") out.push(`lucky bag: coupon ${d.prize.template_id}`);
+    if (d.prize.kind === "product") out.push(`lucky bag: ${d.prize.sku} free`);
     if (d.eligibility?.members_only) out.push("members only");
     if (d.eligibility?.min_watch_s) out.push(`watched ≥ ${d.eligibility.min_watch_s}s`);
     return out.join(" · ");

@@ -1,5 +1,6 @@
 // Host control panel: /panel?room=<id>&token=<host token>
 import { RoomClient, pageParams, h, timeOf } from "/static/liveroom.js";
+import * as coupons from "/static/panel-coupons.js";
 import * as draws from "/static/panel-draws.js";
 import * as figures from "/static/panel-figures.js";
 import * as sales from "/static/panel-sales.js";
@@ -147,7 +148,7 @@ const onEvent = {
   },
 };
 
-/** Feature modules (sales, draws) add their event renderers and state handlers here. */
+/** Feature modules (sales, coupons, draws) add their event renderers and state handlers here. */
 export const extensions = { onEvent, onState: [], onWelcome: [], command, log, client };
 
 client.addEventListener("welcome", ({ detail: w }) => {
@@ -218,6 +219,7 @@ $("end").addEventListener("click", () => {
 });
 
 sales.install(extensions);
+coupons.install(extensions);
 draws.install(extensions);
 shows.install(extensions);
 figures.install(extensions);

@@ -1,6 +1,6 @@
 // Lucky draws on the viewer page: join (a tap, or commenting the pass phrase), watch the
 // countdown, see the winners; a winner gets a private claim ticket for the mini-program.
-import { h, countdown } from "/static/liveroom.js";
+import { h, countdown, openInMiniProgram } from "/static/liveroom.js";
 
 const REFUSED = {
   not_eligible_member: "This draw is for members only",
@@ -47,7 +47,7 @@ export function install(ext) {
       h(
         "div",
         { class: "draw-card", "data-draw-id": d.draw_id },
-        h("div", { class: "prize" }, `🎁 Lucky draw: ${d.prize.title}`),
+        h("div", { class: "prize" }, `🎁 ${d.prize.kind ? "Lucky bag" : "Lucky draw"}: ${d.prize.title}`),
         h(
           "div",
           { class: "small" },
@@ -77,20 +77,36 @@ export function install(ext) {
     claimButton(e.draw_id);
   }
 
-  // Only winners get this frame, just before the room hears the result; the ticket
-  // opens the mini-program's claim page.
-  const claims = new Map(); // draw id -> claim
+  // Only winners get this frame, just before or after the room hears the result. A plain
+  // prize's ticket opens the mini-program's claim page; a lucky bag has already given its
+  // prize: a coupon (in My coupons too) or a free product to check out.
+  const won = new Map(); // draw id -> draw_won frame
   function claimButton(id) {
     const c = card(id);
-    const claim = claims.get(id);
-    if (!c || !claim || !c.classList.contains("done") || c.querySelector(".claim")) return;
-    const open = () => toast(`In the mini-program this opens ${claim.path}`);
-    c.append(h("button", { class: "claim", onclick: open }, "Claim your prize"));
+    const f = won.get(id);
+    if (!c || !f || !c.classList.contains("done") || c.querySelector(".claim, .prize-note")) return;
+    const open = (path) => () => openInMiniProgram(path, toast);
+    const note = (text) => c.append(h("div", { class: "prize-note small" }, text));
+    const kind = f.prize?.kind;
+    if (f.prize_error) {
+      note("Your prize could not be set aside: the host will hand it over");
+    } else if (f.coupon) {
+      note(`🎟 ${f.coupon.title} is in My coupons`);
+      c.append(h("button", { class: "claim", onclick: open(f.coupon_ticket.path) }, "Use your coupon"));
+    } else if (kind === "coupon") {
+      note("🎟 Your coupon is in My coupons"); // a later welcome: the coupon came with it
+    } else if (f.checkout) {
+      c.append(h("button", { class: "claim", onclick: open(f.checkout.path) }, "Get it free: check out"));
+    } else if (kind === "product") {
+      note("The free checkout of this prize has closed");
+    } else {
+      c.append(h("button", { class: "claim", onclick: open(f.claim.path) }, "Claim your prize"));
+    }
   }
 
   client.addEventListener("frame", ({ detail: f }) => {
     if (f.t === "draw_won") {
-      claims.set(f.draw_id, f.claim);
+      won.set(f.draw_id, f);
       claimButton(f.draw_id);
     } else if (f.t === "draw_entry") {
       if (f.entered) joined(f.draw_id, f.entrants);
@@ -111,6 +127,21 @@ export function install(ext) {
     me = w.you;
     if (w.recovered !== true) box.replaceChildren();
     for (const d of w.draws || []) showOpen(d);
+    // Draws this viewer won while away (or before a reload): the prize is still theirs.
+    for (const f of w.draws_won || []) {
+      if (card(f.draw_id)) continue;
+      box.append(
+        h(
+          "div",
+          { class: "draw-card done won", "data-draw-id": f.draw_id },
+          h("div", { class: "prize" }, `🎁 ${f.prize.title}`),
+          h("div", { class: "result" }, "🎉 You won!"),
+          h("button", { class: "dismiss", "aria-label": "close", onclick: (ev) => ev.target.parentElement.remove() }, "×"),
+        ),
+      );
+      won.set(f.draw_id, f);
+      claimButton(f.draw_id);
+    }
   });
   setInterval(() => {
     for (const el of box.querySelectorAll("[data-ends]")) {

@@ -1,6 +1,6 @@
 // Flash sales on the viewer page: live stock, a Grab button, and the hand-off to the
 // mini-program checkout with the signed ticket the server returns for a reservation.
-import { h, clock } from "/static/liveroom.js";
+import { h, clock, openInMiniProgram } from "/static/liveroom.js";
 
 const yuan = (fen) => `¥${(fen / 100).toFixed(2)}`;
 const REFUSED = {
@@ -22,12 +22,7 @@ export function install(ext) {
 
   const card = (id) => box.querySelector(`[data-sale-id="${CSS.escape(id)}"]`);
 
-  /** Open the mini-program checkout page: inside WeChat's web-view through its JS-SDK. */
-  function checkout(co) {
-    const url = `/${co.path.replace(/^\//, "")}`;
-    if (window.wx?.miniProgram) window.wx.miniProgram.navigateTo({ url });
-    else toast(`In the mini-program this opens ${url}`);
-  }
+  const checkout = (co) => openInMiniProgram(co.path, toast);
 
   const newRequestId = () => `g-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 
@@ -65,7 +60,7 @@ export function install(ext) {
     c.querySelector(".meter > span").style.width = `${(100 * s.available) / s.stock}%`;
     let label = "Grab it";
     if (s.status === "ended") label = "Ended";
-    else if ((c.held || 0) >= s.limit_per_user) label = "Reserved";
+    else if ((c.held || 0) >= s.limit_per_user) label = c.paid ? "Bought ✓" : "Reserved";
     else if (s.available <= 0) label = "Sold out";
     else if (now < opensAt) label = `Starts in ${clock(opensAt, client)}`;
     else if (earlyFor && now < s.starts_at) label = "Members: grab early";
@@ -119,6 +114,15 @@ export function install(ext) {
     );
   }
   const products = new Map();
+
+  // The merchant confirmed the payment of a hold: the reservation is an order now.
+  client.addEventListener("frame", ({ detail: f }) => {
+    const c = f.t === "order_paid" && card(f.sale_id);
+    if (!c) return;
+    c.paid = true;
+    c.querySelector(".mine").replaceChildren(h("span", {}, `Paid ✓ order ${f.order_id}`));
+    refresh(c);
+  });
 
   onEvent.product_pinned = (e) => {
     products.set(e.product.sku, e.product);

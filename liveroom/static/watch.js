@@ -1,5 +1,6 @@
 // Demo viewer page, as a brand's H5 page would embed it: /watch?room=<id>&token=<viewer token>
 import { RoomClient, pageParams, h, timeOf } from "/static/liveroom.js";
+import * as coupons from "/static/watch-coupons.js";
 import * as draws from "/static/watch-draws.js";
 import * as sales from "/static/watch-sales.js";
 import * as shows from "/static/watch-show.js";
@@ -86,7 +87,7 @@ const onEvent = {
   },
 };
 
-/** Feature modules (sales, draws) add their renderers here. */
+/** Feature modules (sales, coupons, draws) add their renderers here. */
 export const extensions = { onEvent, onState: [], onWelcome: [], client, toast };
 
 client.addEventListener("welcome", ({ detail: w }) => {
@@ -179,6 +180,7 @@ $("like").addEventListener("click", () => {
 });
 
 sales.install(extensions);
+coupons.install(extensions);
 draws.install(extensions);
 shows.install(extensions);
 window.liveroom = client;

@@ -36,6 +36,23 @@ _HOLD = {
     "src": TEXT,
     "ref": TEXT,
 }
+_DROP = {
+    "drop_id": TEXT,
+    "template_id": TEXT,
+    "count": INT,
+    "starts_at": INT,
+    "ends_at": INT,
+    "phrase": TEXT,
+}
+_COUPON = {
+    "drop_id": TEXT,
+    "coupon_id": TEXT,
+    "uid": TEXT,
+    "order_id": TEXT,
+    "valid_until": INT,
+    "src": TEXT,
+    "ref": TEXT,
+}
 _DRAW_RESULT = {
     "draw_id": TEXT,
     "by": TEXT,
@@ -56,6 +73,12 @@ EVENT_TYPES: dict[str, dict[str, str]] = {
     "hold_paid": _HOLD,
     "hold_cancelled": _HOLD,
     "hold_expired": _HOLD,
+    # coupon drops are sales of kind coupon: the same scripts write these (rules.sale.KINDS)
+    "drop_created": _DROP,
+    "drop_ended": _DROP,
+    "coupon_issued": _COUPON,
+    "coupon_redeemed": _COUPON,
+    "coupon_expired": _COUPON,
     "draw_started": {
         "draw_id": TEXT,
         "by": TEXT,

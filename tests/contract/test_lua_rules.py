@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liveroom.redis.scripts import load
-from liveroom.rules import ratelimit
+from liveroom.rules import ratelimit, social_proof
 from tests.conftest import REDIS_URL
 
 HARNESS = """
@@ -69,3 +69,39 @@ def test_token_bucket_and_slow_mode_match_the_python_rules(
     tokens, stamp = (float(x) for x in lua_bucket.split())
     assert (bool(allowed), tokens, stamp) == (want_allowed, want_bucket.tokens, want_bucket.stamp)
     assert float(lua_wait) == ratelimit.slow_mode_wait(last, now, slow)
+
+
+PACE_HARNESS = """
+local last_at, pending, count = pace_take(tonumber(ARGV[1]), tonumber(ARGV[2]),
+  tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
+return {last_at, pending, count}
+"""
+
+
+@pytest.fixture(scope="module")
+def run_pace() -> Iterator[object]:
+    client = redis_sync.Redis.from_url(REDIS_URL)
+    yield client.register_script(load("lib_room").text + PACE_HARNESS)
+    client.close()
+
+
+ms = st.integers(min_value=0, max_value=2_000_000_000_000)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    last_at=ms,
+    pending=st.integers(min_value=0, max_value=10**6),
+    added=st.integers(min_value=0, max_value=1),
+    ahead=st.integers(min_value=-10_000, max_value=10_000),
+    window=st.integers(min_value=0, max_value=60_000),
+)
+def test_announcement_pace_matches_the_python_rule(
+    run_pace: object, last_at: int, pending: int, added: int, ahead: int, window: int
+) -> None:
+    """The social-proof slot (rules.social_proof.take_slot) decides alike in Lua, at the
+    window's edge (ahead = 0) and on either side of it."""
+    now = last_at + window + ahead
+    got = run_pace(keys=[], args=[last_at, pending, added, now, window])  # type: ignore[operator]
+    pace, count = social_proof.take_slot(social_proof.Pace(last_at, pending), added, now, window)
+    assert got == [pace.last_at, pace.pending, count]

@@ -22,6 +22,7 @@ from redis.crc import key_slot
 
 from liveroom.analytics.redis_store import RedisAnalyticsStore
 from liveroom.analytics.store import SEEN
+from liveroom.coupons.redis_store import RedisTemplateStore
 from liveroom.draws.redis_store import RedisDrawStore
 from liveroom.engine.base import new_event
 from liveroom.errors import Unavailable
@@ -32,6 +33,7 @@ from liveroom.merchant.nonces import RedisNonces
 from liveroom.redis.guard import is_outage
 from liveroom.rules import sale as sale_rules
 from liveroom.rules.attribution import Delta, Figures, Owner, ShareCode, Touch
+from liveroom.rules.coupon import build_template
 from liveroom.rules.segments import ProfileDelta, Thresholds
 from liveroom.rules.show import Slot
 from liveroom.sales.redis_store import RedisSaleStore
@@ -70,6 +72,11 @@ DRAW = make_draw(room=ROOM)
 JOB = Job(ROOM, "j1", "k", T0, {}, 3, state="running", token="t")
 SERIES = Series("s1", "Night market", Slot(2, "20:00"))
 CODE = ShareCode("ABCD2345", ROOM, "moments", Owner("koc", "u9"))
+TEMPLATE = build_template(
+    {"title": "5 off", "kind": "amount_off", "amount_fen": 500, "valid_days": 3, "total": 9},
+    "t1",
+    T0,
+)
 DELTA, PROFILE = Delta(), ProfileDelta()
 DELTA.add("fig", "joins")
 PROFILE.add("shows")
@@ -96,6 +103,7 @@ CALLS: dict[type, dict[str, Call]] = {
         "grab": lambda p: p.sales.grab(ROOM, "s1", "u1", "", 1, "a", T0),
         "grab_many": lambda p: p.sales.grab_many(ROOM, [GrabRequest("s1", "u", "", 1, "b")], T0),
         "get_hold": lambda p: p.sales.get_hold(ROOM, "h1"),
+        "coupons_of": lambda p: p.sales.coupons_of(ROOM, "u1"),
         "confirm": lambda p: p.sales.confirm(ROOM, "h1", "o1", T0),
         "cancel": lambda p: p.sales.cancel(ROOM, "h1", T0),
         "sweep": lambda p: p.sales.sweep(ROOM, T0),
@@ -103,6 +111,15 @@ CALLS: dict[type, dict[str, Call]] = {
         "takens": lambda p: p.sales.takens(ROOM, "s1"),
         "holds": lambda p: p.sales.holds(ROOM, "s1"),
         "expire_due": lambda p: p.sales.expire_due(T0),
+    },
+    RedisTemplateStore: {
+        "put": lambda p: p.templates.put(TEMPLATE),
+        "get": lambda p: p.templates.get("t1"),
+        "list": lambda p: p.templates.list(),
+        "reserve": lambda p: p.templates.reserve("t1", 1),
+        "release": lambda p: p.templates.release("t1", 1),
+        "add_drop": lambda p: p.templates.add_drop("t1", ROOM, "d1"),
+        "drops": lambda p: p.templates.drops("t1"),
     },
     RedisDrawStore: {
         "create": lambda p: p.draws.create(DRAW),

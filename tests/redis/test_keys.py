@@ -101,6 +101,9 @@ def test_global_keys_are_the_documented_ones() -> None:
         "viewer",
         "viewers_seen",
         "viewers_spend",
+        "coupon_template",
+        "coupon_templates",
+        "coupon_drops",
     }
     assert (keys.products, keys.rooms_with_sales, keys.draws_due) == (
         "lr:products",

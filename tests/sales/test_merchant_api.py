@@ -11,6 +11,7 @@ import pytest
 
 from liveroom import tokens
 from liveroom.analytics.routes import analytics_routes
+from liveroom.coupons.routes import coupon_routes
 from liveroom.merchant import auth
 from liveroom.merchant.routes import merchant_routes
 from liveroom.sales import ticket
@@ -265,7 +266,7 @@ async def test_openapi_describes_every_route(live_server: LiveServer) -> None:
     async with httpx.AsyncClient(base_url=live_server.url) as http:
         spec = (await http.get("/api/openapi.json")).json()
     assert spec["openapi"].startswith("3.")
-    for route in [*merchant_routes(), *analytics_routes()]:
+    for route in [*merchant_routes(), *analytics_routes(), *coupon_routes()]:
         if route.path == "/api/openapi.json" or not route.path.startswith("/api/"):
             continue
         for method in route.methods or ():

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from liveroom.rules import sale as rules
-from liveroom.sales.store import SaleStore, now_ms
+from liveroom.sales.store import GrabRequest, SaleStore, now_ms
 from tests.sales.conftest import PRODUCT, T0, assert_invariants, make_sale
 
 
@@ -266,6 +266,23 @@ async def test_holds_remember_where_the_buyer_came_from(sale_store: SaleStore) -
         ("hold_cancelled", "wecom_group"),
     ]
     assert (await sale_store.get_hold("r1", out.hold.hold_id)).src == "wecom_group"  # type: ignore[union-attr]
+
+
+async def test_holds_keep_the_buyers_nick_in_a_batch_and_alone(sale_store: SaleStore) -> None:
+    """The room's social proof names the buyer of a paid hold: the hold keeps the nick its
+    grab carried (any text, braces and all), alone or in a batch of grabs."""
+    await sale_store.create_sale(make_sale())
+    alone = await sale_store.grab("r1", "s1", "u1", "", 1, "a", T0, nick="Amy {tea} 茶")
+    batch = await sale_store.grab_many(
+        "r1",
+        [GrabRequest("s1", "u2", "", 1, "b", nick="Bo"), GrabRequest("s1", "u3", "", 1, "c")],
+        T0 + 1,
+    )
+    holds = [alone.hold, *(o.hold for o in batch)]
+    assert [h.nick for h in holds if h is not None] == ["Amy {tea} 茶", "Bo", ""]
+    paid = await sale_store.confirm("r1", holds[0].hold_id, "o-1", T0 + 2)  # type: ignore[union-attr]
+    assert paid.hold is not None and paid.hold.nick == "Amy {tea} 茶"
+    assert (await sale_store.get_hold("r1", holds[1].hold_id)).nick == "Bo"  # type: ignore[union-attr]
 
 
 WINNERS = [{"uid": "u1", "nick": "[vip] Amy"}]

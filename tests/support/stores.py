@@ -4,6 +4,7 @@ liveroom/node.py builds them."""
 from __future__ import annotations
 
 from liveroom.analytics.redis_store import RedisAnalyticsStore
+from liveroom.coupons.redis_store import RedisTemplateStore
 from liveroom.draws.memory_store import MemoryDrawStore
 from liveroom.draws.redis_store import RedisDrawStore
 from liveroom.draws.store import DrawStore
@@ -45,6 +46,7 @@ class RedisParts:
         self.engine = RedisEngine(settings, self.redis)
         self.stream = RedisStream(self.redis)
         self.sales = RedisSaleStore(self.redis, self.stream)
+        self.templates = RedisTemplateStore(self.redis)
         self.draws = RedisDrawStore(self.redis, self.stream)
         self.nonces = RedisNonces(self.redis)
         self.jobs = RedisJobStore(self.redis)

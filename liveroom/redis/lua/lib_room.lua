@@ -119,3 +119,14 @@ end
 local function pack_entry(parts, entry)
   pack_event(parts, entry_seq(entry[1]), entry_field(entry[2], 'd'))
 end
+
+-- liveroom/rules/social_proof.py take_slot(), same arithmetic: add `added` items to a pace
+-- (last announcement at `last_at` ms, `pending` items waiting); returns the new last_at and
+-- pending, and how many items an announcement made now stands for (0: none now).
+local function pace_take(last_at, pending, added, now, window)
+  pending = pending + added
+  if pending > 0 and (last_at == 0 or now >= last_at + window) then
+    return now, 0, pending
+  end
+  return last_at, pending, 0
+end

@@ -23,6 +23,7 @@ local function hold_key(R, hold_id) return R.base .. ':h:' .. hold_id end
 local function answer_key(R, sale_id, uid, request_id)
   return R.base .. ':ans:' .. sale_id .. ':' .. #uid .. ':' .. uid .. ':' .. request_id
 end
+local function user_coupons_key(R, uid) return R.base .. ':u:' .. #uid .. ':' .. uid end
 
 local function hgetall(key)
   local r = redis.call('HGETALL', key)
@@ -32,11 +33,27 @@ local function hgetall(key)
   return t
 end
 
--- The fields of stream.EVENT_TYPES sale_* and hold_*.
-local function emit_sale(R, s, etype, now)
-  stream_append(R.stream, R.cap,
-    'type', etype, 'room_id', s.room_id, 'sale_id', s.sale_id, 'sku', s.sku,
-    'stock', s.stock, 'price_fen', s.price_fen, 'starts_at', s.starts_at, 'ts', now)
+-- A sale's stream event per moment, by its kind (rules.sale.KINDS; none where absent).
+local SALE_EVENTS = {
+  product = {created = 'sale_created', started = 'sale_started', ended = 'sale_ended'},
+  coupon = {created = 'drop_created', ended = 'drop_ended'},
+}
+
+-- The fields of stream.EVENT_TYPES sale_*, drop_* and hold_* (rules.sale.sale_fields).
+local function emit_sale(R, s, moment, now)
+  local kind = s.kind or 'product'  -- sales stored before kinds existed are products
+  local etype = SALE_EVENTS[kind][moment]
+  if not etype then return end
+  if kind == 'coupon' then
+    stream_append(R.stream, R.cap,
+      'type', etype, 'room_id', s.room_id, 'drop_id', s.sale_id, 'template_id', s.template_id,
+      'count', s.stock, 'starts_at', s.starts_at, 'ends_at', s.ends_at, 'phrase', s.phrase,
+      'ts', now)
+  else
+    stream_append(R.stream, R.cap,
+      'type', etype, 'room_id', s.room_id, 'sale_id', s.sale_id, 'sku', s.sku,
+      'stock', s.stock, 'price_fen', s.price_fen, 'starts_at', s.starts_at, 'ts', now)
+  end
 end
 
 local function emit_hold(R, h, etype, now)
@@ -51,15 +68,43 @@ local function is_ended(s, now)
   return (ended_at > 0 and now >= ended_at) or (ends_at > 0 and now >= ends_at)
 end
 
+-- The fields of stream.EVENT_TYPES coupon_* (rules.sale KINDS coupon unit_fields).
+local function emit_coupon(R, c, etype, now)
+  stream_append(R.stream, R.cap,
+    'type', etype, 'room_id', c.room_id, 'drop_id', c.sale_id, 'coupon_id', c.hold_id,
+    'uid', c.uid, 'order_id', c.order_id, 'valid_until', c.expires_at, 'src', c.src or '',
+    'ref', c.ref or '', 'ts', now)
+end
+
+-- An unpaid hold past its expiry, or an unredeemed coupon past its valid_until.
 local function is_due(h, now)
-  return h.status == 'held' and now >= tonumber(h.expires_at)
+  local live = 'held'
+  if h.kind == 'coupon' then live = 'issued' end
+  return h.status == live and now >= tonumber(h.expires_at)
 end
 
 local HOLD_EVENT = {paid = 'hold_paid', cancelled = 'hold_cancelled', expired = 'hold_expired'}
 
+local COUPON_EVENT = {redeemed = 'coupon_redeemed', expired = 'coupon_expired'}
+
+-- A coupon's end (redeemed or expired), once: it stays given out, so no counter moves.
+local function end_coupon(R, c, status, now, order_id)
+  c.status = status
+  c.ended_at = tostring(now)
+  if order_id then c.order_id = order_id end
+  redis.call('HSET', hold_key(R, c.hold_id), 'status', status, 'ended_at', c.ended_at,
+    'order_id', c.order_id)
+  redis.call('ZREM', R.due, c.hold_id)
+  if status == 'redeemed' then redis.call('HINCRBY', sale_key(R, c.sale_id), 'redeemed', 1) end
+  emit_coupon(R, c, COUPON_EVENT[status], now)
+  return c
+end
+
 -- Move a held hold to a final state and settle the counters: the only place stock
--- returns, and it runs once per hold because it requires status 'held'.
+-- returns, and it runs once per hold because it requires status 'held'. (A coupon ends
+-- in end_coupon.)
 local function end_hold(R, h, status, now, order_id)
+  if h.kind == 'coupon' then return end_coupon(R, h, status, now, order_id) end
   local skey = sale_key(R, h.sale_id)
   local qty = tonumber(h.qty)
   redis.call('HINCRBY', skey, 'held', -qty)

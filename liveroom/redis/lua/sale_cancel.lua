@@ -10,7 +10,7 @@
 local R = sale_room(KEYS[1], KEYS[2], ARGV[1])
 local hold_id, now = ARGV[2], tonumber(ARGV[3])
 local h = hgetall(hold_key(R, hold_id))
-if not h then return {'no_such_hold', ''} end
+if not h or h.kind == 'coupon' then return {'no_such_hold', ''} end  -- never a coupon
 if h.status == 'cancelled' then return {'duplicate', cjson.encode(h)} end
 if h.status == 'paid' then return {'already_paid', cjson.encode(h)} end
 if h.status == 'expired' or is_due(h, now) then

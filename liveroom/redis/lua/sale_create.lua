@@ -1,5 +1,5 @@
 -- sale_create: store a new sale with all its stock available; record sale_created (and
--- sale_started when it starts at once).
+-- sale_started when it starts at once), or drop_created for a coupon drop.
 -- include: lib_sale
 -- KEYS[1] sale_base: the room's sale key base (every sale key derives from it, see lib_sale)
 -- KEYS[2] stream: the room's commerce event stream
@@ -19,10 +19,10 @@ redis.call('HSET', skey, unpack(fields))
 local s = hgetall(skey)
 redis.call('HSET', skey, 'available', s.stock, 'held', 0, 'sold', 0, 'started', 0, 'ended_at', 0)
 redis.call('ZADD', R.sales, now, sale_id)
-emit_sale(R, s, 'sale_created', now)
+emit_sale(R, s, 'created', now)
 if now >= tonumber(s.starts_at) then
   redis.call('HSET', skey, 'started', 1)
-  emit_sale(R, s, 'sale_started', now)
+  emit_sale(R, s, 'started', now)
   if tonumber(s.ends_at) > 0 then redis.call('ZADD', R.timers, s.ends_at, sale_id) end
 else
   redis.call('ZADD', R.timers, s.starts_at, sale_id)

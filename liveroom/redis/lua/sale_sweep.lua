@@ -1,4 +1,5 @@
--- sale_sweep: expire due holds and run due sale transitions (started, ended) for one room.
+-- sale_sweep: expire due holds and coupons, and run due sale transitions (started, ended)
+-- for one room.
 -- Any process may run it at any time: each hold and each transition happens once.
 -- include: lib_sale
 -- KEYS[1] sale_base: the room's sale key base (every sale key derives from it, see lib_sale)
@@ -26,14 +27,14 @@ for _, sale_id in ipairs(redis.call('ZRANGEBYSCORE', R.timers, '-inf', now)) do
     if s.started ~= '1' and now >= tonumber(s.starts_at) then
       s.started = '1'
       redis.call('HSET', skey, 'started', '1')
-      emit_sale(R, s, 'sale_started', now)
+      emit_sale(R, s, 'started', now)
       started[#started + 1] = sale_id
     end
     local ends_at = tonumber(s.ends_at)
     if s.ended_at == '0' and ends_at > 0 and now >= ends_at then
       s.ended_at = s.ends_at
       redis.call('HSET', skey, 'ended_at', s.ends_at)
-      emit_sale(R, s, 'sale_ended', now)
+      emit_sale(R, s, 'ended', now)
       ended[#ended + 1] = sale_id
     end
     local next_at = 0

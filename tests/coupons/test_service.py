@@ -1,0 +1,140 @@
+"""CouponService, the issue seam lucky bags build on (node.coupons): create_drop, claim,
+coupons_of and redeem, on the node as liveroom/node.py builds it, on both engines."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from liveroom.coupons import ticket
+from liveroom.errors import Refusal
+from liveroom.node import Node, build
+from liveroom.rules import coupon as rules
+from liveroom.tokens import Identity
+from tests.conftest import engine_settings
+
+ROOM = "shop"
+TEMPLATE = {"title": "10 off", "kind": "amount_off", "amount_fen": 1000, "valid_days": 7}
+
+
+class Events:
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+
+    def __call__(self, room_id: str, kind: str, payload: Any) -> None:
+        if kind == "event":
+            self.seen.append(payload)
+
+    def types(self) -> list[str]:
+        return [e["type"] for e in self.seen]
+
+
+@pytest.fixture
+async def node(engine_kind: str, redis_url: str, key_prefix: str) -> AsyncIterator[Node]:
+    n = build(engine_settings(engine_kind, redis_url, key_prefix, coupon_appid="wxc"))
+    await n.start()
+    try:
+        yield n
+    finally:
+        await n.stop()
+
+
+async def refused(coro: Any) -> Refusal:
+    with pytest.raises(Refusal) as info:
+        await coro
+    return info.value
+
+
+async def test_the_seam_drops_claims_and_lists_coupons(node: Node) -> None:
+    events = Events()
+    await node.engine.subscribe(ROOM, events)
+    svc = node.coupons
+    await svc.put_template({**TEMPLATE, "total": 10}, "t10")
+    drop = await svc.create_drop(ROOM, {"template_id": "t10", "count": 3}, "host")
+    assert drop.remaining == 3 and drop.public()["status"] == "live"
+    amy = Identity(uid="amy", src="moments")
+    first = await svc.claim(ROOM, drop.drop_id, amy, "req-1")
+    again = await svc.claim(ROOM, drop.drop_id, amy, "req-1")
+    assert not first.duplicate and again.duplicate and again.coupon == first.coupon
+    c = first.coupon
+    assert (c["uid"], c["drop_id"], c["template_id"], c["status"]) == (
+        "amy",
+        drop.drop_id,
+        "t10",
+        "issued",
+    )
+    assert (c["kind"], c["amount_fen"], c["room_id"], c["order_id"]) == (
+        "amount_off",
+        1000,
+        ROOM,
+        "",
+    )
+    assert c["valid_until"] - c["valid_from"] == 7 * rules.DAY_MS
+    assert first.ticket["appid"] == "wxc" and first.ticket["path"].startswith(
+        "pages/coupon/index?ticket="
+    )
+    t = ticket.verify(node.settings.merchant_key, first.ticket["ticket"])
+    assert (t.room_id, t.coupon_id, t.uid) == (ROOM, c["coupon_id"], "amy")
+    assert (await refused(svc.claim(ROOM, drop.drop_id, amy, "req-2"))).code == "over_limit"
+    await svc.claim(ROOM, drop.drop_id, Identity(uid="bob"), "x")
+    await svc.claim(ROOM, drop.drop_id, Identity(uid="cat"), "x")
+    out = await refused(svc.claim(ROOM, drop.drop_id, Identity(uid="dan"), "x"))
+    assert (out.code, out.extra["drop_id"]) == ("sold_out", drop.drop_id)
+    assert [x["coupon"] for x in await svc.coupons_of(ROOM, "amy")] == [c]
+    assert await svc.coupons_of(ROOM, "dan") == []
+    anon = Identity(uid="anon:1")
+    assert (await refused(svc.claim(ROOM, drop.drop_id, anon, "x"))).code == "login_required"
+    assert (await refused(svc.claim(ROOM, "nope", amy, "x"))).code == "no_such_drop"
+    assert "drop" in events.types()
+    view = await svc.template_view(await svc.template("t10"))
+    assert (view["reserved"], view["left"], view["issued"], view["redeemed"]) == (3, 7, 3, 0)
+
+
+async def test_a_hidden_drop_is_not_announced_and_retries_are_safe(node: Node) -> None:
+    events = Events()
+    await node.engine.subscribe(ROOM, events)
+    svc = node.coupons
+    await svc.put_template({**TEMPLATE, "total": 5, "member_tiers": ["vip"]}, "bag")
+    raw = {"template_id": "bag", "count": 2, "drop_id": "draw-123"}
+    drop = await svc.create_drop(ROOM, raw, "host", hidden=True)
+    assert drop.drop_id == "draw-123" and drop.public()["hidden"] is True
+    again = await refused(svc.create_drop(ROOM, raw, "host", hidden=True))
+    assert again.code == "drop_exists" and again.extra["drop"]["drop_id"] == "draw-123"
+    assert (await svc.template("bag")).reserved == 2  # the refused retry gave its reservation back
+    # a lucky bag's winner gets theirs whatever the template's tiers (the draw decided)
+    won = await svc.claim(ROOM, "draw-123", Identity(uid="amy"), "draw-123")
+    retried = await svc.claim(ROOM, "draw-123", Identity(uid="amy"), "draw-123")
+    assert retried.duplicate and retried.coupon == won.coupon
+    by_frame = svc.claim_by_frame(ROOM, "draw-123", Identity(uid="bob"), "x")
+    assert (await refused(by_frame)).code == "no_such_drop"
+    await node.sales.flush_stock()
+    assert "drop" not in events.types() and "drop_ended" not in events.types()
+    exhausted = await refused(svc.create_drop(ROOM, {"template_id": "bag", "count": 4}, "h"))
+    assert (exhausted.code, exhausted.extra["left"]) == ("template_exhausted", 3)
+
+
+async def test_redeem_once_then_clear_errors(node: Node) -> None:
+    svc = node.coupons
+    await svc.put_template({**TEMPLATE, "total": 5, "min_spend_fen": 5000}, "t10")
+    drop = await svc.create_drop(ROOM, {"template_id": "t10", "count": 5}, "host")
+    claim = await svc.claim(ROOM, drop.drop_id, Identity(uid="amy"), "a")
+    text = claim.ticket["ticket"]
+    done = await svc.redeem(text, "order-1", ROOM, spend_fen=8000)
+    assert (done.coupon["status"], done.coupon["order_id"], done.duplicate) == (
+        "redeemed",
+        "order-1",
+        False,
+    )
+    assert done.discount_fen == 1000
+    assert (await svc.redeem(text, "order-1")).duplicate
+    other = await refused(svc.redeem(text, "order-2"))
+    assert other.code == "coupon_redeemed" and other.extra["coupon"]["order_id"] == "order-1"
+    assert (await refused(svc.redeem(text, "order-1", "another-room"))).code == "wrong_room"
+    assert (await refused(svc.redeem(text + "x", "order-1"))).code == "bad_ticket"
+    bob = await svc.claim(ROOM, drop.drop_id, Identity(uid="bob"), "a")
+    small = await refused(svc.redeem(bob.ticket["ticket"], "order-3", spend_fen=4000))
+    assert small.code == "coupon_not_applicable"
+    view = await svc.template_view(await svc.template("t10"))
+    assert (view["issued"], view["redeemed"]) == (2, 1)
