@@ -135,6 +135,9 @@ class Hub:
             channel.likes = max(channel.likes, int(payload))
         elif kind == "state":
             channel.extra_state.update(payload)
+        elif kind == "resubscribed":
+            if self._listener is not None:
+                self._listener.on_resubscribed(room_id)
         elif kind == "personal":
             if payload.uid in channel.by_uid:
                 channel.personal.append(payload)

@@ -144,6 +144,10 @@ class Node:
         for feature in self.features:
             feature.on_room_event(channel, event)
 
+    def on_resubscribed(self, room_id: str) -> None:
+        for feature in self.features:
+            feature.on_resubscribed(room_id)
+
 
 @dataclass(frozen=True)
 class Stores:

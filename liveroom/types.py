@@ -62,6 +62,8 @@ class RoomEventHandler(Protocol):
 
     def on_room_event(self, channel: RoomChannel, event: Event) -> None: ...
 
+    def on_resubscribed(self, room_id: str) -> None: ...
+
 
 class CommerceListener(Protocol):
     """Told of every commerce event this process records (liveroom/stream: `append`, and
@@ -116,6 +118,12 @@ class Feature:
 
         Runs inside the hub's delivery path: it must not block, and any I/O it needs goes
         into a task of its own."""
+
+    def on_resubscribed(self, room_id: str) -> None:
+        """This process's subscription to the room came back after a gap (Redis restarted,
+        a cluster slot moved): the missed events were replayed, but latest-value state
+        (stock, counts) published meanwhile was lost. A feature that publishes such state
+        publishes it again soon; it must not block."""
 
     def routes(self) -> list[BaseRoute]:
         """HTTP routes the feature serves (merchant API, public records, pages)."""

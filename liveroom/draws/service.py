@@ -445,6 +445,10 @@ class DrawService(Feature):
             counts = {i: await self.store.count(room_id, i) for i in sorted(ids)}
             await self.engine.publish_state(room_id, {"draw": counts})
 
+    def on_resubscribed(self, room_id: str) -> None:
+        """Entrant counts published during the gap never reached this process."""
+        self._dirty.update((room_id, draw_id) for draw_id in self._open.get(room_id, ()))
+
     # events from every process -------------------------------------------------------
     def on_room_event(self, channel: RoomChannel, event: Event) -> None:
         etype = event.get("type")

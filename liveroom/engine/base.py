@@ -18,7 +18,10 @@ from liveroom.settings import Settings
 # Called for everything published in a subscribed room, on every process:
 # kind "event" with the event dict (it has a seq), kind "likes" with the new total,
 # kind "state" with a dict of latest values (stock, draw entrant counts) that replace older ones,
-# kind "personal" with a `Personal`: a frame for one user's connections only.
+# kind "personal" with a `Personal`: a frame for one user's connections only,
+# kind "resubscribed" with None: the subscription came back after a gap (Redis restarted,
+# a slot moved) and the missed events were replayed; latest-value state ("likes", "state")
+# published meanwhile is not in the history and was lost, so its owners publish it again.
 Sink = Callable[[str, str, Any], None]
 
 LIVE = "live"

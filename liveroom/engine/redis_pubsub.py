@@ -236,7 +236,7 @@ class Subscriber:
         last = self._last_seq.get(channel)
         if target is None or last is None:
             return
-        room_id = target[0]
+        room_id, sink = target
         missed = await self._resume(room_id, last)
         if missed is None:
             log.warning(
@@ -245,11 +245,15 @@ class Subscriber:
                 room_id,
                 last,
             )
-            return
-        for event in missed:
-            self._deliver(channel, event)
-        if missed:
-            self._replayed[channel] = missed[-1]["seq"]
+        else:
+            for event in missed:
+                self._deliver(channel, event)
+            if missed:
+                self._replayed[channel] = missed[-1]["seq"]
+        try:
+            sink(room_id, "resubscribed", None)
+        except Exception:
+            log.exception("sink failed for room %s", room_id)
 
     # delivery ------------------------------------------------------------------------
     def _deliver(self, channel: bytes, event: dict[str, Any]) -> None:

@@ -152,6 +152,9 @@ class SalesService(Feature):
         """The room's live counts (stock, drops) changed: publish them with the next tick."""
         self._dirty.add(room_id)
 
+    def on_resubscribed(self, room_id: str) -> None:
+        self._dirty.add(room_id)  # counts published during the gap never reached this process
+
     async def create_sale(
         self, room_id: str, raw: dict[str, Any], by: str, *, hidden: bool = False
     ) -> Sale:
