@@ -157,11 +157,19 @@ class ShowService(Feature):
             fields["started_at"] = show.started_at
         if etype in ("show_ended", "show_cancelled"):
             fields["ended_at"] = show.ended_at
-        try:
-            await self.stream.append(show.room_id, etype, fields)
-        except Exception:  # the change stands; the stream is told best effort
-            log.warning("%s of %s not recorded", etype, show.room_id, exc_info=True)
+        if status in (rules.ENDED, rules.CANCELLED):
+            # the room's sockets close at the tick that carries the event: a round trip
+            # more here and the host's ack could come after its socket's close (seen on Redis)
+            self._spawn(self._record(show.room_id, etype, fields))
+        else:
+            await self._record(show.room_id, etype, fields)
         return {"seq": stored["seq"], "show": stored["show"]}
+
+    async def _record(self, room_id: str, etype: str, fields: dict[str, Any]) -> None:
+        try:
+            await self.stream.append(room_id, etype, fields)
+        except Exception:  # the change stands; the stream is told best effort
+            log.warning("%s of %s not recorded", etype, room_id, exc_info=True)
 
     async def _move(self, room_id: str, target: str) -> tuple[Show, bool]:
         """(the show, True) once moved; (the show, False) when it was there already and
