@@ -153,7 +153,7 @@ class SalesService(Feature):
         self._dirty.add(room_id)
 
     def on_resubscribed(self, room_id: str) -> None:
-        self._dirty.add(room_id)  # counts published during the gap never reached this process
+        self.mark_dirty(room_id)  # counts published during the gap never reached this process
 
     async def create_sale(
         self, room_id: str, raw: dict[str, Any], by: str, *, hidden: bool = False

@@ -87,32 +87,23 @@ local HOLD_EVENT = {paid = 'hold_paid', cancelled = 'hold_cancelled', expired = 
 
 local COUPON_EVENT = {redeemed = 'coupon_redeemed', expired = 'coupon_expired'}
 
--- A coupon's end (redeemed or expired), once: it stays given out, so no counter moves.
-local function end_coupon(R, c, status, now, order_id)
-  c.status = status
-  c.ended_at = tostring(now)
-  if order_id then c.order_id = order_id end
-  redis.call('HSET', hold_key(R, c.hold_id), 'status', status, 'ended_at', c.ended_at,
-    'order_id', c.order_id)
-  redis.call('ZREM', R.due, c.hold_id)
-  if status == 'redeemed' then redis.call('HINCRBY', sale_key(R, c.sale_id), 'redeemed', 1) end
-  emit_coupon(R, c, COUPON_EVENT[status], now)
-  return c
-end
-
--- Move a held hold to a final state and settle the counters: the only place stock
--- returns, and it runs once per hold because it requires status 'held'. (A coupon ends
--- in end_coupon.)
+-- Move a unit to a final state and settle the counters, once per unit. A hold (status
+-- 'held') is the only place stock returns; a coupon stays given out, so only its drop's
+-- redeemed count moves.
 local function end_hold(R, h, status, now, order_id)
-  if h.kind == 'coupon' then return end_coupon(R, h, status, now, order_id) end
   local skey = sale_key(R, h.sale_id)
-  local qty = tonumber(h.qty)
-  redis.call('HINCRBY', skey, 'held', -qty)
-  if status == 'paid' then
-    redis.call('HINCRBY', skey, 'sold', qty)
+  local coupon = h.kind == 'coupon'
+  if coupon then
+    if status == 'redeemed' then redis.call('HINCRBY', skey, 'redeemed', 1) end
   else
-    redis.call('HINCRBY', skey, 'available', qty)
-    redis.call('HINCRBY', takens_key(R, h.sale_id), h.uid, -qty)
+    local qty = tonumber(h.qty)
+    redis.call('HINCRBY', skey, 'held', -qty)
+    if status == 'paid' then
+      redis.call('HINCRBY', skey, 'sold', qty)
+    else
+      redis.call('HINCRBY', skey, 'available', qty)
+      redis.call('HINCRBY', takens_key(R, h.sale_id), h.uid, -qty)
+    end
   end
   h.status = status
   h.ended_at = tostring(now)
@@ -120,6 +111,10 @@ local function end_hold(R, h, status, now, order_id)
   redis.call('HSET', hold_key(R, h.hold_id), 'status', status, 'ended_at', h.ended_at,
     'order_id', h.order_id)
   redis.call('ZREM', R.due, h.hold_id)
-  emit_hold(R, h, HOLD_EVENT[status], now)
+  if coupon then
+    emit_coupon(R, h, COUPON_EVENT[status], now)
+  else
+    emit_hold(R, h, HOLD_EVENT[status], now)
+  end
   return h
 end
