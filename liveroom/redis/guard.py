@@ -13,7 +13,12 @@ What counts as "not now":
   is migrating under a multi-key call), CLUSTERDOWN (slots not covered yet);
 - on a Redis Cluster, the client's own "not now": no node of the slot map answers, a slot
   no master serves for a moment (a failover under way), a call redirected more times
-  than it allows (slots moving).
+  than it allows (slots moving);
+- a connection torn down under a call: when a cluster node dies, redis-py closes the
+  node's connections while other calls are still writing on them, and those calls fail
+  inside its connection code with AttributeError (`_writer` already None) or RuntimeError
+  (uvloop: "the handler is closed"). Only errors raised there count: the same types from
+  anywhere else are bugs.
 
 Not an outage, so passed on unchanged: authentication failures (retrying cannot help; an
 operator must fix the password), and every other error reply (a bug to see, not hide).
@@ -22,6 +27,8 @@ operator must fix the password), and every other error reply (a bug to see, not 
 from __future__ import annotations
 
 import functools
+import os
+import traceback
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import ParamSpec, TypeVar
@@ -42,6 +49,19 @@ _NOT_NOW_CLASSES = (
     rexc.SlotNotCoveredError,
 )
 _DOWN = (rexc.ConnectionError, rexc.TimeoutError, OSError)  # OSError: ConnectionError, TimeoutError
+# redis-py's connection module: a closed connection written to fails in there
+_CONNECTION_CODE = os.path.join("redis", "asyncio", "connection.py")
+_OUR_CODE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _torn_down(exc: BaseException) -> bool:
+    """AttributeError or RuntimeError raised by redis-py's connection code (or below it,
+    asyncio's streams, uvloop) on a connection closed under the call."""
+    if not isinstance(exc, (AttributeError, RuntimeError)):
+        return False
+    files = [frame.f_code.co_filename for frame, _ in traceback.walk_tb(exc.__traceback__)]
+    last = max((i for i, f in enumerate(files) if f.endswith(_CONNECTION_CODE)), default=-1)
+    return last >= 0 and not any(f.startswith(_OUR_CODE) for f in files[last:])
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -49,6 +69,8 @@ def is_outage(exc: BaseException) -> bool:
     if isinstance(exc, rexc.AuthenticationError):
         return False
     if isinstance(exc, _DOWN) or isinstance(exc, _NOT_NOW_CLASSES):
+        return True
+    if _torn_down(exc):
         return True
     if isinstance(exc, rexc.RedisClusterException):
         # "Redis Cluster cannot be connected", raised from the connection error of the

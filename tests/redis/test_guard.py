@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import redis as redis_sync
 from redis import exceptions as rexc
+from redis.asyncio.connection import Connection as AsyncConnection
 from redis.crc import key_slot
 
 from liveroom.analytics.redis_store import RedisAnalyticsStore
@@ -410,3 +411,20 @@ async def test_an_error_reply_is_not_an_outage(own: RedisProcess) -> None:
 )
 def test_what_counts_as_an_outage(exc: BaseException, outage: bool) -> None:
     assert is_outage(exc) is outage
+
+
+async def test_a_connection_closed_under_a_call_is_an_outage(own: RedisProcess) -> None:
+    """A cluster node dies: redis-py closes the node's connections while other calls are
+    still writing on them, and those fail inside its connection code (AttributeError on
+    the writer it dropped). They are outages, so the viewer gets `unavailable` and sends
+    the grab again, not `internal`; the same exception types raised elsewhere are bugs."""
+    conn = AsyncConnection(host="127.0.0.1", port=own.port)
+    await conn.connect()
+    await conn.disconnect()  # what the cluster client does to a dead node's connections
+    with pytest.raises((AttributeError, RuntimeError)) as info:
+        await conn._send_packed_command([b"*1\r\n$4\r\nPING\r\n"])  # the write in flight
+    assert is_outage(info.value)
+    try:
+        None.writelines  # type: ignore[attr-defined]  # noqa: B018
+    except AttributeError as ours:
+        assert not is_outage(ours)
