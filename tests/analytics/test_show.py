@@ -113,6 +113,7 @@ async def test_a_whole_show_is_in_its_report(
     assert old.welcome and ret.welcome
     await show.leave_all()
     show.watched_s = 0.0
+    old_left = int(time.time() * 1000)  # u-old is last seen about now
 
     # -- the merchant sets up: products and three share codes ----------------------------
     for sku, price in (("tea", 100), ("cup", 250)):
@@ -197,12 +198,12 @@ async def test_a_whole_show_is_in_its_report(
     assert (await host.request({"t": "close_draw", "draw_id": draw_id}))["t"] == "ack"
 
     await asyncio.sleep(2.5)  # the unpaid holds run out; every process sweeps
+    leaving = int(time.time() * 1000)  # this show's viewers are last seen from now on
     for name in v:  # the viewers leave, then the host ends the show: the report is final
         await show.leave(name)
     await host.request({"t": "end"})
     await show.leave("host")
     lasted = time.monotonic() - opened
-    left_at = int(time.time() * 1000)
 
     # -- the report: exactly what happened ------------------------------------------------
     expected = {
@@ -316,8 +317,11 @@ async def test_a_whole_show_is_in_its_report(
     assert again["viewers"] == r["viewers"] | {"now": None}  # nobody counts "now" there
 
     # -- each viewer in the segments the rules say ----------------------------------------
-    as_of = left_at + 500  # u-old was last seen more than DORMANT_S before; the rest just now
-    assert as_of - DORMANT_S * 1000 > 0
+    # "now" for the segments: DORMANT_S after halfway between u-old's last visit and this
+    # show's leaves (seconds apart), so u-old is dormant and the rest are not, however
+    # long the leaves took on a loaded box
+    as_of = (old_left + leaving) // 2 + int(DORMANT_S * 1000)
+    assert leaving - old_left >= 2000
 
     async def segment(name: str) -> set[str]:
         listed = await merchant.ok("GET", f"/api/segments/{name}?as_of={as_of}&count=3")
