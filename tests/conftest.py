@@ -51,7 +51,9 @@ def redis_cluster() -> Iterator[RedisCluster]:
     the Redis on 6379. Tests that kill or reshard nodes start one of their own."""
     if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
         pytest.skip("no redis-server / redis-cli")
-    with RedisCluster() as cluster:
+    # nobody kills its nodes: a node timeout long enough that a loaded box never sees a
+    # failover nobody asked for
+    with RedisCluster(node_timeout_ms=5000) as cluster:
         yield cluster
 
 

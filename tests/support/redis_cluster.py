@@ -54,29 +54,47 @@ class RedisCluster:
             "--cluster-replica-validity-factor",
             "0",
         )
-        count = masters * (1 + replicas)
-        self.nodes = [RedisProcess(cluster=True, args=args) for _ in range(count)]
+        self.count = masters * (1 + replicas)
+        self.args = args
+        self.nodes = self._fresh_nodes()
         self.replicas = replicas
         self.wait_s = wait_s
 
+    def _fresh_nodes(self) -> list[RedisProcess]:
+        return [RedisProcess(cluster=True, args=self.args) for _ in range(self.count)]
+
     # life -----------------------------------------------------------------------------
-    def start(self) -> RedisCluster:
-        try:
-            for node in self.nodes:
-                node.start()
-            addresses = [f"127.0.0.1:{n.port}" for n in self.nodes]
-            create = ["--cluster", "create", *addresses, "--cluster-replicas", str(self.replicas)]
-            subprocess.run(
-                ["redis-cli", *create, "--cluster-yes"],
-                check=True,
-                capture_output=True,
-                timeout=self.wait_s,
-            )
-            self.wait_ok()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+    def start(self, attempts: int = 3) -> RedisCluster:
+        """`redis-cli --cluster create` now and then never sees the nodes agree (on a
+        loaded CI box: nodes that flag each other failing while they meet), and a node
+        may lose its port to another process between the pick and the bind; such a
+        cluster is thrown away and a fresh one, on fresh ports, made instead."""
+        for attempt in range(1, attempts + 1):
+            try:
+                self._create()
+                return self
+            except (subprocess.TimeoutExpired, RuntimeError):  # RuntimeError: not ok in time
+                self.stop()
+                if attempt == attempts:
+                    raise
+                self.nodes = self._fresh_nodes()
+            except BaseException:
+                self.stop()
+                raise
+        raise AssertionError("unreachable")
+
+    def _create(self) -> None:
+        for node in self.nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{n.port}" for n in self.nodes]
+        create = ["--cluster", "create", *addresses, "--cluster-replicas", str(self.replicas)]
+        subprocess.run(
+            ["redis-cli", *create, "--cluster-yes"],
+            check=True,
+            capture_output=True,
+            timeout=self.wait_s,
+        )
+        self.wait_ok()
 
     def stop(self) -> None:
         for node in self.nodes:
