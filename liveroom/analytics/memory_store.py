@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from liveroom.analytics.store import SEEN, AnalyticsStore
+from liveroom.analytics.store import SEEN, AnalyticsStore, TouchAsk
 from liveroom.rules.attribution import FIG, Delta, Figures, ShareCode, Touch
 from liveroom.rules.segments import Profile, ProfileDelta
 from liveroom.stream.events import encode
@@ -45,13 +45,17 @@ class MemoryAnalyticsStore(AnalyticsStore):
     async def codes(self, room_id: str) -> list[ShareCode]:
         return sorted(self._codes.get(room_id, {}).values(), key=lambda c: c.created_at)
 
-    async def touch(self, room_id: str, uid: str, touch: Touch, ttl_s: int) -> tuple[Touch, bool]:
-        touches = self._touches.setdefault(room_id, {})
-        kept = touches.setdefault(uid, touch)
-        return kept, kept is touch
-
-    async def first_touch(self, room_id: str, uid: str) -> Touch | None:
-        return self._touches.get(room_id, {}).get(uid)
+    async def touches(
+        self, room_id: str, asks: Sequence[TouchAsk], ttl_s: int
+    ) -> list[tuple[Touch, bool]]:
+        kept = self._touches.setdefault(room_id, {})
+        out = []
+        for ask in asks:
+            first = ask.keep and ask.uid not in kept
+            if first:
+                kept[ask.uid] = ask.touch
+            out.append((kept.get(ask.uid, ask.touch), first))
+        return out
 
     async def apply(
         self, room_id: str, delta: Delta, activity: Mapping[str, Any] | None = None

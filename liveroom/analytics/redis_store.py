@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from liveroom.analytics.store import SEEN, AnalyticsStore
+from liveroom.analytics.store import SEEN, AnalyticsStore, TouchAsk
 from liveroom.redis import RedisLayer
 from liveroom.redis.guard import guarded
 from liveroom.redis.replies import text, text_map, texts
@@ -58,17 +58,24 @@ class RedisAnalyticsStore(AnalyticsStore):
 
     # first touches --------------------------------------------------------------------
     @guarded
-    async def touch(self, room_id: str, uid: str, touch: Touch, ttl_s: int) -> tuple[Touch, bool]:
+    async def touches(
+        self, room_id: str, asks: Sequence[TouchAsk], ttl_s: int
+    ) -> list[tuple[Touch, bool]]:
         key = self._keys.analytics(room_id).touches
         async with self._client.pipeline(transaction=True) as tx:
-            tx.hsetnx(key, uid, touch.encode()).hget(key, uid).expire(key, ttl_s)
-            created, kept, _ = await tx.execute()
-        return Touch.decode(text(kept)), bool(created)
-
-    @guarded
-    async def first_touch(self, room_id: str, uid: str) -> Touch | None:
-        kept = await self._client.hget(self._keys.analytics(room_id).touches, uid)
-        return Touch.decode(text(kept)) if kept is not None else None
+            for ask in asks:
+                if ask.keep:
+                    tx.hsetnx(key, ask.uid, ask.touch.encode())
+                tx.hget(key, ask.uid)
+            if any(ask.keep for ask in asks):
+                tx.expire(key, ttl_s)
+            replies = iter(await tx.execute())
+        out = []
+        for ask in asks:
+            created = bool(next(replies)) if ask.keep else False
+            kept = next(replies)
+            out.append((ask.touch if kept is None else Touch.decode(text(kept)), created))
+        return out
 
     # figures ----------------------------------------------------------------------------
     @guarded

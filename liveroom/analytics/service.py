@@ -33,11 +33,12 @@ from starlette.routing import BaseRoute
 
 from liveroom import codec
 from liveroom.analytics import report as reports
-from liveroom.analytics.store import AnalyticsStore
+from liveroom.analytics.store import AnalyticsStore, TouchAsk
 from liveroom.background import cancel_and_wait, every
+from liveroom.batching import RoomBatcher
 from liveroom.engine.base import Engine, now_ms
 from liveroom.rules import attribution as rules
-from liveroom.rules.attribution import Activity, Delta, Figures, ShareCode
+from liveroom.rules.attribution import Activity, Delta, Figures, ShareCode, Touch
 from liveroom.rules.segments import ProfileDelta, Thresholds, profile_deltas, sku_field
 from liveroom.settings import Settings
 from liveroom.stream.base import CommerceStream
@@ -119,6 +120,8 @@ class Analytics(Feature):
         self._code_lists: dict[str, tuple[float, list[ShareCode]]] = {}
         self._profiles_at = time.monotonic()
         self._tasks: list[asyncio.Task] = []
+        # the joins of a room that arrive together keep their first touches in one step
+        self._touches: RoomBatcher[TouchAsk, tuple[Touch, bool]] = RoomBatcher(self._touch_many)
 
     # lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -129,6 +132,7 @@ class Analytics(Feature):
 
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)
+        await self._touches.close()
         now = now_ms()
         for conn, started in self._entered.items():  # sessions still open: their watch so far
             self._profile(conn.ident.uid).add("watch_ms", now - started)
@@ -157,12 +161,12 @@ class Analytics(Feature):
         touch, ignored = rules.touch_of(cand, code)
         first = not resumed
         if not ident.is_anonymous:
-            if resumed:
-                touch = await self.store.first_touch(room_id, ident.uid) or touch
-            else:
-                ttl = self.settings.analytics_touch_days * 86400
-                touch, first = await self.store.touch(room_id, ident.uid, touch, ttl)
+            ask = TouchAsk(ident.uid, touch, keep=not resumed)
+            touch, first = await self._touches.submit(room_id, ask)
         return Arrival(replace(ident, ref=touch.ref, src=touch.src), first, ignored)
+
+    async def _touch_many(self, room_id: str, asks: list[TouchAsk]) -> list[tuple[Touch, bool]]:
+        return await self.store.touches(room_id, asks, self.settings.analytics_touch_days * 86400)
 
     async def code(self, room_id: str, code: str) -> ShareCode | None:
         """A room's code, from a short cache: a link shared to a big group brings

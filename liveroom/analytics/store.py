@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from liveroom.rules import segments as seg
@@ -19,6 +20,16 @@ from liveroom.rules.segments import Profile, ProfileDelta, Thresholds
 from liveroom.stream.base import CommerceStream
 
 SEEN, SPEND = "seen", "spend"  # the profile indexes (rules.segments.scan_for)
+
+
+@dataclass(frozen=True, slots=True)
+class TouchAsk:
+    """A joining viewer's touch. `keep` False: a viewer coming back with `since` (the same
+    visit) is attributed to the first touch kept, or else this one, and nothing is kept."""
+
+    uid: str
+    touch: Touch
+    keep: bool = True
 
 
 class AnalyticsStore(ABC):
@@ -43,12 +54,13 @@ class AnalyticsStore(ABC):
 
     # first touches --------------------------------------------------------------------
     @abstractmethod
-    async def touch(self, room_id: str, uid: str, touch: Touch, ttl_s: int) -> tuple[Touch, bool]:
-        """Keep `touch` as uid's first in the room unless one is kept already, in one atomic
-        step across processes; return the kept one and whether it is this one."""
-
-    @abstractmethod
-    async def first_touch(self, room_id: str, uid: str) -> Touch | None: ...
+    async def touches(
+        self, room_id: str, asks: Sequence[TouchAsk], ttl_s: int
+    ) -> list[tuple[Touch, bool]]:
+        """For each ask, in order: keep its touch as the viewer's first in the room unless
+        one is kept already (one atomic step across processes; `keep` False only reads),
+        and answer the viewer's first touch and whether it is this one. The joins of a
+        room that arrive together ask together: one round trip for a join storm's batch."""
 
     # figures ----------------------------------------------------------------------------
     @abstractmethod

@@ -6,6 +6,8 @@ which is the same guarantee each Redis Lua script gives across processes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from liveroom.draws.store import Draw, DrawStore, EnterResult, Joined, OpenView
 from liveroom.rules import draw as rules
 from liveroom.stream.events import encode
@@ -110,14 +112,16 @@ class MemoryDrawStore(DrawStore):
     async def first_seen(self, room_id: str, uid: str) -> int | None:
         return self._seen.get((room_id, uid))
 
-    async def joined(self, room_id: str, uid: str | None, now_ms: int) -> Joined:
-        if uid is not None:
-            await self.mark_seen(room_id, uid, now_ms)
-        views = [
-            OpenView(
-                d, len(self._entrants[(room_id, d.id)]), uid in self._entrants[(room_id, d.id)]
-            )
-            for d in await self.open_draws(room_id)
-        ]
-        won = [self._draws[(room_id, i)] for i in await self.wins(room_id, uid or "")]
-        return Joined(views, won)
+    async def joined(self, room_id: str, uids: Sequence[str | None], now_ms: int) -> list[Joined]:
+        out = []
+        for uid in uids:
+            if uid is not None:
+                await self.mark_seen(room_id, uid, now_ms)
+            views = [
+                OpenView(d, len(entrants), uid in entrants)
+                for d in await self.open_draws(room_id)
+                for entrants in [self._entrants[(room_id, d.id)]]
+            ]
+            won = [self._draws[(room_id, i)] for i in await self.wins(room_id, uid or "")]
+            out.append(Joined(views, won))
+        return out

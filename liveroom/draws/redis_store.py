@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from liveroom.draws.store import Draw, DrawStore, EnterResult, Joined, OpenView
@@ -195,30 +195,41 @@ class RedisDrawStore(DrawStore):
         return None if value is None else int(value)
 
     @_gated
-    async def joined(self, room_id: str, uid: str | None, now_ms: int) -> Joined:
+    async def joined(self, room_id: str, uids: Sequence[str | None], now_ms: int) -> list[Joined]:
         seen = self._room(room_id).seen
+        viewers = [u for u in uids if u is not None]
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.smembers(self._room(room_id).open)
-            if uid is not None:
+            for uid in viewers:
                 pipe.lrange(self._wins_key(room_id, uid), 0, -1)
                 pipe.hsetnx(seen, uid, now_ms)
+            if viewers:
                 pipe.expire(seen, SEEN_TTL_S)
             first = await pipe.execute()
         open_ids = sorted(text(i) for i in first[0])
-        won_ids = [text(i) for i in first[1]] if uid is not None else []
+        won_ids = {uid: [text(i) for i in first[1 + 2 * n]] for n, uid in enumerate(viewers)}
+        every_won = sorted({i for ids in won_ids.values() for i in ids})
+        members = sorted(set(viewers))
         async with self.redis.pipeline(transaction=False) as pipe:
             for draw_id in open_ids:
-                rec, members, _ = self._draw_keys(room_id, draw_id)
+                rec, entrants, _ = self._draw_keys(room_id, draw_id)
                 pipe.hmget(rec, "rec", "state", "closed_at")
-                pipe.scard(members)
-                pipe.sismember(members, uid or "")
-            for draw_id in won_ids:
+                pipe.scard(entrants)
+                if members:
+                    pipe.smismember(entrants, members)
+            for draw_id in every_won:
                 pipe.hmget(self._draw_keys(room_id, draw_id)[0], "rec", "state", "closed_at")
-            rows = await pipe.execute()
-        views = []
-        for n in range(len(open_ids)):
-            d = _draw(rows[3 * n])
+            rows = iter(await pipe.execute())
+        shown: list[tuple[Draw, int, set[str]]] = []
+        for _ in open_ids:
+            d, count = _draw(next(rows)), int(next(rows))
+            inside = next(rows) if members else []
             if d is not None and d.state == rules.OPEN:
-                views.append(OpenView(d, int(rows[3 * n + 1]), bool(rows[3 * n + 2])))
-        won = [_draw(row) for row in rows[3 * len(open_ids) :]]
-        return Joined(views, [d for d in won if d is not None])
+                shown.append((d, count, {m for m, hit in zip(members, inside, strict=True) if hit}))
+        won = {draw_id: _draw(next(rows)) for draw_id in every_won}
+        out = []
+        for uid in uids:
+            views = [OpenView(d, count, uid in entered) for d, count, entered in shown]
+            mine = [won[i] for i in won_ids.get(uid, [])] if uid is not None else []
+            out.append(Joined(views, [d for d in mine if d is not None]))
+        return out

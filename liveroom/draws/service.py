@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.routing import BaseRoute, Route
 
 from liveroom.background import cancel_and_wait, every
+from liveroom.batching import RoomBatcher
 from liveroom.draws import claim
 from liveroom.draws.bags import Award, LuckyBags
 from liveroom.draws.http import draw_record
@@ -36,6 +37,7 @@ from liveroom.draws.store import (
     DrawResult,
     DrawStore,
     EnterResult,
+    Joined,
     Prize,
     new_draw_id,
 )
@@ -189,6 +191,8 @@ class DrawService(Feature):
         self._tasks: list[asyncio.Task] = []
         self._running: set[asyncio.Task] = set()
         self._records: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        # the viewers of a room joining together start their clocks and read in one go
+        self._joins: RoomBatcher[str | None, Joined] = RoomBatcher(self._joined)
 
     # lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -203,6 +207,7 @@ class DrawService(Feature):
             handle.cancel()
         self._timers.clear()
         await cancel_and_wait([*self._tasks, *self._running])
+        await self._joins.close()
         await self.store.close()
 
     def routes(self) -> list[BaseRoute]:
@@ -415,7 +420,7 @@ class DrawService(Feature):
         at the close the claim tickets they missed."""
         room_id, ident = join.room_id, join.ident
         viewer = not ident.is_anonymous and not ident.is_host
-        view = await self.store.joined(room_id, ident.uid if viewer else None, now_ms())
+        view = await self._joins.submit(room_id, ident.uid if viewer else None)
         shown = []
         for o in view.open:
             self._remember(room_id, Listing.of(o.draw))
@@ -432,6 +437,9 @@ class DrawService(Feature):
                     frame.update(await self.bags.held(d, ident.uid))
                 won.append(frame)
             welcome["draws_won"] = won
+
+    async def _joined(self, room_id: str, uids: list[str | None]) -> list[Joined]:
+        return await self.store.joined(room_id, uids, now_ms())
 
     async def publish_counts(self) -> None:
         """Entrant counts as latest-value state, at most once per interval per draw."""

@@ -11,6 +11,7 @@ import json
 import secrets
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -214,9 +215,11 @@ class DrawStore(ABC):
     async def first_seen(self, room_id: str, uid: str) -> int | None: ...
 
     @abstractmethod
-    async def joined(self, room_id: str, uid: str | None, now_ms: int) -> Joined:
-        """A viewer joins: start their watch clock (`mark_seen`, unless uid is None), and
-        read the open draws (with counts and whether uid entered) and uid's recent wins."""
+    async def joined(self, room_id: str, uids: Sequence[str | None], now_ms: int) -> list[Joined]:
+        """Viewers join (the ones of a room arriving together, batched: one or two round
+        trips for the lot): for each, start their watch clock (`mark_seen`, unless the uid
+        is None, an anonymous viewer or a host), and read the open draws (with counts and
+        whether the uid entered) and the uid's recent wins."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         pass

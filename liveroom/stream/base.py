@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from liveroom.stream.events import decode
@@ -47,10 +47,18 @@ class CommerceStream(ABC):
             except Exception:  # a listener's bug must not fail the grab or the payment
                 log.exception("commerce listener failed on %s", event.get("type"))
 
-    @abstractmethod
     async def append(self, room_id: str, event_type: str, fields: Mapping[str, Any]) -> str:
         """Add an event to the room's stream; `ts` defaults to now. Returns the event id.
         Raises ValueError for what would not read back as written (see events.encode)."""
+        return (await self.append_many(room_id, [(event_type, fields)]))[0]
+
+    @abstractmethod
+    async def append_many(
+        self, room_id: str, events: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> list[str]:
+        """Several events of a room in one write, in order (the joins of a storm, batched
+        per room): their ids. Raises ValueError, and writes none, when one would not read
+        back as written."""
 
     @abstractmethod
     async def read(self, room_id: str, after: str = "0-0", count: int = 100) -> list[dict]:

@@ -7,7 +7,7 @@ the change it records, exactly as the sale Lua scripts do on Redis.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,12 +49,16 @@ class MemoryStream(CommerceStream):
             del room.events[: -self.maxlen]
         return text
 
-    async def append(self, room_id: str, event_type: str, fields: Mapping[str, Any]) -> str:
-        entry = encode(room_id, event_type, fields)
-        event_id = self.add(room_id, entry)
-        if self.listeners:
-            self._tell(room_id, entry)
-        return event_id
+    async def append_many(
+        self, room_id: str, events: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> list[str]:
+        entries = [encode(room_id, event_type, fields) for event_type, fields in events]
+        ids = []
+        for entry in entries:
+            ids.append(self.add(room_id, entry))
+            if self.listeners:
+                self._tell(room_id, entry)
+        return ids
 
     async def read(self, room_id: str, after: str = "0-0", count: int = 100) -> list[dict]:
         room = self._rooms.get(room_id)

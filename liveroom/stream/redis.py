@@ -7,7 +7,7 @@ record (they get `key(room_id)` and `maxlen` with each call); everything else co
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis import exceptions as rexc
@@ -32,19 +32,30 @@ class RedisStream(CommerceStream):
         return self._keys.commerce_stream(room_id)
 
     @guarded
-    async def append(self, room_id: str, event_type: str, fields: Mapping[str, Any]) -> str:
-        entry = encode(room_id, event_type, fields)
+    async def append_many(
+        self, room_id: str, events: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> list[str]:
+        entries = [encode(room_id, event_type, fields) for event_type, fields in events]
         key = self.key(room_id)
         try:
-            event_id = await self._client.xadd(key, entry, maxlen=self.maxlen, approximate=True)
+            ids = await self._xadd(key, entries)
         except rexc.ConnectionError:
-            # A pooled connection left dead by a Redis restart fails once; this append is
+            # A pooled connection left dead by a Redis restart fails once; an append is
             # not a decision (its events are delivered at least once anyway), so it takes
             # a fresh connection and tries again rather than fail a draw's announcement.
-            event_id = await self._client.xadd(key, entry, maxlen=self.maxlen, approximate=True)
+            ids = await self._xadd(key, entries)
         if self.listeners:
-            self._tell(room_id, entry)
-        return text(event_id)
+            for entry in entries:
+                self._tell(room_id, entry)
+        return [text(event_id) for event_id in ids]
+
+    async def _xadd(self, key: str, entries: list[dict[str, str]]) -> list[Any]:
+        if len(entries) == 1:
+            return [await self._client.xadd(key, entries[0], maxlen=self.maxlen, approximate=True)]
+        async with self._client.pipeline(transaction=False) as pipe:
+            for entry in entries:
+                pipe.xadd(key, entry, maxlen=self.maxlen, approximate=True)
+            return await pipe.execute()
 
     @guarded
     async def read(self, room_id: str, after: str = "0-0", count: int = 100) -> list[dict]:

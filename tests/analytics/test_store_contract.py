@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from liveroom.analytics.redis_store import RedisAnalyticsStore
-from liveroom.analytics.store import SEEN, SPEND, AnalyticsStore
+from liveroom.analytics.store import SEEN, SPEND, AnalyticsStore, TouchAsk
 from liveroom.rules.attribution import FIG, SERIES, Delta, Figures, Owner, ShareCode, Touch
 from liveroom.rules.segments import DAY_MS, ProfileDelta, Thresholds
 from tests.analytics.conftest import T0
@@ -43,14 +43,40 @@ async def test_the_first_touch_wins_across_processes(
         Touch(f"CODE{i:04d}".replace("0", "A").replace("1", "B"), "moments") for i in range(20)
     ]
     results = await asyncio.gather(
-        *(s.touch(ROOM, "u1", t, 60) for s, t in zip(stores, touches, strict=True))
+        *(s.touches(ROOM, [TouchAsk("u1", t)], 60) for s, t in zip(stores, touches, strict=True))
     )
-    firsts = [kept for kept, first in results if first]
+    firsts = [kept for ((kept, first),) in results if first]
     assert len(firsts) == 1
-    assert {kept for kept, _ in results} == {firsts[0]}
-    assert await stores[0].first_touch(ROOM, "u1") == firsts[0]
-    assert await stores[0].first_touch(ROOM, "u2") is None
-    assert await stores[0].touch(ROOM, "u2", Touch("", "direct"), 60) == (Touch(), True)
+    assert {kept for ((kept, _),) in results} == {firsts[0]}
+    # a viewer back with `since` reads the first touch, or keeps to its own if none
+    back = [TouchAsk("u1", Touch("", "poster"), keep=False), TouchAsk("u2", Touch(), keep=False)]
+    assert await stores[0].touches(ROOM, back, 60) == [(firsts[0], False), (Touch(), False)]
+    assert await stores[0].touches(ROOM, [TouchAsk("u2", Touch("", "direct"))], 60) == [
+        (Touch(), True)
+    ]
+
+
+async def test_touches_of_one_batch_are_kept_in_order(
+    open_store: Callable[[], AnalyticsStore],
+) -> None:
+    """A join storm's batch: each ask is answered as if it came alone, in order (the same
+    viewer twice in one batch: the first ask is the first touch, the second is told it)."""
+    store = open_store()
+    amy, bob = Touch("AMYA2345", "wecom_group"), Touch("BOBB2345", "moments")
+    asks = [
+        TouchAsk("u1", amy),
+        TouchAsk("u2", bob, keep=False),
+        TouchAsk("u1", bob),
+        TouchAsk("u2", bob),
+        TouchAsk("u2", amy, keep=False),
+    ]
+    assert await store.touches(ROOM, asks, 60) == [
+        (amy, True),
+        (bob, False),
+        (amy, False),
+        (bob, True),
+        (bob, False),
+    ]
 
 
 async def test_figures_add_up_and_marks_keep_their_extremes(

@@ -212,15 +212,41 @@ async def test_joined_reads_what_a_welcome_needs(store: DrawStore) -> None:
     await store.enter("r1", gone.id, "u1", "", now_ms())
     await store.finish("r1", gone.id, rules.CLOSED, now_ms())
     await store.record_wins("r1", gone.id, ["u1"])
-    view = await store.joined("r1", "u1", 7_000)
+    (view,) = await store.joined("r1", ["u1"], 7_000)
     assert await store.first_seen("r1", "u1") == 7_000
     got = {(o.draw.id, o.entrants, o.entered) for o in view.open}
     assert got == {(d1.id, 2, True), (d2.id, 0, False)}
     assert [d.id for d in view.won] == [gone.id] and view.won[0].state == rules.CLOSED
-    anonymous = await store.joined("r1", None, 9_000)
+    (anonymous,) = await store.joined("r1", [None], 9_000)
     assert {o.entered for o in anonymous.open} == {False} and anonymous.won == []
-    assert (await store.joined("r1", "u1", 9_000)).won == view.won
+    assert (await store.joined("r1", ["u1"], 9_000))[0].won == view.won
     assert await store.first_seen("r1", "u1") == 7_000
+
+
+async def test_viewers_joining_together_each_get_their_own_view(store: DrawStore) -> None:
+    """A join storm's batch: every viewer's entries, wins and watch clock are their own,
+    the same viewer twice keeps the first clock, an anonymous one is nobody's."""
+    d1, d2, gone = make_draw(), make_draw(), make_draw()
+    for d in (d1, d2, gone):
+        await store.create(d)
+    await store.enter("r1", d1.id, "u1", "", now_ms())
+    await store.enter("r1", d2.id, "u2", "", now_ms())
+    await store.finish("r1", gone.id, rules.CLOSED, now_ms())
+    await store.record_wins("r1", gone.id, ["u2"])
+    await store.mark_seen("r1", "u2", 1_000)
+    views = await store.joined("r1", ["u1", None, "u2", "u3", "u1"], 7_000)
+    entered = [{o.draw.id: o.entered for o in v.open} for v in views]
+    assert entered == [
+        {d1.id: True, d2.id: False},
+        {d1.id: False, d2.id: False},
+        {d1.id: False, d2.id: True},
+        {d1.id: False, d2.id: False},
+        {d1.id: True, d2.id: False},
+    ]
+    assert {(o.draw.id, o.entrants) for o in views[0].open} == {(d1.id, 1), (d2.id, 1)}
+    assert [[d.id for d in v.won] for v in views] == [[], [], [gone.id], [], []]
+    seen = [await store.first_seen("r1", u) for u in ("u1", "u2", "u3")]
+    assert seen == [7_000, 1_000, 7_000]
 
 
 async def test_random_sequences_match_a_simple_model(store: DrawStore) -> None:

@@ -22,7 +22,7 @@ from redis.asyncio.connection import Connection as AsyncConnection
 from redis.crc import key_slot
 
 from liveroom.analytics.redis_store import RedisAnalyticsStore
-from liveroom.analytics.store import SEEN
+from liveroom.analytics.store import SEEN, TouchAsk
 from liveroom.coupons.redis_store import RedisTemplateStore
 from liveroom.draws.redis_store import RedisDrawStore
 from liveroom.engine.base import new_event
@@ -138,11 +138,12 @@ CALLS: dict[type, dict[str, Call]] = {
         "done": lambda p: p.draws.done(ROOM, DRAW.id),
         "mark_seen": lambda p: p.draws.mark_seen(ROOM, "u1", T0),
         "first_seen": lambda p: p.draws.first_seen(ROOM, "u1"),
-        "joined": lambda p: p.draws.joined(ROOM, "u1", T0),
+        "joined": lambda p: p.draws.joined(ROOM, ["u1", None], T0),
         "result": lambda p: p.draws.result(ROOM, DRAW.id),
     },
     RedisStream: {
         "append": lambda p: p.stream.append(ROOM, "viewer_joined", {"uid": "u1"}),
+        "append_many": lambda p: p.stream.append_many(ROOM, [("viewer_joined", {"uid": "u1"})]),
         "read": lambda p: p.stream.read(ROOM),
     },
     RedisNonces: {"claim": lambda p: p.nonces.claim("n1", 60)},
@@ -177,8 +178,7 @@ CALLS: dict[type, dict[str, Call]] = {
         "add_code": lambda p: p.analytics.add_code(CODE),
         "code": lambda p: p.analytics.code(ROOM, CODE.code),
         "codes": lambda p: p.analytics.codes(ROOM),
-        "touch": lambda p: p.analytics.touch(ROOM, "u1", Touch(), 60),
-        "first_touch": lambda p: p.analytics.first_touch(ROOM, "u1"),
+        "touches": lambda p: p.analytics.touches(ROOM, [TouchAsk("u1", Touch())], 60),
         "apply": lambda p: p.analytics.apply(ROOM, DELTA),
         "figures": lambda p: p.analytics.figures(ROOM),
         "replace": lambda p: p.analytics.replace(ROOM, Figures({"fig": {"joins": 1}})),

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis import exceptions as rexc
 
+from liveroom.analytics.store import TouchAsk
 from liveroom.engine.base import new_event, now_ms
 from liveroom.redis.scripts import load
 from liveroom.rules import draw as draw_rules
@@ -110,7 +111,7 @@ async def test_draws_the_stream_and_nonces_stay_in_their_slots(parts: RedisParts
     d = make_draw(room=ROOM, eligibility=draw_rules.Eligibility())
     await draws.create(d)
     assert (await draws.enter(ROOM, d.id, ODD, "Ann", now_ms())).entrants == 1
-    view = await draws.joined(ROOM, ODD, now_ms())
+    (view,) = await draws.joined(ROOM, [ODD], now_ms())
     assert [o.draw.id for o in view.open] == [d.id] and view.open[0].entered
     assert await draws.mark_seen(ROOM, "u2", 5) == 5
     assert await draws.finish(ROOM, d.id, draw_rules.CLOSED, now_ms()) is not None
@@ -170,11 +171,12 @@ async def test_analytics_stays_in_its_slots(parts: RedisParts) -> None:
     code = ShareCode("ABCD2345", ROOM, "moments", Owner("koc", ODD))
     assert await store.add_code(code) and await store.code(ROOM, code.code) == code
     assert await store.codes(ROOM) == [code]
-    assert await store.touch(ROOM, ODD, Touch(code.code, "moments"), 60) == (
-        Touch(code.code, "moments"),
-        True,
-    )
-    assert await store.first_touch(ROOM, ODD) == Touch(code.code, "moments")
+    came = Touch(code.code, "moments")
+    back = TouchAsk(ODD, Touch(), keep=False)
+    assert await store.touches(ROOM, [TouchAsk(ODD, came), back], 60) == [
+        (came, True),
+        (came, False),
+    ]
     delta = Delta()
     delta.add(FIG, "comments", 2)
     delta.add(SERIES, "0|comments", 2)

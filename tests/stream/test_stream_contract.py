@@ -72,6 +72,22 @@ async def test_reading_pages_by_id_and_rooms_stay_apart(stream: CommerceStream) 
     assert [e["id"] async for e in stream.scan("r1", after=ids[5])] == ids[6:]
 
 
+async def test_a_batch_is_written_in_order_or_not_at_all(stream: CommerceStream) -> None:
+    """The joins of a storm go in as one write: in their order, each with its own id; one
+    event that would not read back as written refuses the batch before anything is kept
+    (the join recorder's batcher then writes its neighbours one by one)."""
+    joins = [("viewer_joined", {"uid": f"u{i}", "first": 1}) for i in range(5)]
+    ids = await stream.append_many("r1", joins)
+    assert len(set(ids)) == 5
+    assert [(e["id"], e["uid"]) for e in await stream.read("r1")] == [
+        (i, f"u{n}") for n, i in enumerate(ids)
+    ]
+    bad = [("viewer_joined", {"uid": "u9"}), ("viewer_joined", {"uid": 7})]
+    with pytest.raises(ValueError):
+        await stream.append_many("r1", bad)
+    assert len(await stream.read("r1")) == 5
+
+
 async def test_ids_follow_the_clock_and_ts_defaults_to_now(stream: CommerceStream) -> None:
     before = now_ms()
     first = await stream.append("r1", "viewer_joined", {"uid": "a"})
