@@ -58,7 +58,11 @@ def uvicorn_config(settings: Settings, **extra: object) -> dict[str, object]:
         "timeout_graceful_shutdown": math.ceil(
             settings.drain_timeout_s + settings.close_grace_s + 10
         ),
-        "backlog": 4096,
+        # a reconnect storm brings thousands of connections within a quarter second while
+        # one turn of the loop may take longer than that: the kernel's accept queue holds
+        # them (the kernel caps this at net.core.somaxconn; docs/operations.md) instead of
+        # dropping them into the clients' SYN retries of 1, 3, 7 s
+        "backlog": 65535,
         # the app never looks at client addresses (admission.py reads them, X-Forwarded-For
         # included, in the HTTP protocol); the proxy-header middleware would only keep one
         # more suspended frame alive per viewer
