@@ -248,7 +248,9 @@ async def test_a_whole_show_is_in_its_report(
     assert {k: r[k] for k in expected} == expected
     assert r["viewers"]["unique"] == 10 and r["viewers"]["peak"] == peak
     assert r["final"] and r["status"] == "ended"
-    assert lasted - 3 <= r["duration_s"] <= lasted + 1, (r["duration_s"], lasted)
+    # the show ends with the activity record of the first flush after the last leave (one
+    # a second, later when the box is loaded)
+    assert lasted - 3 <= r["duration_s"] <= lasted + 3, (r["duration_s"], lasted)
     assert set(r["sources"]) == set(sources)
     for key, want in sources.items():
         assert tuple(r["sources"][key][m] for m in (*metrics, "draw_entries")) == want, key
