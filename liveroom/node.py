@@ -220,6 +220,7 @@ def build(settings: Settings) -> Node:
     sales = SalesService(settings, engine, stores.sales, payments=orders)
     # coupon drops are sales of kind coupon: built on the sales feature's machinery
     coupons = CouponService(settings, engine, sales, stores.templates)
+    sales.listen_ends(coupons)  # an ended drop's coupons not given out go back
     bags = LuckyBags(sales, coupons)
     draws = DrawService(settings, engine, hub, stores.draws, commerce=stores.stream, bags=bags)
     joins = JoinRecorder(stores.stream)

@@ -19,7 +19,7 @@ from liveroom.tokens import Identity
 
 if TYPE_CHECKING:
     from liveroom.hub import RoomChannel
-    from liveroom.rules.sale import Hold
+    from liveroom.rules.sale import Hold, Sale
     from liveroom.session import Session
 
 # A room event as the engine stores and the hub fans it out: type, ts, seq and its fields.
@@ -81,6 +81,15 @@ class PaymentListener(Protocol):
     hold is a lucky bag's prize (a hidden sale), checked out free: no purchase to show."""
 
     async def on_paid(self, hold: Hold, title: str, *, prize: bool = False) -> None: ...
+
+
+class SaleEndListener(Protocol):
+    """Told of a sale or drop that ended, on the process that ended it (the host's stop,
+    or the sweep that found its end time passed), with its counters as they stand after
+    the end; told again when a stop is sent again for a sale ended already, so it must be
+    idempotent. It must not raise; the end stands whatever it does."""
+
+    async def on_sale_ended(self, sale: Sale) -> None: ...
 
 
 class Feature:

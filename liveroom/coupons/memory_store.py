@@ -13,6 +13,7 @@ class MemoryTemplateStore(TemplateStore):
     def __init__(self) -> None:
         self._templates: dict[str, Stored] = {}
         self._drops: dict[str, list[tuple[str, str]]] = {}
+        self._given_back: set[tuple[str, str]] = set()  # (template, drop) ended drops
 
     async def put(self, template: Template) -> Stored | None:
         before = self._templates.get(template.template_id)
@@ -38,10 +39,14 @@ class MemoryTemplateStore(TemplateStore):
         self._templates[template_id] = after
         return Reservation(True, after.left)
 
-    async def release(self, template_id: str, count: int) -> None:
+    async def release(self, template_id: str, count: int, once: str = "") -> bool:
         stored = self._templates.get(template_id)
-        if stored is not None:
-            self._templates[template_id] = Stored(stored.template, max(stored.reserved - count, 0))
+        if stored is None or (once and (template_id, once) in self._given_back):
+            return False
+        if once:
+            self._given_back.add((template_id, once))
+        self._templates[template_id] = Stored(stored.template, max(stored.reserved - count, 0))
+        return True
 
     async def add_drop(self, template_id: str, room_id: str, drop_id: str) -> None:
         drops = self._drops.setdefault(template_id, [])

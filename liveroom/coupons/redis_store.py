@@ -57,8 +57,10 @@ class RedisTemplateStore(TemplateStore):
         return Reservation(bool(ok), int(left))
 
     @guarded
-    async def release(self, template_id: str, count: int) -> None:
-        await self._reserve(keys=[self._keys.coupon_template(template_id)], args=[-count])
+    async def release(self, template_id: str, count: int, once: str = "") -> bool:
+        key = self._keys.coupon_template(template_id)
+        ok, _ = await self._reserve(keys=[key], args=[-count, once])
+        return ok == 1
 
     @guarded
     async def add_drop(self, template_id: str, room_id: str, drop_id: str) -> None:

@@ -231,6 +231,16 @@ class CouponService(Feature):
         self._forget(room_id, drop_id)
         return Drop(sale)
 
+    async def on_sale_ended(self, sale: Sale) -> None:
+        """A drop ended (the host's stop, or its end time): the coupons it did not give out
+        go back to the template's total, once per drop, so the next drop can have them."""
+        cfg = sale.config
+        if cfg.kind != sale_rules.COUPON or sale.available <= 0:
+            return
+        once = f"{cfg.room_id}/{cfg.sale_id}"
+        if await self.templates.release(cfg.template_id, sale.available, once=once):
+            log.info("drop %s ended: %d coupons back to %s", once, sale.available, cfg.template_id)
+
     async def claims(self, room_id: str, drop_id: str) -> list[dict[str, Any]]:
         """Who claimed: every coupon of the drop, oldest first."""
         drop = await self.drop(room_id, drop_id)

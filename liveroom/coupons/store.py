@@ -59,8 +59,11 @@ class TemplateStore(ABC):
         """Take `count` of the template's total for a drop, all or nothing, atomically."""
 
     @abstractmethod
-    async def release(self, template_id: str, count: int) -> None:
-        """Give back a reservation whose drop was never created."""
+    async def release(self, template_id: str, count: int, once: str = "") -> bool:
+        """Give `count` back to the template's total: a reservation whose drop was never
+        created, or the coupons an ended drop did not give out. With `once` (the drop),
+        at most once for it, however many processes or retries end the drop; False when
+        it was given back before (or there is no such template)."""
 
     @abstractmethod
     async def add_drop(self, template_id: str, room_id: str, drop_id: str) -> None:

@@ -33,7 +33,7 @@ from liveroom.sales.batcher import GrabBatcher
 from liveroom.sales.store import GrabRequest, SaleStore, new_id, now_ms
 from liveroom.settings import Settings
 from liveroom.tokens import Identity
-from liveroom.types import Event, Feature, Frame, Join, PaymentListener
+from liveroom.types import Event, Feature, Frame, Join, PaymentListener, SaleEndListener
 
 log = logging.getLogger("liveroom.sales")
 
@@ -81,6 +81,9 @@ class SalesService(Feature):
     store: SaleStore
     # told of each payment confirmed here (liveroom/orders: the buyer's frame, social proof)
     payments: PaymentListener | None = None
+    # told of each sale or drop this process ends (liveroom/coupons: a drop's coupons not
+    # given out go back to its template)
+    _end_listeners: tuple[SaleEndListener, ...] = ()
     _configs: dict[tuple[str, str], SaleConfig] = field(default_factory=dict)
     _dirty: set[str] = field(default_factory=set)
     _tasks: list[asyncio.Task] = field(default_factory=list)
@@ -206,7 +209,20 @@ class SalesService(Feature):
         if sale.ended_at == now and not sale.config.hidden:
             # this call ended it (an earlier end keeps its own time)
             await self.engine.publish(room_id, room_event(sale, "ended", now, by))
+        await self._tell_ended(sale)  # a stop sent again finishes what a crash left undone
         return sale
+
+    def listen_ends(self, listener: SaleEndListener) -> None:
+        self._end_listeners = (*self._end_listeners, listener)
+
+    async def _tell_ended(self, sale: Sale) -> None:
+        for listener in self._end_listeners:
+            try:
+                await listener.on_sale_ended(sale)
+            except Unavailable:
+                log.warning("end of %s: store unavailable", sale.config.sale_id)
+            except Exception:
+                log.exception("end listener failed on %s", sale.config.sale_id)
 
     async def config(self, room_id: str, sale_id: str) -> SaleConfig | None:
         """A sale's terms (of any kind), read once per process: terms never change."""
@@ -368,6 +384,8 @@ class SalesService(Feature):
                     sale = await self.store.get_sale(room_id, sale_id)
                     if sale is not None and not sale.config.hidden:
                         await self.engine.publish(room_id, room_event(sale, moment, now))
+                    if sale is not None and moment == "ended":
+                        await self._tell_ended(sale)
                     self._dirty.add(room_id)
             if len(result.expired) < 200:
                 return

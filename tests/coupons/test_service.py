@@ -3,6 +3,7 @@ coupons_of and redeem, on the node as liveroom/node.py builds it, on both engine
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -113,6 +114,32 @@ async def test_a_hidden_drop_is_not_announced_and_retries_are_safe(node: Node) -
     assert "drop" not in events.types() and "drop_ended" not in events.types()
     exhausted = await refused(svc.create_drop(ROOM, {"template_id": "bag", "count": 4}, "h"))
     assert (exhausted.code, exhausted.extra["left"]) == ("template_exhausted", 3)
+
+
+async def test_an_ended_drop_gives_what_it_did_not_give_out_back(node: Node) -> None:
+    """A template of 10: a drop of 6 gives out 2 and is stopped (twice: a retried stop),
+    one of 3 gives out 1 and runs out its time; the 6 not given out are the template's
+    again, once each, and a next drop can have them."""
+    svc = node.coupons
+    await svc.put_template({**TEMPLATE, "total": 10}, "t10")
+    stopped = await svc.create_drop(ROOM, {"template_id": "t10", "count": 6}, "host")
+    timed = await svc.create_drop(ROOM, {"template_id": "t10", "count": 3, "duration_s": 1}, "host")
+    for uid in ("amy", "bob"):
+        await svc.claim(ROOM, stopped.drop_id, Identity(uid=uid), "r")
+    await svc.claim(ROOM, timed.drop_id, Identity(uid="cat"), "r")
+    assert (await svc.template("t10")).left == 1
+    await svc.stop_drop(ROOM, stopped.drop_id, "host")
+    await svc.stop_drop(ROOM, stopped.drop_id, "host")
+    assert (await svc.template("t10")).left == 5
+    for _ in range(60):  # the sweep ends the timed drop (every half second)
+        if (await svc.template("t10")).left == 7:
+            break
+        await asyncio.sleep(0.1)
+    view = await svc.template_view(await svc.template("t10"))
+    assert (view["reserved"], view["left"], view["issued"]) == (3, 7, 3)
+    late = await refused(svc.claim(ROOM, timed.drop_id, Identity(uid="dan"), "r"))
+    assert late.code == "ended"
+    assert (await svc.create_drop(ROOM, {"template_id": "t10", "count": 7}, "host")).remaining == 7
 
 
 async def test_redeem_once_then_clear_errors(node: Node) -> None:

@@ -46,6 +46,23 @@ async def test_reservations_are_all_or_nothing(template_store: TemplateStore) ->
     assert kept is not None and (kept.reserved, kept.left) == (7, 0)
 
 
+async def test_an_ended_drop_gives_back_once_whoever_ends_it(
+    template_store: TemplateStore,
+) -> None:
+    """Every process that sees a drop end (a stop sent twice, a sweep) gives its coupons not
+    given out back; the template gets them once."""
+    await template_store.put(tpl(total=10))
+    assert (await template_store.reserve("t1", 8)).ok
+    answers = await asyncio.gather(
+        *(template_store.release("t1", 5, once="room-a/d1") for _ in range(10))
+    )
+    assert sorted(answers) == [False] * 9 + [True]
+    assert await template_store.release("t1", 2, once="room-a/d2")
+    stored = await template_store.get("t1")
+    assert stored is not None and (stored.reserved, stored.left) == (1, 9)
+    assert not await template_store.release("nope", 1, once="room-a/d1")
+
+
 async def test_reservations_at_once_never_exceed_the_total(template_store: TemplateStore) -> None:
     await template_store.put(tpl(total=100))
     answers = await asyncio.gather(*(template_store.reserve("t1", 3) for _ in range(50)))
