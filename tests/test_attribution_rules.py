@@ -124,6 +124,19 @@ def test_holds_and_payments_fold_by_product_and_source() -> None:
     assert f.count(f"{T0}|paid_fen", SERIES) == 1000
 
 
+def test_coupons_fold_by_the_source_of_the_viewer_who_claimed() -> None:
+    issued = {"type": "coupon_issued", "ts": T0, "drop_id": "d1", "coupon_id": "c1"}
+    issued |= {"uid": "amy", "src": "wecom_group", "ref": "ABCD2345"}
+    other = {**issued, "coupon_id": "c2", "uid": "bob", "src": "moments", "ref": ""}
+    redeemed = {**issued, "type": "coupon_redeemed", "ts": T0 + 5, "order_id": "o1"}
+    f = fold_all([issued, other, redeemed], B)
+    assert (f.count("coupons_issued"), f.count("coupons_redeemed")) == (2, 1)
+    assert f.count("s|ABCD2345|coupons_issued") == 1 and f.count("s|ABCD2345|coupons_redeemed") == 1
+    assert f.count("s|moments|coupons_issued") == 1 and f.count("s|moments|coupons_redeemed") == 0
+    expired = {**issued, "type": "coupon_expired"}
+    assert not fold_all([expired], B).counts  # an unused coupon running out changes no figure
+
+
 def test_joins_count_viewers_once_at_their_first_touch() -> None:
     join = {"type": "viewer_joined", "ts": T0 + 5, "uid": "u1", "src": "moments", "ref": ""}
     f = fold_all([{**join, "first": 1}, {**join, "first": 0, "ts": T0 + 7}], B)

@@ -24,6 +24,8 @@ SOURCE_METRICS = (
     "paid",
     "paid_fen",
     "draw_entries",
+    "coupons_issued",
+    "coupons_redeemed",
 )
 PRODUCT_METRICS = ("clicks", "holds", "paid", "paid_fen", "paid_units", "expired", "cancelled")
 TOTALS = (
@@ -40,6 +42,8 @@ TOTALS = (
     "expired",
     "cancelled",
     "draw_entries",
+    "coupons_issued",
+    "coupons_redeemed",
 )
 SERIES_METRICS = ("joins", "comments", "likes", "holds", "paid_fen")
 LEADERBOARD = 10  # sources in the live figures
@@ -200,6 +204,13 @@ def report(
             "hold_to_paid": _ratio(t["paid"], t["holds"]),
         },
         "draws": {**_draws(draws), "entries": t["draw_entries"]},
+        # coupons of the room's drops claimed by (issued) and used on an order by (redeemed)
+        # its viewers, by where each viewer came from in `sources`
+        "coupons": {
+            "issued": t["coupons_issued"],
+            "redeemed": t["coupons_redeemed"],
+            "redeem_rate": _ratio(t["coupons_redeemed"], t["coupons_issued"]),
+        },
         "products": {
             sku: {name: m.get(name, 0) for name in PRODUCT_METRICS}
             for sku, m in sorted(products.items())

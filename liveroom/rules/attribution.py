@@ -383,6 +383,10 @@ def fold(event: Mapping[str, Any], bucket_ms: int) -> Delta:
         d.high(FIG, "last", ts)
     elif etype in ("hold_created", "hold_paid", "hold_expired", "hold_cancelled"):
         _hold_fold(d, event, bucket)
+    elif etype in _COUPON_METRICS:  # a drop's coupon claimed, or used on an order
+        name = _COUPON_METRICS[etype]
+        d.add(FIG, name)
+        d.add(FIG, source_field(key_of(event.get("ref", ""), event.get("src", "")), name))
     elif etype == "draw_entered":
         key = key_of(event.get("ref", ""), event.get("src", ""))
         d.add(FIG, "draw_entries")
@@ -403,6 +407,9 @@ def fold(event: Mapping[str, Any], bucket_ms: int) -> Delta:
     elif etype == "activity":
         _activity_fold(d, event, bucket_ms)
     return d
+
+
+_COUPON_METRICS = {"coupon_issued": "coupons_issued", "coupon_redeemed": "coupons_redeemed"}
 
 
 # -- the per-flush aggregate ------------------------------------------------------------------
