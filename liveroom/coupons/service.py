@@ -306,7 +306,9 @@ class CouponService(Feature):
     async def coupons_of(self, room_id: str, uid: str) -> list[dict[str, Any]]:
         """The viewer's coupons in this room, each {coupon, ticket}, oldest first."""
         out = []
-        for unit in await self.store.coupons_of(room_id, uid):
+        for unit in await self.sales.units(room_id, uid):
+            if unit.kind != sale_rules.COUPON:
+                continue
             cfg = await self.sales.config(room_id, unit.sale_id)
             if cfg is not None:
                 out.append(

@@ -206,9 +206,10 @@ class SaleKeys:
         drop (the same fields, plus kind and valid_from; expires_at is its valid_until)."""
         return f"{self.base}:h:{hold_id}"
 
-    def user_coupons(self, uid: str) -> str:
-        """Set of the coupon ids uid claimed in this room (the welcome's `coupons`); the
-        uid's length (bytes, as Lua's # counts) keeps uids apart."""
+    def user_units(self, uid: str) -> str:
+        """Set of the ids of every hold and coupon uid took in this room (the welcome's
+        `holds` and `coupons`); the uid's length (bytes, as Lua's # counts) keeps uids
+        apart."""
         return f"{self.base}:u:{len(uid.encode())}:{uid}"
 
     @property

@@ -4,6 +4,7 @@ events go to a MemoryStream in the same step (MemoryStream.add is synchronous)."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -67,7 +68,7 @@ class _RoomSales:
     orders: dict[str, str] = field(default_factory=dict)  # order id -> hold id
     bag: list[str] = field(default_factory=list)
     clicks: dict[str, int] = field(default_factory=dict)
-    coupons: dict[str, list[str]] = field(default_factory=dict)  # uid -> coupon ids
+    units: dict[str, list[str]] = field(default_factory=dict)  # uid -> hold and coupon ids
 
 
 class MemorySaleStore(SaleStore):
@@ -212,6 +213,7 @@ class MemorySaleStore(SaleStore):
             data.held += qty
             data.takens[uid] = taken + qty
             room.holds[hold.hold_id] = hold
+            room.units.setdefault(uid, []).append(hold.hold_id)
             self._emit(room_id, "hold_created", _hold_event(hold, now))
             outcome = GrabOutcome(hold=hold)
         ttl_ms = 1000 * max(self.answer_ttl_s, data.cfg.hold_s + 60)
@@ -254,7 +256,7 @@ class MemorySaleStore(SaleStore):
         data.sold += qty
         data.takens[uid] = data.takens.get(uid, 0) + qty
         room.holds[coupon.hold_id] = coupon
-        room.coupons.setdefault(uid, []).append(coupon.hold_id)
+        room.units.setdefault(uid, []).append(coupon.hold_id)
         self._emit(
             data.cfg.room_id,
             rules.KINDS[rules.COUPON].events[rules.ISSUED],
@@ -265,9 +267,9 @@ class MemorySaleStore(SaleStore):
     async def get_hold(self, room_id: str, hold_id: str) -> Hold | None:
         return self._room(room_id).holds.get(hold_id)
 
-    async def coupons_of(self, room_id: str, uid: str) -> list[Hold]:
+    async def units_of(self, room_id: str, uids: Sequence[str]) -> list[list[Hold]]:
         room = self._room(room_id)
-        return [room.holds[c] for c in room.coupons.get(uid, ())]
+        return [[room.holds[u] for u in room.units.get(uid, ())] for uid in uids]
 
     def _end_hold(self, room: _RoomSales, hold: Hold, status: str, now: int, **kw: Any) -> Hold:
         """Move a unit to a final state and settle the counters, exactly once: a held

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from liveroom.redis import RedisLayer
@@ -299,16 +300,26 @@ class RedisSaleStore(SaleStore):
         return _hold(text_map(data)) if data else None
 
     @guarded
-    async def coupons_of(self, room_id: str, uid: str) -> list[Hold]:
+    async def units_of(self, room_id: str, uids: Sequence[str]) -> list[list[Hold]]:
         k = self._keys.sale(room_id)
-        ids = sorted(texts(await self._client.smembers(k.user_coupons(uid))))
-        if not ids:
-            return []
         async with self._client.pipeline(transaction=False) as pipe:
-            for coupon_id in ids:
-                pipe.hgetall(k.hold(coupon_id))
-            found = [_hold(text_map(data)) for data in await pipe.execute() if data]
-        return sorted(found, key=lambda c: (c.created_at, c.hold_id))
+            for uid in uids:
+                pipe.smembers(k.user_units(uid))
+            ids = [sorted(texts(members)) for members in await pipe.execute()]
+        units: dict[str, Hold] = {}
+        wanted = sorted({i for mine in ids for i in mine})
+        if wanted:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for unit_id in wanted:
+                    pipe.hgetall(k.hold(unit_id))
+                for data in await pipe.execute():
+                    if data:
+                        unit = _hold(text_map(data))
+                        units[unit.hold_id] = unit
+        return [
+            sorted((units[i] for i in mine if i in units), key=lambda u: (u.created_at, u.hold_id))
+            for mine in ids
+        ]
 
     def _checkout(self, reply: list[bytes]) -> CheckoutOutcome:
         outcome, raw = text(reply[0]), reply[1]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from liveroom.background import cancel_and_wait, every
-from liveroom.batching import SharedRead
+from liveroom.batching import RoomBatcher, SharedRead
 from liveroom.engine.base import Engine, new_event
 from liveroom.errors import Unavailable
 from liveroom.rules import sale as rules
@@ -44,6 +44,7 @@ FULL_SWEEP_S = 5.0
 HOT_S = rules.MAX_HOLD_S + 60
 MAX_BAG = 50
 STOCK_SALES_MAX = 20  # stock state carries the room's most recent sales only
+HOLDS_SHOWN = 10  # a viewer's holds and orders in the welcome: the newest
 COUPON_ID_PREFIX = "c_"  # rules.coupon.coupon_id_for
 
 
@@ -90,6 +91,8 @@ class SalesService(Feature):
     _hot: dict[str, float] = field(default_factory=dict)  # room -> last activity (monotonic)
     _last_full: float = float("-inf")
     batcher: GrabBatcher = field(init=False)
+    # each joining viewer's own holds and coupons, read for the viewers joining together
+    _units: RoomBatcher[str, list[Hold]] = field(init=False)
     # the bag and sales every joining viewer's welcome shows, read once for those joining
     # together (a join storm)
     _shops: SharedRead[tuple[list[Product], list[Sale]]] = field(init=False)
@@ -97,6 +100,7 @@ class SalesService(Feature):
     def __post_init__(self) -> None:
         self.batcher = GrabBatcher(self.store)
         self._shops = SharedRead(self.store.shop)
+        self._units = RoomBatcher(self.store.units_of)
 
     # lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -112,6 +116,7 @@ class SalesService(Feature):
         await cancel_and_wait(self._tasks)
         await self.batcher.close()
         await self._shops.close()
+        await self._units.close()
         await self.store.close()
 
     async def put_product(self, raw: dict[str, Any], sku: str | None = None) -> Product:
@@ -417,9 +422,40 @@ class SalesService(Feature):
         joining together."""
         return await self._shops.get(room_id)
 
+    async def units(self, room_id: str, uid: str) -> list[Hold]:
+        """Every hold and coupon uid took in the room, oldest first."""
+        return await self._units.submit(room_id, uid)
+
+    async def holds_of(self, room_id: str, uid: str) -> list[dict[str, Any]]:
+        """The viewer's holds still to pay (with their checkout, as the grab's answer gave
+        it) and their paid orders in this room, newest first: a viewer who went to the
+        mini-program to pay and comes back, or whose socket dropped after the answer,
+        finds them again."""
+        now, out = now_ms(), []
+        for hold in reversed(await self.units(room_id, uid)):
+            if hold.kind != rules.PRODUCT or not _yours_to_see(hold, now):
+                continue
+            cfg = await self.config(room_id, hold.sale_id)
+            if cfg is None:
+                continue
+            mint = hold.status == rules.HELD
+            reply = GrabReply(hold, cfg, duplicate=False)
+            if mint:
+                reply.ticket = ticket.mint(self.settings.merchant_key, hold)
+            view = reply.public()
+            del view["duplicate"]
+            view["hold"].update(status=hold.status, order_id=hold.order_id)
+            if not mint:
+                del view["checkout"]
+            out.append(view)
+            if len(out) == HOLDS_SHOWN:
+                break
+        return out
+
     async def on_join(self, join: Join, welcome: Frame) -> None:
-        """A joining client gets the bag, the sales and their stock with its welcome."""
-        room_id = join.room_id
+        """A joining client gets the bag, the sales and their stock with its welcome, and
+        a logged-in viewer their holds and orders in the room."""
+        room_id, ident = join.room_id, join.ident
         self._touch(room_id)
         try:
             products, sales = await self._shops.get(room_id)
@@ -427,8 +463,23 @@ class SalesService(Feature):
             return  # the room still works; the shop fills in with the next events
         now = now_ms()
         welcome["bag"] = [p.public() for p in products]
-        sales = [s for s in by_kind(sales).get(rules.PRODUCT, []) if not s.config.hidden]
+        every = by_kind(sales).get(rules.PRODUCT, [])
+        sales = [s for s in every if not s.config.hidden]
         welcome["sales"] = [s.public(now) for s in sales[-STOCK_SALES_MAX:]]
+        if not ident.is_anonymous and not ident.is_host:
+            # a room that never had a sale holds nobody's holds: no read for its joins
+            try:
+                welcome["holds"] = await self.holds_of(room_id, ident.uid) if every else []
+            except Unavailable:
+                pass  # the answer of each grab still carries its checkout
+
+
+def _yours_to_see(hold: Hold, now: int) -> bool:
+    """A hold still to pay, or an order paid: what the viewer can act on or wants to see.
+    An expired or cancelled hold, or one whose time ran out before the sweep, is not."""
+    if hold.status == rules.HELD:
+        return hold.expires_at > now
+    return hold.status == rules.PAID
 
 
 def by_kind(sales: list[Sale]) -> dict[str, list[Sale]]:

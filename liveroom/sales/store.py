@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from liveroom.rules.sale import (
@@ -137,8 +138,10 @@ class SaleStore(ABC):
         """A hold, or a coupon of a drop (by its coupon id)."""
 
     @abstractmethod
-    async def coupons_of(self, room_id: str, uid: str) -> list[Hold]:
-        """Every coupon uid claimed in the room's drops, oldest first."""
+    async def units_of(self, room_id: str, uids: Sequence[str]) -> list[list[Hold]]:
+        """For each uid, every hold and coupon they took in the room (grabs, claims, lucky
+        bags' prizes) as it stands now, oldest first: what a viewer coming back sees of
+        their own. The viewers of a room joining together ask at once (a batch)."""
 
     @abstractmethod
     async def confirm(self, room_id: str, hold_id: str, order_id: str, now: int) -> CheckoutOutcome:

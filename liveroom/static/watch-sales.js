@@ -33,12 +33,7 @@ export function install(ext) {
     try {
       const ack = await client.request({ t: "grab", sale_id: s.sale_id, qty: 1, request_id: requestId });
       if (!ack.duplicate) c.held = (c.held || 0) + ack.hold.qty;
-      const pay = h("button", { class: "pay", onclick: () => checkout(ack.checkout) }, "Pay now");
-      c.querySelector(".mine").replaceChildren(
-        h("span", {}, "Reserved ✓ pay within "),
-        h("b", { "data-ends": ack.hold.expires_at }, clock(ack.hold.expires_at, client)),
-        pay,
-      );
+      showReserved(c, ack);
     } catch (err) {
       // the same request id is safe to retry: the server answers it once
       if ((err.code === "unavailable" || err.code === "disconnected" || err.code === "offline") && tries > 1) {
@@ -48,6 +43,20 @@ export function install(ext) {
       toast(REFUSED[err.code] || err.message);
     }
     refresh(c);
+  }
+
+  function showReserved(c, { hold, checkout: co }) {
+    const pay = h("button", { class: "pay", onclick: () => checkout(co) }, "Pay now");
+    c.querySelector(".mine").replaceChildren(
+      h("span", {}, "Reserved ✓ pay within "),
+      h("b", { "data-ends": hold.expires_at }, clock(hold.expires_at, client)),
+      pay,
+    );
+  }
+
+  function showPaid(c, orderId) {
+    c.paid = true;
+    c.querySelector(".mine").replaceChildren(h("span", {}, `Paid ✓ order ${orderId}`));
   }
 
   function refresh(c) {
@@ -119,8 +128,7 @@ export function install(ext) {
   client.addEventListener("frame", ({ detail: f }) => {
     const c = f.t === "order_paid" && card(f.sale_id);
     if (!c) return;
-    c.paid = true;
-    c.querySelector(".mine").replaceChildren(h("span", {}, `Paid ✓ order ${f.order_id}`));
+    showPaid(c, f.order_id);
     refresh(c);
   });
 
@@ -140,7 +148,20 @@ export function install(ext) {
     for (const p of w.bag || []) products.set(p.sku, p);
     renderBag(w.bag || []);
     if (w.recovered !== true) box.replaceChildren();
-    for (const s of w.sales || []) if (s.status !== "ended") showSale(s);
+    // the viewer's own holds and orders (newest first): back from the mini-program's
+    // checkout, or after a dropped socket, the card shows what is to pay or was paid
+    const mine = w.holds || [];
+    const withMine = new Set(mine.map((x) => x.hold.sale_id));
+    for (const s of w.sales || []) if (s.status !== "ended" || withMine.has(s.sale_id)) showSale(s);
+    if (w.holds) for (const c of box.querySelectorAll(".sale-card")) c.held = 0; // the server's count
+    for (const x of [...mine].reverse()) {
+      const c = card(x.hold.sale_id);
+      if (!c) continue;
+      c.held = (c.held || 0) + x.hold.qty;
+      if (x.hold.status === "paid") showPaid(c, x.hold.order_id);
+      else showReserved(c, x);
+      refresh(c);
+    }
   });
   setInterval(() => {
     for (const c of box.querySelectorAll(".sale-card")) {

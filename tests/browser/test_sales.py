@@ -61,6 +61,13 @@ def test_flash_sale_sells_out_and_hands_buyers_to_checkout(pages, sku):
 
     mia.locator(".sale-card button.pay").click()  # outside WeChat the page says where it goes
     expect(mia.locator("#toast")).to_contain_text("/pages/checkout/index?ticket=")
+    # back from the mini-program without paying (a new page load): the hold is still hers
+    mia.reload()
+    card = mia.locator(".sale-card")
+    expect(card.locator(".mine")).to_contain_text("Reserved ✓ pay within")
+    expect(card.locator("button.grab")).to_have_text("Reserved")
+    card.locator("button.pay").click()
+    expect(mia.locator("#toast")).to_contain_text("/pages/checkout/index?ticket=")
 
     sale.locator("button.end-sale").click()
     expect(sale.locator(".state")).to_have_text("ended")

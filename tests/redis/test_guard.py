@@ -104,7 +104,7 @@ CALLS: dict[type, dict[str, Call]] = {
         "grab": lambda p: p.sales.grab(ROOM, "s1", "u1", "", 1, "a", T0),
         "grab_many": lambda p: p.sales.grab_many(ROOM, [GrabRequest("s1", "u", "", 1, "b")], T0),
         "get_hold": lambda p: p.sales.get_hold(ROOM, "h1"),
-        "coupons_of": lambda p: p.sales.coupons_of(ROOM, "u1"),
+        "units_of": lambda p: p.sales.units_of(ROOM, ["u1"]),
         "confirm": lambda p: p.sales.confirm(ROOM, "h1", "o1", T0),
         "cancel": lambda p: p.sales.cancel(ROOM, "h1", T0),
         "sweep": lambda p: p.sales.sweep(ROOM, T0),

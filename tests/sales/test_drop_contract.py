@@ -49,8 +49,7 @@ async def test_a_claim_issues_a_coupon_counted_as_given_out(sale_store: SaleStor
     sale = await assert_invariants(sale_store, "r1", "d1")
     assert (sale.available, sale.held, sale.sold) == (4, 0, 1)
     assert await sale_store.get_hold("r1", c.hold_id) == c
-    assert await sale_store.coupons_of("r1", "u1") == [c]
-    assert await sale_store.coupons_of("r1", "u2") == []
+    assert await sale_store.units_of("r1", ["u1", "u2"]) == [[c], []]
 
 
 async def test_retries_limits_and_sold_out_are_a_grabs(sale_store: SaleStore) -> None:

@@ -117,6 +117,47 @@ async def test_sale_grab_and_checkout_hand_off(live_server: LiveServer, merchant
         await c.close()
 
 
+async def test_a_viewer_coming_back_finds_their_holds_and_orders(
+    live_server: LiveServer, merchant: Merchant
+) -> None:
+    """The buyer grabs twice, leaves for the mini-program, pays one, comes back: the
+    welcome has the paid order and the hold still to pay with its checkout; nobody
+    else's, and none for an anonymous viewer or one who never grabbed."""
+    host = await connect(live_server, "host", role="host")
+    buyer = await connect(live_server, "buyer")
+    sales = []
+    for stock in (5, 6):
+        ack = await host.request({"t": "start_sale", "sku": "tea-01", "stock": stock})
+        sales.append(ack["sale"]["sale_id"])
+    got = [
+        await buyer.request({"t": "grab", "sale_id": sale_id, "request_id": "g"})
+        for sale_id in sales
+    ]
+    assert [g["t"] for g in got] == ["ack", "ack"], got
+    other = await connect(live_server, "other")
+    assert (await other.request({"t": "grab", "sale_id": sales[0], "request_id": "g"}))[
+        "t"
+    ] == "ack"
+    await buyer.close()
+    paid = {"ticket": got[0]["checkout"]["ticket"], "order_id": "o-77"}
+    await merchant.ok("POST", "/api/checkout/confirm", paid)
+
+    back = await connect(live_server, "buyer")
+    holds = back.welcome["holds"]  # type: ignore[index]
+    assert [h["hold"]["hold_id"] for h in holds] == [g["hold"]["hold_id"] for g in got[::-1]]
+    to_pay, order = holds
+    assert to_pay["hold"]["status"] == "held" and to_pay["checkout"]["appid"] == "wx1"
+    held = ticket.verify(live_server.secret, to_pay["checkout"]["ticket"])
+    assert held.hold_id == got[1]["hold"]["hold_id"]
+    assert (order["hold"]["status"], order["hold"]["order_id"]) == ("paid", "o-77")
+    assert "checkout" not in order
+    assert (await connect(live_server, "nobody")).welcome["holds"] == []  # type: ignore[index]
+    anonymous = await Client.connect(live_server.ws_url("shop"))
+    assert anonymous.welcome is not None and "holds" not in anonymous.welcome
+    for c in (host, other, back):
+        await c.close()
+
+
 async def test_scheduled_sale_counts_down_and_members_go_first(
     live_server: LiveServer, merchant: Merchant
 ) -> None:

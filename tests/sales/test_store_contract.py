@@ -161,6 +161,23 @@ async def test_confirm_is_idempotent_by_order_id(sale_store: SaleStore) -> None:
     assert missing.error == rules.NO_SUCH_HOLD and missing.hold is None
 
 
+async def test_each_viewer_finds_their_own_units_as_they_stand(sale_store: SaleStore) -> None:
+    """What a viewer coming back is shown: their holds, in their current state, oldest
+    first, asked for a batch of viewers at once (a retried grab adds nothing)."""
+    await sale_store.create_sale(make_sale())
+    await sale_store.create_sale(make_sale("s2"))
+    h1 = (await sale_store.grab("r1", "s1", "u1", "", 1, "a", T0)).hold
+    h2 = (await sale_store.grab("r1", "s2", "u1", "", 2, "b", T0 + 1)).hold
+    h3 = (await sale_store.grab("r1", "s1", "u2", "", 1, "a", T0 + 2)).hold
+    await sale_store.grab("r1", "s1", "u1", "", 1, "a", T0 + 3)  # a retry
+    assert h1 and h2 and h3
+    paid = (await sale_store.confirm("r1", h1.hold_id, "o1", T0 + 4)).hold
+    assert paid is not None
+    units = await sale_store.units_of("r1", ["u1", "u3", "u2", "u1"])
+    assert units == [[paid, h2], [], [h3], [paid, h2]]
+    assert await sale_store.units_of("r2", ["u1"]) == [[]]
+
+
 async def test_cancel_returns_stock_once(sale_store: SaleStore) -> None:
     await sale_store.create_sale(make_sale())
     h = (await sale_store.grab("r1", "s1", "u1", "", 2, "a", T0)).hold

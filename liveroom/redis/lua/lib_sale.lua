@@ -23,7 +23,7 @@ local function hold_key(R, hold_id) return R.base .. ':h:' .. hold_id end
 local function answer_key(R, sale_id, uid, request_id)
   return R.base .. ':ans:' .. sale_id .. ':' .. #uid .. ':' .. uid .. ':' .. request_id
 end
-local function user_coupons_key(R, uid) return R.base .. ':u:' .. #uid .. ':' .. uid end
+local function user_units_key(R, uid) return R.base .. ':u:' .. #uid .. ':' .. uid end
 
 local function hgetall(key)
   local r = redis.call('HGETALL', key)

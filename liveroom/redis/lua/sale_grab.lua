@@ -50,7 +50,7 @@ local function issue_coupon(s, sale_id, uid, qty, request_id, unit_id, src, ref)
   for k, v in pairs(c) do flat[#flat + 1] = k; flat[#flat + 1] = v end
   redis.call('HSET', hold_key(R, c.hold_id), unpack(flat))
   redis.call('SADD', sale_holds_key(R, sale_id), c.hold_id)
-  redis.call('SADD', user_coupons_key(R, uid), c.hold_id)
+  redis.call('SADD', user_units_key(R, uid), c.hold_id)
   redis.call('ZADD', R.due, valid_until, c.hold_id)
   emit_coupon(R, c, 'coupon_issued', now)
   return {hold = c}
@@ -105,6 +105,7 @@ local function grab_one(sale_id, uid, tier, qty, request_id, hold_id, src, ref, 
     for k, v in pairs(h) do flat[#flat + 1] = k; flat[#flat + 1] = v end
     redis.call('HSET', hold_key(R, hold_id), unpack(flat))
     redis.call('SADD', sale_holds_key(R, sale_id), hold_id)
+    redis.call('SADD', user_units_key(R, uid), hold_id)
     redis.call('ZADD', R.due, tonumber(h.expires_at), hold_id)
     emit_hold(R, h, 'hold_created', now)
     answer = {hold = h}
