@@ -16,7 +16,13 @@ take fails alone and its neighbours get their answers. Requests must therefore b
 idempotent (a request id, a client id) so that one the failed batch had already decided
 gets that same answer again.
 
-Used by the sale grabs (sales/batcher.py) and the Redis engine's comments (engine/redis.py).
+Used by the sale grabs (sales/batcher.py), the Redis engine's comments and moderation reads
+(engine/redis.py), and the reads and writes behind a joining viewer's welcome.
+
+`immediate`: each request goes to the store at once, alone. For a store in this process (the
+memory engine) a batch saves no round trip, and the hop through the batch's task costs a
+turn of the event loop, which in a join storm (thousands of ready sockets a turn) is the
+price of a whole turn per batched step.
 """
 
 from __future__ import annotations
@@ -44,8 +50,10 @@ class RoomBatcher(Generic[Req, Out]):
         send_many: SendMany[Req, Out],
         max_batch: int = MAX_BATCH,
         max_in_flight: int = MAX_IN_FLIGHT,
+        immediate: bool = False,
     ) -> None:
         self._send_many = send_many
+        self.immediate = immediate
         self.max_batch = max_batch
         self.max_in_flight = max_in_flight
         self._queues: dict[str, deque[tuple[Req, asyncio.Future[Out]]]] = {}
@@ -54,6 +62,9 @@ class RoomBatcher(Generic[Req, Out]):
 
     async def submit(self, room_id: str, request: Req) -> Out:
         """The request's answer, from a batch of the room's requests."""
+        if self.immediate:
+            (outcome,) = await self._send_many(room_id, [request])
+            return outcome
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Out] = loop.create_future()
         self._queues.setdefault(room_id, deque()).append((request, future))

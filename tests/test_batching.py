@@ -28,6 +28,29 @@ async def test_what_arrives_while_a_batch_is_out_leaves_together_in_order() -> N
     assert sent == [[0], [1, 2, 3, 4, 5]]
 
 
+async def test_an_immediate_batcher_sends_each_request_alone_in_its_callers_turn() -> None:
+    """For a store in this process: no batch task, no turn of the loop between the call
+    and the store, each request alone (a failure is its own), whatever arrives together."""
+    sent: list[list[int]] = []
+
+    async def send_many(room_id: str, items: list[int]) -> list[int]:
+        sent.append(items)
+        if items == [3]:
+            raise ValueError("bad item")
+        return [i * 10 for i in items]
+
+    batcher: RoomBatcher[int, int] = RoomBatcher(send_many, max_in_flight=1, immediate=True)
+    calls = [batcher.submit("r", i) for i in range(5)]
+    got = await asyncio.gather(*calls, return_exceptions=True)
+    assert got[:3] == [0, 10, 20] and isinstance(got[3], ValueError) and got[4] == 40
+    assert sent == [[0], [1], [2], [3], [4]]
+    # in the caller's own turn: done without the loop running anything else first
+    step = batcher.submit("r", 7).__await__()
+    with pytest.raises(StopIteration) as done:
+        next(step)
+    assert done.value.value == 70
+
+
 async def test_closing_cancels_every_caller_instead_of_leaving_it_waiting() -> None:
     async def never(room_id: str, items: list[int]) -> list[int]:
         await asyncio.Event().wait()

@@ -24,6 +24,7 @@ class _Viewer:
 
 class MemoryAnalyticsStore(AnalyticsStore):
     name = "memory"
+    in_process = True
 
     def __init__(self, stream: MemoryStream | None = None) -> None:
         self.stream: MemoryStream = stream if stream is not None else MemoryStream()

@@ -121,7 +121,9 @@ class Analytics(Feature):
         self._profiles_at = time.monotonic()
         self._tasks: list[asyncio.Task] = []
         # the joins of a room that arrive together keep their first touches in one step
-        self._touches: RoomBatcher[TouchAsk, tuple[Touch, bool]] = RoomBatcher(self._touch_many)
+        self._touches: RoomBatcher[TouchAsk, tuple[Touch, bool]] = RoomBatcher(
+            self._touch_many, immediate=store.in_process
+        )
 
     # lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:

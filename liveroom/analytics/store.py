@@ -34,6 +34,9 @@ class TouchAsk:
 
 class AnalyticsStore(ABC):
     name = "store"
+    # in this process (the memory engine): batching its calls saves no round trip
+    # (liveroom/batching.py, `immediate`)
+    in_process = False
     # the room's commerce stream, where `apply` records activity in the same step
     stream: CommerceStream
 

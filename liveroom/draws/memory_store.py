@@ -17,6 +17,8 @@ WINS_KEPT = 5
 
 
 class MemoryDrawStore(DrawStore):
+    in_process = True
+
     def __init__(self, stream: MemoryStream | None = None) -> None:
         """`stream`: the room's commerce stream, where entries are recorded (None: not)."""
         self.stream = stream

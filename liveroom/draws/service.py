@@ -192,7 +192,9 @@ class DrawService(Feature):
         self._running: set[asyncio.Task] = set()
         self._records: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
         # the viewers of a room joining together start their clocks and read in one go
-        self._joins: RoomBatcher[str | None, Joined] = RoomBatcher(self._joined)
+        self._joins: RoomBatcher[str | None, Joined] = RoomBatcher(
+            self._joined, immediate=store.in_process
+        )
 
     # lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:

@@ -146,6 +146,10 @@ class Joined:
 
 
 class DrawStore(ABC):
+    # in this process (the memory engine): batching its calls saves no round trip
+    # (liveroom/batching.py, `immediate`)
+    in_process = False
+
     @abstractmethod
     async def create(self, d: Draw) -> None:
         """Store a new open draw and schedule it for closing at `ends_at`."""

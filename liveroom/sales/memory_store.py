@@ -73,6 +73,7 @@ class _RoomSales:
 
 class MemorySaleStore(SaleStore):
     name = "memory"
+    in_process = True
 
     def __init__(self, stream: MemoryStream | None = None, answer_ttl_s: int = 600) -> None:
         self.stream: MemoryStream = stream if stream is not None else MemoryStream()

@@ -100,7 +100,7 @@ class SalesService(Feature):
     def __post_init__(self) -> None:
         self.batcher = GrabBatcher(self.store)
         self._shops = SharedRead(self.store.shop)
-        self._units = RoomBatcher(self.store.units_of)
+        self._units = RoomBatcher(self.store.units_of, immediate=self.store.in_process)
 
     # lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:

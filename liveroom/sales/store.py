@@ -50,6 +50,9 @@ def new_id(kind: str) -> str:
 
 class SaleStore(ABC):
     name = "store"
+    # in this process (the memory engine): batching its calls saves no round trip
+    # (liveroom/batching.py, `immediate`)
+    in_process = False
     # The room's commerce event stream, where this store records sale and hold events.
     stream: CommerceStream
 

@@ -19,6 +19,9 @@ MAXLEN = 100_000
 
 class CommerceStream(ABC):
     name = "stream"
+    # in this process (the memory engine): batching its calls saves no round trip
+    # (liveroom/batching.py, `immediate`)
+    in_process = False
     maxlen: int  # about this many of a room's latest events are kept
     # who hears of each event this process records (the analytics folds), in order
     listeners: tuple[CommerceListener, ...] = ()

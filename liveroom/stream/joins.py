@@ -29,7 +29,9 @@ class JoinRecorder(Feature):
 
     def __init__(self, stream: CommerceStream) -> None:
         self.stream = stream
-        self._batches: RoomBatcher[JoinFields, str] = RoomBatcher(self._record_many)
+        self._batches: RoomBatcher[JoinFields, str] = RoomBatcher(
+            self._record_many, immediate=stream.in_process
+        )
 
     async def stop(self) -> None:
         await self._batches.close()

@@ -30,6 +30,7 @@ class _Room:
 
 class MemoryStream(CommerceStream):
     name = "memory"
+    in_process = True
 
     def __init__(self, maxlen: int = MAXLEN) -> None:
         self.maxlen = maxlen
