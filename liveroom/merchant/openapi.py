@@ -105,6 +105,11 @@ SCHEMAS: dict[str, Any] = {
             "title": _S,
             "allow_anonymous": _B,
             "keywords": {"type": "array", "items": _S},
+            "social_proof": {
+                "type": "string",
+                "enum": ["masked", "full", "off"],
+                "description": "how the room names buyers in purchase social proof",
+            },
             "starts_at": {**_I, "description": "unix ms in the future: schedules the show"},
             "cover": _S,
             "hls_url": _S,

@@ -25,6 +25,7 @@ from liveroom.errors import Refusal, Unavailable, error_response, internal_error
 from liveroom.merchant import auth
 from liveroom.merchant.openapi import OPENAPI
 from liveroom.rules import sale as rules
+from liveroom.rules import social_proof
 from liveroom.rules.sale import CheckoutOutcome, Hold
 from liveroom.sales.service import SalesService
 from liveroom.sales.store import now_ms
@@ -176,14 +177,15 @@ async def get_room(request: Request, data: Any) -> Response:
 
 
 async def put_room(request: Request, data: dict[str, Any]) -> Response:
-    """Title, anonymous access and blocked keywords; the room sees it as a `room` event.
+    """Title, anonymous access, blocked keywords and how purchases are shown; the room
+    sees it as a `room` event.
     The show's fields (start time, cover, streams, reminders...) go to the show feature."""
     node: Node = request.app.state.node
     room_id = request.path_params["room_id"]
     changes: dict[str, Any] = {}
     show_data = {k: v for k, v in data.items() if k in SHOW_FIELDS}
     data = {k: v for k, v in data.items() if k not in SHOW_FIELDS}
-    unknown = set(data) - {"title", "allow_anonymous", "keywords"}
+    unknown = set(data) - {"title", "allow_anonymous", "keywords", "social_proof"}
     if unknown:
         raise ApiError("bad_request", f"unknown room fields: {sorted(unknown)}")
     if "title" in data:
@@ -203,6 +205,11 @@ async def put_room(request: Request, data: dict[str, Any]) -> Response:
         ):
             raise ApiError("bad_request", "'keywords' must be a list of 1-50 character strings")
         changes["keywords"] = kw
+    if "social_proof" in data:
+        try:
+            changes["social_proof"] = social_proof.check_mode(data["social_proof"])
+        except social_proof.SocialProofError as err:
+            raise ApiError("bad_request", f"'social_proof': {err}") from None
     if not changes and not show_data:
         raise ApiError("bad_request", "nothing to change")
     if show_data:  # first: a refused show field changes nothing

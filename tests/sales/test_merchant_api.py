@@ -130,6 +130,16 @@ async def test_room_config_reaches_the_room(live_server: LiveServer, merchant: M
     assert unknown.status_code == 400
     bad_room = await merchant.call("PUT", "/api/rooms/a%20b", {"title": "x"})
     assert bad_room.status_code == 400 and bad_room.json()["error"]["code"] == "bad_room"
+    # how the room names buyers in its purchase social proof, as the host's
+    # set_social_proof does
+    named = await merchant.ok("PUT", "/api/rooms/cfg", {"social_proof": "full"})
+    assert named["room"]["social_proof"] == "full"
+    event = await viewer.events(lambda e: e["type"] == "room" and "social_proof" in e)
+    assert event["social_proof"] == "full"
+    assert (await merchant.ok("GET", "/api/rooms/cfg"))["room"]["social_proof"] == "full"
+    for junk in ("loud", 1, None, ""):
+        wrong = await merchant.call("PUT", "/api/rooms/cfg", {"social_proof": junk})
+        assert wrong.status_code == 400 and "social_proof" in wrong.json()["error"]["message"]
     await viewer.close()
 
 
