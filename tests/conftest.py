@@ -20,6 +20,7 @@ import redis as redis_sync
 from liveroom.engine import create_engine
 from liveroom.engine.base import Engine
 from liveroom.settings import Settings
+from tests.sales.merchant import Merchant
 from tests.support.redis_cluster import RedisCluster
 from tests.support.server import LiveServer
 
@@ -121,3 +122,13 @@ def live_server(server_env: dict[str, str]) -> Iterator[LiveServer]:
     """A real server process on the engine under test."""
     with LiveServer(env=server_env) as srv:
         yield srv
+
+
+@pytest.fixture
+async def merchant(live_server: LiveServer) -> AsyncIterator[Merchant]:
+    """The merchant backend's signed client of the live server. A test module that needs
+    a catalogue or a template first overrides it: `async def merchant(merchant)`, seeds,
+    returns it."""
+    m = Merchant(live_server.url, live_server.secret)
+    yield m
+    await m.close()

@@ -8,7 +8,6 @@ Redis, msgpack and our own JSON answers all refuse to write it once it is stored
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import msgpack
 import pytest
@@ -21,13 +20,6 @@ from tests.support.server import LiveServer
 
 ROOM = "hostile"
 SURROGATE = "poison \ud800"
-
-
-@pytest.fixture
-async def merchant(live_server: LiveServer) -> AsyncIterator[Merchant]:
-    m = Merchant(live_server.url, live_server.secret)
-    yield m
-    await m.close()
 
 
 def host_url(srv: LiveServer) -> str:

@@ -4,10 +4,8 @@ and used, by where each viewer came from, the same live and rebuilt from the str
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
-
-import pytest
 
 from liveroom import tokens
 from tests.sales.merchant import Merchant
@@ -16,13 +14,6 @@ from tests.support.server import LiveServer
 
 ROOM = "coupon-show"
 TEMPLATE = {"title": "5 off", "kind": "amount_off", "amount_fen": 500, "valid_days": 3}
-
-
-@pytest.fixture
-async def merchant(live_server: LiveServer) -> AsyncIterator[Merchant]:
-    m = Merchant(live_server.url, live_server.secret)
-    yield m
-    await m.close()
 
 
 async def until(check: Callable[[], Awaitable[Any]], timeout: float = 20) -> Any:

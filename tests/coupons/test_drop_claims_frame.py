@@ -3,8 +3,6 @@ server (memory and Redis), real sockets."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from liveroom import tokens
@@ -23,11 +21,10 @@ TEMPLATE = {
 
 
 @pytest.fixture
-async def merchant(live_server: LiveServer) -> AsyncIterator[Merchant]:
-    m = Merchant(live_server.url, live_server.secret)
-    await m.ok("PUT", "/api/coupons/five", TEMPLATE)
-    yield m
-    await m.close()
+async def merchant(merchant: Merchant) -> Merchant:
+    """The shared merchant client (tests/conftest.py), with what this module needs."""
+    await merchant.ok("PUT", "/api/coupons/five", TEMPLATE)
+    return merchant
 
 
 async def connect(srv: LiveServer, uid: str, **kw: str) -> Client:

@@ -4,10 +4,8 @@ drops, and redeeming coupon tickets, with every refusal a merchant backend must 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 
 from liveroom import tokens
 from liveroom.sales.store import now_ms
@@ -17,13 +15,6 @@ from tests.support.server import LiveServer
 
 ROOM = "shop"
 BASE = {"title": "5 off", "kind": "amount_off", "amount_fen": 500, "valid_days": 3, "total": 10}
-
-
-@pytest.fixture
-async def merchant(live_server: LiveServer) -> AsyncIterator[Merchant]:
-    m = Merchant(live_server.url, live_server.secret)
-    yield m
-    await m.close()
 
 
 async def test_templates(merchant: Merchant) -> None:

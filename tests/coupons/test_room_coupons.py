@@ -4,7 +4,6 @@ sockets, signed merchant calls."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -29,11 +28,10 @@ TEMPLATE = {
 
 
 @pytest.fixture
-async def merchant(live_server: LiveServer) -> AsyncIterator[Merchant]:
-    m = Merchant(live_server.url, live_server.secret)
-    await m.ok("PUT", "/api/coupons/mj", TEMPLATE)
-    yield m
-    await m.close()
+async def merchant(merchant: Merchant) -> Merchant:
+    """The shared merchant client (tests/conftest.py), with what this module needs."""
+    await merchant.ok("PUT", "/api/coupons/mj", TEMPLATE)
+    return merchant
 
 
 async def connect(srv: LiveServer, uid: str, room: str = ROOM, **kw: str) -> Client:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -129,11 +129,10 @@ def server_env(server_env: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture
-async def merchant(live_server: LiveServer) -> AsyncIterator[Merchant]:
-    m = Merchant(live_server.url, live_server.secret)
-    await m.ok("POST", "/api/products", PRODUCT)
-    yield m
-    await m.close()
+async def merchant(merchant: Merchant) -> Merchant:
+    """The shared merchant client (tests/conftest.py), with what this module needs."""
+    await merchant.ok("POST", "/api/products", PRODUCT)
+    return merchant
 
 
 async def test_a_burst_of_500_payments_reaches_the_room_as_a_few_coalesced_events(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -64,11 +63,10 @@ def test_ticket_refuses_forgery_and_viewer_tokens() -> None:
 
 # over HTTP --------------------------------------------------------------------------------------
 @pytest.fixture
-async def merchant(live_server: LiveServer) -> AsyncIterator[Merchant]:
-    m = Merchant(live_server.url, live_server.secret)
-    await m.ok("POST", "/api/products", PRODUCT)
-    yield m
-    await m.close()
+async def merchant(merchant: Merchant) -> Merchant:
+    """The shared merchant client (tests/conftest.py), with what this module needs."""
+    await merchant.ok("POST", "/api/products", PRODUCT)
+    return merchant
 
 
 async def test_unsigned_forged_stale_and_replayed_requests_refused(merchant: Merchant) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -25,11 +24,10 @@ PRODUCT = {
 
 
 @pytest.fixture
-async def merchant(live_server: LiveServer) -> AsyncIterator[Merchant]:
-    m = Merchant(live_server.url, live_server.secret)
-    await m.ok("POST", "/api/products", PRODUCT)
-    yield m
-    await m.close()
+async def merchant(merchant: Merchant) -> Merchant:
+    """The shared merchant client (tests/conftest.py), with what this module needs."""
+    await merchant.ok("POST", "/api/products", PRODUCT)
+    return merchant
 
 
 def token(srv: LiveServer, uid: str, room: str = "shop", **kw: str) -> str:

@@ -5,21 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from liveroom import tokens
 from liveroom.jobs import now_ms
 from liveroom.protocol import CLOSE_ROOM_ENDED
 from tests.sales.merchant import Merchant
 from tests.support.client import Client
 from tests.support.server import LiveServer
-
-
-@pytest.fixture
-async def merchant(live_server: LiveServer):
-    m = Merchant(live_server.url, live_server.secret)
-    yield m
-    await m.close()
 
 
 def tok(srv: LiveServer, uid: str, room: str, host: bool = False, **kw: str) -> str:
