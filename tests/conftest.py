@@ -19,6 +19,7 @@ import redis as redis_sync
 
 from liveroom.engine import create_engine
 from liveroom.engine.base import Engine
+from liveroom.node import Node, build
 from liveroom.settings import Settings
 from tests.sales.merchant import Merchant
 from tests.support.redis_cluster import RedisCluster
@@ -122,6 +123,18 @@ def live_server(server_env: dict[str, str]) -> Iterator[LiveServer]:
     """A real server process on the engine under test."""
     with LiveServer(env=server_env) as srv:
         yield srv
+
+
+@pytest.fixture
+async def node(engine_kind: str, redis_url: str, key_prefix: str) -> AsyncIterator[Node]:
+    """A whole node (every feature, as liveroom/node.py builds it) in the test's process,
+    on the engine under test, started and stopped: for the service seams."""
+    n = build(engine_settings(engine_kind, redis_url, key_prefix, coupon_appid="wxc"))
+    await n.start()
+    try:
+        yield n
+    finally:
+        await n.stop()
 
 
 @pytest.fixture

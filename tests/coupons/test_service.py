@@ -4,17 +4,15 @@ coupons_of and redeem, on the node as liveroom/node.py builds it, on both engine
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from liveroom.coupons import ticket
 from liveroom.errors import Refusal
-from liveroom.node import Node, build
+from liveroom.node import Node
 from liveroom.rules import coupon as rules
 from liveroom.tokens import Identity
-from tests.conftest import engine_settings
 
 ROOM = "shop"
 TEMPLATE = {"title": "10 off", "kind": "amount_off", "amount_fen": 1000, "valid_days": 7}
@@ -30,16 +28,6 @@ class Events:
 
     def types(self) -> list[str]:
         return [e["type"] for e in self.seen]
-
-
-@pytest.fixture
-async def node(engine_kind: str, redis_url: str, key_prefix: str) -> AsyncIterator[Node]:
-    n = build(engine_settings(engine_kind, redis_url, key_prefix, coupon_appid="wxc"))
-    await n.start()
-    try:
-        yield n
-    finally:
-        await n.stop()
 
 
 async def refused(coro: Any) -> Refusal:

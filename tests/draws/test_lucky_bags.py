@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,11 @@ from liveroom.draws import verify_cli
 from liveroom.draws.store import bag_id
 from liveroom.engine.base import Personal
 from liveroom.errors import Refusal
-from liveroom.node import Node, build
+from liveroom.node import Node
 from liveroom.rules import draw as rules
 from liveroom.sales import ticket as checkout_ticket
 from liveroom.tokens import Identity
 from liveroom.types import Join
-from tests.conftest import engine_settings
 
 ROOM = "bags"
 TEMPLATE = {"title": "20 off", "kind": "amount_off", "amount_fen": 2000, "valid_days": 7}
@@ -52,16 +50,6 @@ class Personals:
         async with asyncio.timeout(10):
             while len(self.frames) < n:  # noqa: ASYNC110 - the sink is a plain callback
                 await asyncio.sleep(0.02)
-
-
-@pytest.fixture
-async def node(engine_kind: str, redis_url: str, key_prefix: str) -> AsyncIterator[Node]:
-    n = build(engine_settings(engine_kind, redis_url, key_prefix, coupon_appid="wxc"))
-    await n.start()
-    try:
-        yield n
-    finally:
-        await n.stop()
 
 
 @pytest.fixture
