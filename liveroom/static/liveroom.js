@@ -185,6 +185,12 @@ export function timeOf(ms) {
   return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }
 
+/** A panel row's state badge (a sale, a drop, a draw): its word, green while live. */
+export function showState(badge, status) {
+  badge.textContent = status;
+  badge.className = `badge state ${status === "live" ? "live" : ""}`;
+}
+
 /** "1:05" until a server-time deadline (unix ms), never below 0:00. */
 export function clock(endsAt, client) {
   const s = Math.max(0, Math.ceil((endsAt - Date.now() - (client?.skew || 0)) / 1000));

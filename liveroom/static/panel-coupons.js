@@ -1,6 +1,6 @@
 // Coupon drops in the host panel: drop a batch from a template the merchant defined, watch
 // it being claimed live, stop it; and choose how purchases are shown to the room.
-import { h, clock, timeOf } from "/static/liveroom.js";
+import { h, clock, showState, timeOf } from "/static/liveroom.js";
 import { purchaseWords, terms } from "/static/coupon-words.js";
 
 const $ = (id) => document.getElementById(id);
@@ -45,8 +45,7 @@ export function install({ client, command, log, onEvent, onState, onWelcome }) {
 
   function setStatus(li, status) {
     li.drop.status = status;
-    li.querySelector(".state").textContent = status;
-    li.querySelector(".state").className = `badge state ${status === "live" ? "live" : ""}`;
+    showState(li.querySelector(".state"), status);
     li.querySelector(".stop-drop").disabled = status === "ended";
     tick();
   }

@@ -1,6 +1,6 @@
 // Lucky draws in the host panel: start one, watch entrants come in, close or cancel it,
 // and see the winners with the revealed seed anyone can verify.
-import { h, countdown } from "/static/liveroom.js";
+import { h, countdown, showState } from "/static/liveroom.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -83,8 +83,7 @@ export function install({ client, command, onEvent, onState, onWelcome }) {
   function showResult(e, cancelled) {
     showOpen({ ...e, entrants: e.entrants_count, ends_at: 0 });
     const li = row(e.draw_id);
-    li.querySelector(".state").textContent = cancelled ? "cancelled" : "closed";
-    li.querySelector(".state").className = "badge state";
+    showState(li.querySelector(".state"), cancelled ? "cancelled" : "closed");
     li.querySelector(".entrants").textContent = e.entrants_count;
     li.querySelector(".left").remove();
     li.querySelector(".actions").remove();

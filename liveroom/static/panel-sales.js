@@ -1,6 +1,6 @@
 // The shop in the host panel: put products in the room's bag, run flash sales on them
 // and watch their stock move live. Products themselves come from the merchant API.
-import { h, clock } from "/static/liveroom.js";
+import { h, clock, showState } from "/static/liveroom.js";
 
 const $ = (id) => document.getElementById(id);
 export const yuan = (fen) => `¥${(fen / 100).toFixed(2)}`;
@@ -71,8 +71,7 @@ export function install({ client, command, onEvent, onState, onWelcome }) {
 
   function setStatus(li, status) {
     li.dataset.status = status;
-    li.querySelector(".state").textContent = status;
-    li.querySelector(".state").className = `badge state ${status === "live" ? "live" : ""}`;
+    showState(li.querySelector(".state"), status);
     li.querySelector(".end-sale").disabled = status === "ended";
     tick();
   }
