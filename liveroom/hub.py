@@ -22,6 +22,7 @@ from liveroom.engine.base import CANCELLED, ENDED, Engine, Personal, Room
 from liveroom.metrics import METRICS
 from liveroom.rules.lanes import NORMAL, lane_of
 from liveroom.rules.sampling import Sampler
+from liveroom.rules.ticks import rest_after
 from liveroom.types import RoomEventHandler
 from liveroom.welcome import Welcomes
 
@@ -57,6 +58,9 @@ class Hub:
         self._like_pushes: set[asyncio.Task] = set()
         self._joining: dict[str, asyncio.Lock] = {}
         self._listener: RoomEventHandler | None = None
+        # connections in a room's set whose welcome is still being built: while there are
+        # any, ticks yield more of the process to them (rules/ticks.py)
+        self._welcoming: set[Connection] = set()
         # the snapshot reads of the viewers joining together, shared (welcome.py)
         self.welcomes = Welcomes(engine, self.settings.recent_comments)
 
@@ -103,10 +107,12 @@ class Hub:
             self._joining.pop(room_id, None)
         channel.conns.add(conn)
         channel.by_uid.setdefault(conn.uid, set()).add(conn)
+        self._welcoming.add(conn)
         METRICS.connections += 1
         return channel
 
     def leave(self, room_id: str, conn: Connection) -> None:
+        self._welcoming.discard(conn)
         channel = self.rooms.get(room_id)
         if channel is None or conn not in channel.conns:
             return
@@ -184,10 +190,10 @@ class Hub:
             delay = next_at - loop.time()
             if delay < rest:
                 # Fell behind: no catching up in a burst, and the rest of the process (reading
-                # frames, answering grabs) gets at least as long as the last tick's writes took
-                # (up to a tick) before the next one; else a tick that takes longer than the
-                # tick period runs back to back with the next, and a grab waits a whole tick's
-                # writes for every step it takes through the event loop.
+                # frames, answering grabs, welcoming) gets a pause before the next tick
+                # (rules/ticks.py); else a tick that takes longer than the tick period runs
+                # back to back with the next, and a grab waits a whole tick's writes for
+                # every step it takes through the event loop.
                 next_at = loop.time() + rest
                 delay = rest
             await asyncio.sleep(delay)
@@ -200,7 +206,7 @@ class Hub:
             except Exception:
                 METRICS.tick_failures += 1
                 log.exception("tick failed")
-            rest = min(loop.time() - now, tick_s)
+            rest = rest_after(loop.time() - now, tick_s, bool(self._welcoming))
 
     def flush_all(self, tick_s: float) -> None:
         for channel in list(self.rooms.values()):
@@ -374,6 +380,7 @@ class Hub:
             conn.send({"t": "tick", "seq": after_seq, "events": fresh, **state})
         conn.last_seq = after_seq
         conn.welcomed()
+        self._welcoming.discard(conn)
 
     def close_all(self, code: int) -> int:
         """Close every connection of this process, each told where to resume (a restart)."""
