@@ -233,6 +233,13 @@ class SaleKeys:
         return f"{self.base}:sales"
 
     @property
+    def untold(self) -> str:
+        """Set of ids of ended sales whose end listeners (types.SaleEndListener) have not
+        all been told yet: set in the same script step as the end, cleared once they have,
+        so a process that dies in between leaves the telling to the sweep."""
+        return f"{self.base}:untold"
+
+    @property
     def bag(self) -> str:
         """List of pinned skus, in pin order."""
         return f"{self.base}:bag"

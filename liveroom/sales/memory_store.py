@@ -69,6 +69,7 @@ class _RoomSales:
     bag: list[str] = field(default_factory=list)
     clicks: dict[str, int] = field(default_factory=dict)
     units: dict[str, list[str]] = field(default_factory=dict)  # uid -> hold and coupon ids
+    untold: set[str] = field(default_factory=set)  # ended, end listeners not yet told
 
 
 class MemorySaleStore(SaleStore):
@@ -138,6 +139,8 @@ class MemorySaleStore(SaleStore):
         return data.view()
 
     def _sale_moment(self, cfg: SaleConfig, moment: str, ts: int) -> None:
+        if moment == "ended":
+            self._room(cfg.room_id).untold.add(cfg.sale_id)
         event_type = rules.KINDS[cfg.kind].events[moment]
         if event_type:
             self._emit(cfg.room_id, event_type, _sale_event(cfg, ts))
@@ -360,6 +363,12 @@ class MemorySaleStore(SaleStore):
 
     async def rooms_with_sales(self) -> list[str]:
         return [r for r, data in self._rooms.items() if data.sales]
+
+    async def untold_ends(self, room_id: str) -> list[str]:
+        return sorted(self._room(room_id).untold)
+
+    async def told_end(self, room_id: str, sale_id: str) -> None:
+        self._room(room_id).untold.discard(sale_id)
 
     async def takens(self, room_id: str, sale_id: str) -> dict[str, int]:
         data = self._room(room_id).sales.get(sale_id)

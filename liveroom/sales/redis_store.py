@@ -354,6 +354,14 @@ class RedisSaleStore(SaleStore):
         return sorted(texts(await self._client.smembers(self._keys.rooms_with_sales)))
 
     @guarded
+    async def untold_ends(self, room_id: str) -> list[str]:
+        return sorted(texts(await self._client.smembers(self._keys.sale(room_id).untold)))
+
+    @guarded
+    async def told_end(self, room_id: str, sale_id: str) -> None:
+        await self._client.srem(self._keys.sale(room_id).untold, sale_id)
+
+    @guarded
     async def takens(self, room_id: str, sale_id: str) -> dict[str, int]:
         raw = text_map(await self._client.hgetall(self._keys.sale(room_id).takens(sale_id)))
         return {u: int(n) for u, n in raw.items() if int(n)}

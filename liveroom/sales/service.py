@@ -39,7 +39,8 @@ log = logging.getLogger("liveroom.sales")
 
 SWEEP_INTERVAL_S = 0.5
 # Rooms this process served lately are swept every SWEEP_INTERVAL_S; every room that ever
-# had a sale (holds of a crashed process, scheduled starts) every FULL_SWEEP_S.
+# had a sale (holds of a crashed process, scheduled starts, ends whose listeners it never
+# told) every FULL_SWEEP_S.
 FULL_SWEEP_S = 5.0
 HOT_S = rules.MAX_HOLD_S + 60
 MAX_BAG = 50
@@ -221,13 +222,24 @@ class SalesService(Feature):
         self._end_listeners = (*self._end_listeners, listener)
 
     async def _tell_ended(self, sale: Sale) -> None:
+        """Every end listener handles the end, then the store forgets it; if one fails (or
+        this process dies first), the sweep tells them again (each listener does its part
+        once however often it is told: a drop gives back once)."""
+        told = True
         for listener in self._end_listeners:
             try:
                 await listener.on_sale_ended(sale)
             except Unavailable:
+                told = False
                 log.warning("end of %s: store unavailable", sale.config.sale_id)
             except Exception:
+                told = False
                 log.exception("end listener failed on %s", sale.config.sale_id)
+        if told:
+            try:
+                await self.store.told_end(sale.config.room_id, sale.config.sale_id)
+            except Unavailable:  # told again by a sweep: harmless
+                log.warning("end of %s: store unavailable", sale.config.sale_id)
 
     async def config(self, room_id: str, sale_id: str) -> SaleConfig | None:
         """A sale's terms (of any kind), read once per process: terms never change."""
@@ -370,13 +382,22 @@ class SalesService(Feature):
             rooms = list(self._hot)
         for room_id in rooms:
             try:
-                await self._sweep_room(room_id)
+                await self._sweep_room(room_id, full)
             except Unavailable:
                 raise  # every room would fail alike: wait for the next round
             except Exception:
                 log.exception("sweeping room %s failed", room_id)  # the other rooms go on
 
-    async def _sweep_room(self, room_id: str) -> None:
+    async def _sweep_room(self, room_id: str, full: bool = False) -> None:
+        if full:
+            # ends whose listeners a process that died never told, or told while a store
+            # was down
+            for sale_id in await self.store.untold_ends(room_id):
+                sale = await self.store.get_sale(room_id, sale_id)
+                if sale is None:
+                    await self.store.told_end(room_id, sale_id)
+                else:
+                    await self._tell_ended(sale)
         while True:
             now = now_ms()
             result = await self.store.sweep(room_id, now)

@@ -163,6 +163,16 @@ class SaleStore(ABC):
     @abstractmethod
     async def rooms_with_sales(self) -> list[str]: ...
 
+    @abstractmethod
+    async def untold_ends(self, room_id: str) -> list[str]:
+        """Ids of the room's sales that ended (by hand or on time) and whose end listeners
+        have not all been told (`told_end`): what a process that died right after ending a
+        sale left undone. Marked in the same step as the end itself."""
+
+    @abstractmethod
+    async def told_end(self, room_id: str, sale_id: str) -> None:
+        """Every end listener has handled the sale's end."""
+
     # inspection (invariant checks, the merchant API) ----------------------------------------
     @abstractmethod
     async def takens(self, room_id: str, sale_id: str) -> dict[str, int]:

@@ -12,6 +12,7 @@ from liveroom.coupons import ticket
 from liveroom.errors import Refusal
 from liveroom.node import Node
 from liveroom.rules import coupon as rules
+from liveroom.sales.store import now_ms as sale_store_now
 from liveroom.tokens import Identity
 
 ROOM = "shop"
@@ -128,6 +129,24 @@ async def test_an_ended_drop_gives_what_it_did_not_give_out_back(node: Node) -> 
     late = await refused(svc.claim(ROOM, timed.drop_id, Identity(uid="dan"), "r"))
     assert late.code == "ended"
     assert (await svc.create_drop(ROOM, {"template_id": "t10", "count": 7}, "host")).remaining == 7
+
+
+async def test_a_drop_ended_by_a_process_that_died_still_gives_back(node: Node) -> None:
+    """The process that ended a drop died before giving its coupons back (the store has
+    the end, nobody was told): the next full sweep of any process gives them back, once."""
+    svc = node.coupons
+    await svc.put_template({**TEMPLATE, "total": 10}, "t10")
+    drop = await svc.create_drop(ROOM, {"template_id": "t10", "count": 6}, "host")
+    await svc.claim(ROOM, drop.drop_id, Identity(uid="amy"), "r")
+    assert (await svc.template("t10")).left == 4
+    # what the dead process got done: the end itself, in the store
+    assert await node.sales.store.end_sale(ROOM, drop.drop_id, sale_store_now()) is not None
+    assert (await svc.template("t10")).left == 4
+    await node.sales.sweep(full=True)
+    await node.sales.sweep(full=True)
+    view = await svc.template_view(await svc.template("t10"))
+    assert (view["left"], view["reserved"], view["issued"]) == (9, 1, 1)
+    assert await node.sales.store.untold_ends(ROOM) == []
 
 
 async def test_redeem_once_then_clear_errors(node: Node) -> None:

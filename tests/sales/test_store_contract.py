@@ -255,6 +255,27 @@ async def test_scheduled_sale_starts_and_ends_once(sale_store: SaleStore) -> Non
     assert refused.refusal == rules.Refusal(rules.ENDED)
 
 
+async def test_an_ended_sale_waits_for_its_listeners_until_told(sale_store: SaleStore) -> None:
+    """An end (by hand or on time) is kept among the ends still to be told, in the same
+    step as the end itself, until a process says its end listeners are done: a process that
+    dies in between leaves it for the sweep (a drop's give-back). Ending again does not
+    put it back."""
+    await sale_store.create_sale(make_sale())
+    await sale_store.create_sale(make_sale("s2", duration_s=20))
+    await sale_store.create_sale(make_sale("s3", room_id="r2"))
+    assert await sale_store.untold_ends("r1") == []
+    await sale_store.end_sale("r1", "s1", T0 + 10)
+    assert await sale_store.untold_ends("r1") == ["s1"]
+    await sale_store.sweep("r1", T0 + 30_000)
+    assert await sale_store.untold_ends("r1") == ["s1", "s2"]
+    await sale_store.told_end("r1", "s1")
+    await sale_store.told_end("r1", "s1")
+    await sale_store.end_sale("r1", "s1", T0 + 40_000)
+    await sale_store.sweep("r1", T0 + 50_000)
+    assert await sale_store.untold_ends("r1") == ["s2"]
+    assert await sale_store.untold_ends("r2") == []
+
+
 async def test_hold_events_carry_the_hold(sale_store: SaleStore) -> None:
     await sale_store.create_sale(make_sale())
     h = (await sale_store.grab("r1", "s1", "u1", "", 2, "a", T0)).hold

@@ -12,7 +12,7 @@ local function sale_room(base, stream, cap)
   return {
     base = base, stream = stream, cap = cap,
     due = base .. ':due', timers = base .. ':timers', orders = base .. ':orders',
-    sales = base .. ':sales',
+    sales = base .. ':sales', untold = base .. ':untold',
   }
 end
 
@@ -54,6 +54,13 @@ local function emit_sale(R, s, moment, now)
       'type', etype, 'room_id', s.room_id, 'sale_id', s.sale_id, 'sku', s.sku,
       'stock', s.stock, 'price_fen', s.price_fen, 'starts_at', s.starts_at, 'ts', now)
   end
+end
+
+-- A sale ends (by hand or on time): recorded in its stream, and kept among the ends whose
+-- listeners are still to be told (SaleStore.untold_ends) until a process has told them.
+local function sale_ended(R, s, now)
+  redis.call('SADD', R.untold, s.sale_id)
+  emit_sale(R, s, 'ended', now)
 end
 
 local function emit_hold(R, h, etype, now)

@@ -16,5 +16,5 @@ if not s then return -1 end
 if is_ended(s, now) then return 0 end
 redis.call('HSET', skey, 'ended_at', now)
 redis.call('ZREM', R.timers, sale_id)
-emit_sale(R, s, 'ended', now)
+sale_ended(R, s, now)
 return 1

@@ -34,7 +34,7 @@ for _, sale_id in ipairs(redis.call('ZRANGEBYSCORE', R.timers, '-inf', now)) do
     if s.ended_at == '0' and ends_at > 0 and now >= ends_at then
       s.ended_at = s.ends_at
       redis.call('HSET', skey, 'ended_at', s.ends_at)
-      emit_sale(R, s, 'ended', now)
+      sale_ended(R, s, now)
       ended[#ended + 1] = sale_id
     end
     local next_at = 0
