@@ -62,7 +62,10 @@ class MemoryAnalyticsStore(AnalyticsStore):
         self, room_id: str, delta: Delta, activity: Mapping[str, Any] | None = None
     ) -> None:
         entry = encode(room_id, "activity", activity) if activity is not None else None
-        self._figures.setdefault(room_id, Figures()).apply(delta)
+        figures = self._figures.get(room_id)
+        if figures is None:  # not setdefault: empty tables built per call, then dropped
+            figures = self._figures[room_id] = Figures()
+        figures.apply(delta)
         if entry is not None:
             self.stream.add(room_id, entry)
 
@@ -84,7 +87,9 @@ class MemoryAnalyticsStore(AnalyticsStore):
 
     async def add_profiles(self, deltas: Mapping[str, ProfileDelta]) -> None:
         for uid, d in deltas.items():
-            v = self._viewers.setdefault(uid, _Viewer())
+            v = self._viewers.get(uid)
+            if v is None:
+                v = self._viewers[uid] = _Viewer()
             for name, n in d.counts.items():
                 v.counts[name] = v.counts.get(name, 0) + n
             if d.seen:

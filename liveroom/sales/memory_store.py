@@ -83,7 +83,12 @@ class MemorySaleStore(SaleStore):
         self._rooms: dict[str, _RoomSales] = {}
 
     def _room(self, room_id: str) -> _RoomSales:
-        return self._rooms.setdefault(room_id, _RoomSales())
+        # not setdefault: that would build (and collect) seven empty containers per call,
+        # and every grab of a flash sale calls this
+        room = self._rooms.get(room_id)
+        if room is None:
+            room = self._rooms[room_id] = _RoomSales()
+        return room
 
     def _emit(self, room_id: str, event_type: str, fields: dict[str, str]) -> None:
         self.stream.add(room_id, {"type": event_type, "room_id": room_id, **fields})

@@ -39,7 +39,9 @@ class MemoryStream(CommerceStream):
     def add(self, room_id: str, entry: Mapping[str, str]) -> str:
         """Keep an encoded entry (events.encode, or a store's own fields) under a new id:
         like a Redis stream's, "<ms>-<n>" and strictly increasing."""
-        room = self._rooms.setdefault(room_id, _Room())
+        room = self._rooms.get(room_id)
+        if room is None:  # not setdefault: an empty room built per entry, then dropped
+            room = self._rooms[room_id] = _Room()
         ms = now_ms()
         room.last = (ms, 0) if ms > room.last[0] else (room.last[0], room.last[1] + 1)
         text = f"{room.last[0]}-{room.last[1]}"
