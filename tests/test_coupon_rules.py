@@ -126,6 +126,15 @@ def test_redeem_decisions() -> None:
     assert rules.redeem_decision(coupon(REDEEMED, "o1"), "o2", T0 + 200) == "coupon_redeemed"
 
 
+def test_a_coupon_past_its_validity_reads_expired_before_the_sweep_marks_it() -> None:
+    """What the owner and the merchant see agrees with what redeeming would say: expired
+    from valid_until on, not once the sweep gets to it; redeemed stays redeemed."""
+    assert rules.status_at(coupon(), T0 + 999) == ISSUED
+    assert rules.status_at(coupon(), T0 + 1000) == EXPIRED
+    assert rules.status_at(coupon(REDEEMED, "o1"), T0 + 5000) == REDEEMED
+    assert rules.status_at(coupon(EXPIRED), T0 + 200) == EXPIRED
+
+
 def test_a_drop_is_a_coupon_sale_with_the_templates_terms() -> None:
     t = build(limit_per_user=2, member_tiers=["vip"])
     raw = {"count": 100, "duration_s": 300, "phrase": " 抢 券 ", "early_access_s": 10}

@@ -246,7 +246,8 @@ class CouponService(Feature):
         drop = await self.drop(room_id, drop_id)
         units = await self.store.holds(room_id, drop_id)
         units.sort(key=lambda c: (c.created_at, c.hold_id))
-        return [rules.view(u, drop.config).public() for u in units]
+        now = now_ms()
+        return [rules.view(u, drop.config).public(now) for u in units]
 
     # claims ----------------------------------------------------------------------------
     async def _drop_config(self, room_id: str, drop_id: str) -> SaleConfig:
@@ -283,7 +284,8 @@ class CouponService(Feature):
         self.sales.mark_dirty(room_id)
         if not outcome.duplicate:
             self.sales.recorded(unit, unit.created_at)
-        return Claim(rules.view(unit, cfg).public(), self._hand_off(unit), outcome.duplicate)
+        public = rules.view(unit, cfg).public(now_ms())
+        return Claim(public, self._hand_off(unit), outcome.duplicate)
 
     async def claim_by_frame(
         self, room_id: str, drop_id: str, ident: Identity, request_id: str
@@ -305,14 +307,14 @@ class CouponService(Feature):
 
     async def coupons_of(self, room_id: str, uid: str) -> list[dict[str, Any]]:
         """The viewer's coupons in this room, each {coupon, ticket}, oldest first."""
-        out = []
+        out, now = [], now_ms()
         for unit in await self.sales.units(room_id, uid):
             if unit.kind != sale_rules.COUPON:
                 continue
             cfg = await self.sales.config(room_id, unit.sale_id)
             if cfg is not None:
                 out.append(
-                    {"coupon": rules.view(unit, cfg).public(), "ticket": self._hand_off(unit)}
+                    {"coupon": rules.view(unit, cfg).public(now), "ticket": self._hand_off(unit)}
                 )
         return out
 
@@ -345,7 +347,7 @@ class CouponService(Feature):
         outcome: CheckoutOutcome = await self.store.confirm(t.room_id, t.coupon_id, order_id, now)
         self.sales.checkout_recorded(outcome, now)
         unit = outcome.hold or unit
-        public = rules.view(unit, cfg).public()
+        public = rules.view(unit, cfg).public(now)
         if outcome.error:
             raise rules.CouponError(outcome.error, coupon=public)
         return Redemption(public, outcome.duplicate, discount)

@@ -363,6 +363,15 @@ def discount_fen(terms: Mapping[str, Any], spend_fen: int, skus: list[str] | Non
     return 0
 
 
+def status_at(coupon: sale_rules.Hold, now: int) -> str:
+    """A coupon is expired from the moment its validity ends, as redeeming it would say,
+    not only once the sweep has marked it so (the sweep may run seconds later, or, for a
+    room no process serves any more, at its next full pass)."""
+    if coupon.status == sale_rules.ISSUED and coupon.expires_at and now >= coupon.expires_at:
+        return sale_rules.EXPIRED
+    return coupon.status
+
+
 @dataclass(frozen=True)
 class CouponView:
     """A coupon as its owner and the merchant see it: the unit with its drop's terms."""
@@ -371,7 +380,7 @@ class CouponView:
     template_id: str
     terms: dict[str, Any] = field(default_factory=dict)
 
-    def public(self) -> dict[str, Any]:
+    def public(self, now: int) -> dict[str, Any]:
         c = self.unit
         terms = {k: v for k, v in self.terms.items() if k not in ("valid_days",)}
         return {
@@ -383,7 +392,7 @@ class CouponView:
             **terms,
             "valid_from": c.valid_from,
             "valid_until": c.expires_at,
-            "status": c.status,
+            "status": status_at(c, now),
             "order_id": c.order_id,
             "issued_at": c.created_at,
         }
