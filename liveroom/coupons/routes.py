@@ -10,12 +10,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from liveroom.merchant.routes import ApiError, signed
+from liveroom.merchant.routes import ApiError, int_param, signed
 from liveroom.rules import sale as sale_rules
 from liveroom.ws import ROOM_ID
 
 if TYPE_CHECKING:
     from liveroom.coupons.service import CouponService, Drop
+
+
+MAX_OFFSET = 10**9
 
 
 def _svc(request: Request) -> CouponService:
@@ -61,12 +64,17 @@ async def list_drops(request: Request, data: Any) -> Response:
 
 
 async def get_drop(request: Request, data: Any) -> Response:
-    """The drop with who claimed: every coupon of it, oldest first."""
+    """The drop with who claimed, oldest first: every claim from `offset`, or a page of
+    `count` of them; `total` claims in all, `next` the following page's offset."""
     p = request.path_params
     svc = _svc(request)
+    offset = int_param(request, "offset", 0, MAX_OFFSET)
+    count = int_param(request, "count", MAX_OFFSET, MAX_OFFSET)  # none given: all of them
     drop = await svc.drop(p["room_id"], p["drop_id"])
     claims = await svc.claims(p["room_id"], p["drop_id"])
-    return JSONResponse({"drop": _drop_body(drop), "claims": claims})
+    page = claims[offset : offset + count]
+    body = {"drop": _drop_body(drop), "claims": page, "total": len(claims)}
+    return JSONResponse({**body, "next": offset + len(page)})
 
 
 async def stop_drop(request: Request, data: Any) -> Response:

@@ -793,10 +793,23 @@ PATHS: dict[str, Any] = {
     },
     "/api/rooms/{room_id}/drops/{drop_id}": {
         "get": _op(
-            "A drop with who claimed (its coupons)",
-            _obj({"drop": _ref("Drop"), "claims": {"type": "array", "items": _ref("Coupon")}}),
+            "A drop with who claimed (its coupons), oldest first; a page with offset, count",
+            _obj(
+                {
+                    "drop": _ref("Drop"),
+                    "claims": {"type": "array", "items": _ref("Coupon")},
+                    "total": _I,
+                    "next": _I,
+                }
+            ),
+            400,
             404,
-            params=[_ROOM, _path_param("drop_id")],
+            params=[
+                _ROOM,
+                _path_param("drop_id"),
+                {"name": "offset", "in": "query", "schema": {**_I, "minimum": 0, "default": 0}},
+                {"name": "count", "in": "query", "schema": {**_I, "minimum": 0}},
+            ],
         ),
     },
     "/api/rooms/{room_id}/drops/{drop_id}/stop": {

@@ -45,6 +45,14 @@ class ApiError(Refusal):
     pass
 
 
+def int_param(request: Request, name: str, default: int, top: int) -> int:
+    """A query parameter of ASCII digits 0..top (a page's offset or count), or 400."""
+    value = inputs.ascii_int(request.query_params.get(name, str(default)), 0, top)
+    if value is None:
+        raise ApiError("bad_request", f"'{name}' must be an integer 0..{top}")
+    return value
+
+
 def _signed_path(request: Request) -> str:
     """The request target exactly as sent (percent-encoding and all): what was signed."""
     raw = request.scope.get("raw_path") or request.url.path.encode()

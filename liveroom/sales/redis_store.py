@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from liveroom.redis import RedisLayer
@@ -91,6 +91,7 @@ def _cfg_value(f: dataclasses.Field, raw: str | None) -> Any:
 
 
 _CFG_FIELDS = dataclasses.fields(SaleConfig)
+READ_CHUNK = 1000  # holds read per pipelined round trip
 
 
 def _sale(data: dict[str, str]) -> Sale:
@@ -306,16 +307,7 @@ class RedisSaleStore(SaleStore):
             for uid in uids:
                 pipe.smembers(k.user_units(uid))
             ids = [sorted(texts(members)) for members in await pipe.execute()]
-        units: dict[str, Hold] = {}
-        wanted = sorted({i for mine in ids for i in mine})
-        if wanted:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for unit_id in wanted:
-                    pipe.hgetall(k.hold(unit_id))
-                for data in await pipe.execute():
-                    if data:
-                        unit = _hold(text_map(data))
-                        units[unit.hold_id] = unit
+        units = {u.hold_id: u for u in await self._read_holds(room_id, {i for m in ids for i in m})}
         return [
             sorted((units[i] for i in mine if i in units), key=lambda u: (u.created_at, u.hold_id))
             for mine in ids
@@ -369,5 +361,17 @@ class RedisSaleStore(SaleStore):
     @guarded
     async def holds(self, room_id: str, sale_id: str) -> list[Hold]:
         ids = texts(await self._client.smembers(self._keys.sale(room_id).sale_holds(sale_id)))
-        holds = [await self.get_hold(room_id, hold_id) for hold_id in sorted(ids)]
-        return [h for h in holds if h is not None]
+        return await self._read_holds(room_id, ids)
+
+    async def _read_holds(self, room_id: str, hold_ids: Iterable[str]) -> list[Hold]:
+        """The holds (or coupons) of these ids that exist, in id order, a pipelined read of
+        READ_CHUNK at a time: a drop of 10,000 claims is ten round trips, not 10,000."""
+        k = self._keys.sale(room_id)
+        wanted = sorted(hold_ids)
+        out: list[Hold] = []
+        for start in range(0, len(wanted), READ_CHUNK):
+            async with self._client.pipeline(transaction=False) as pipe:
+                for hold_id in wanted[start : start + READ_CHUNK]:
+                    pipe.hgetall(k.hold(hold_id))
+                out += [_hold(text_map(data)) for data in await pipe.execute() if data]
+        return out

@@ -10,10 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from liveroom import inputs
 from liveroom.errors import Refusal, Unavailable, error_response, unavailable
 from liveroom.jobs import now_ms
-from liveroom.merchant.routes import ApiError, signed
+from liveroom.merchant.routes import ApiError, int_param, signed
 from liveroom.rules import show as rules
 from liveroom.ws import ROOM_ID
 
@@ -23,13 +22,6 @@ if TYPE_CHECKING:
 
 def _svc(request: Request) -> ShowService:
     return request.app.state.node.shows
-
-
-def _int_param(request: Request, name: str, default: int, top: int) -> int:
-    value = inputs.ascii_int(request.query_params.get(name, str(default)), 0, top)
-    if value is None:
-        raise ApiError("bad_request", f"'{name}' must be an integer 0..{top}")
-    return value
 
 
 _BAD_ROOM = Refusal("bad_room", "room id must be 1-64 of A-Z a-z 0-9 _ . -")
@@ -52,8 +44,8 @@ async def replay(request: Request) -> Response:
     if not ROOM_ID.match(room_id):
         return error_response(_BAD_ROOM)
     try:
-        after = _int_param(request, "after", 0, 2**62)
-        count = _int_param(request, "count", 500, 1000)
+        after = int_param(request, "after", 0, 2**62)
+        count = int_param(request, "count", 500, 1000)
         return JSONResponse(await _svc(request).replay(room_id, after, max(1, count)))
     except ApiError as err:
         return error_response(err)
@@ -67,8 +59,8 @@ async def cancel_show(request: Request, data: Any) -> Response:
 
 
 async def subscribers(request: Request, data: Any) -> Response:
-    offset = _int_param(request, "offset", 0, 10**9)
-    count = _int_param(request, "count", 100, 1000)
+    offset = int_param(request, "offset", 0, 10**9)
+    count = int_param(request, "count", 100, 1000)
     room_id = request.path_params["room_id"]
     subs, total = await _svc(request).store.subscribers(room_id, offset, count)
     listed = [

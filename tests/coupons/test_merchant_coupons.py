@@ -86,6 +86,50 @@ async def test_drops_listed_read_and_stopped(live_server: LiveServer, merchant: 
     await viewer.close()
 
 
+async def test_a_drops_claims_page_by_offset(live_server: LiveServer, merchant: Merchant) -> None:
+    """Five viewers claim at once; the merchant reads who claimed two at a time, oldest
+    first, and every claim without a count."""
+    await merchant.ok("PUT", "/api/coupons/t1", BASE)
+    await merchant.ok(
+        "POST", f"/api/rooms/{ROOM}/drops", {"template_id": "t1", "count": 5, "drop_id": "d-5"}
+    )
+    uids = [f"u{i}" for i in range(5)]
+    viewers = await asyncio.gather(
+        *(
+            Client.connect(
+                live_server.ws_url(ROOM, tokens.mint_for(live_server.secret, u, room=ROOM))
+            )
+            for u in uids
+        )
+    )
+    acks = await asyncio.gather(
+        *(v.request({"t": "claim", "drop_id": "d-5", "request_id": "a"}) for v in viewers)
+    )
+    assert [a["t"] for a in acks] == ["ack"] * 5
+    path = f"/api/rooms/{ROOM}/drops/d-5"
+    every = await merchant.ok("GET", path)
+    assert sorted(c["uid"] for c in every["claims"]) == uids
+    assert (every["total"], every["next"]) == (5, 5)
+    order = [c["coupon_id"] for c in every["claims"]]
+    assert [c["issued_at"] for c in every["claims"]] == sorted(
+        c["issued_at"] for c in every["claims"]
+    )
+    paged, offset = [], 0
+    while True:
+        page = await merchant.ok("GET", f"{path}?offset={offset}&count=2")
+        assert page["total"] == 5 and len(page["claims"]) <= 2
+        if not page["claims"]:
+            break
+        paged += [c["coupon_id"] for c in page["claims"]]
+        offset = page["next"]
+    assert paged == order
+    for bad in ("count=-1", "offset=x", "count=2000000000"):
+        refused = await merchant.call("GET", f"{path}?{bad}")
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "bad_request"
+    for v in viewers:
+        await v.close()
+
+
 async def claim_one(srv: LiveServer, merchant: Merchant, template: dict, uid: str = "amy") -> dict:
     await merchant.ok("PUT", "/api/coupons/tt", template)
     drop = await merchant.ok("POST", f"/api/rooms/{ROOM}/drops", {"template_id": "tt", "count": 5})
