@@ -43,9 +43,11 @@ class Arrival:
     ignored: Refusal | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
 class Join:
-    """A client being welcomed into a room."""
+    """A client being welcomed into a room: one occurrence (compared by identity), which a
+    feature may key what it read for the welcome on while the join lasts (weakly, as
+    SalesService.units_at_join does)."""
 
     room_id: str
     ident: Identity

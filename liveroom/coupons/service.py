@@ -307,8 +307,11 @@ class CouponService(Feature):
 
     async def coupons_of(self, room_id: str, uid: str) -> list[dict[str, Any]]:
         """The viewer's coupons in this room, each {coupon, ticket}, oldest first."""
+        return await self._coupons_shown(room_id, await self.sales.units(room_id, uid))
+
+    async def _coupons_shown(self, room_id: str, units: list[Hold]) -> list[dict[str, Any]]:
         out, now = [], now_ms()
-        for unit in await self.sales.units(room_id, uid):
+        for unit in units:
             if unit.kind != sale_rules.COUPON:
                 continue
             cfg = await self.sales.config(room_id, unit.sale_id)
@@ -367,7 +370,8 @@ class CouponService(Feature):
                     self._remember(room_id, s.config)
             if not ident.is_anonymous and not ident.is_host:
                 # a room that never had a drop holds no coupons: no read for its joins
-                welcome["coupons"] = await self.coupons_of(room_id, ident.uid) if every else []
+                units = await self.sales.units_at_join(join) if every else []
+                welcome["coupons"] = await self._coupons_shown(room_id, units)
         except Unavailable:
             return  # the room still works; drops fill in with the next events
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -98,10 +99,15 @@ class SalesService(Feature):
     # together (a join storm)
     _shops: SharedRead[tuple[list[Product], list[Sale]]] = field(init=False)
 
+    # the joining viewer's units, read once for every feature whose part of the welcome
+    # shows them (the sales' holds, the coupons' coupons), and gone with the join
+    _join_units: weakref.WeakKeyDictionary[Join, asyncio.Future[list[Hold]]] = field(init=False)
+
     def __post_init__(self) -> None:
         self.batcher = GrabBatcher(self.store)
         self._shops = SharedRead(self.store.shop)
         self._units = RoomBatcher(self.store.units_of, immediate=self.store.in_process)
+        self._join_units = weakref.WeakKeyDictionary()
 
     # lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -447,13 +453,25 @@ class SalesService(Feature):
         """Every hold and coupon uid took in the room, oldest first."""
         return await self._units.submit(room_id, uid)
 
+    async def units_at_join(self, join: Join) -> list[Hold]:
+        """`units` of the joining viewer, read once however many features ask while it is
+        welcomed."""
+        read = self._join_units.get(join)
+        if read is None:
+            read = asyncio.ensure_future(self.units(join.room_id, join.ident.uid))
+            self._join_units[join] = read
+        return await read
+
     async def holds_of(self, room_id: str, uid: str) -> list[dict[str, Any]]:
         """The viewer's holds still to pay (with their checkout, as the grab's answer gave
         it) and their paid orders in this room, newest first: a viewer who went to the
         mini-program to pay and comes back, or whose socket dropped after the answer,
         finds them again."""
+        return await self._holds_shown(room_id, await self.units(room_id, uid))
+
+    async def _holds_shown(self, room_id: str, units: list[Hold]) -> list[dict[str, Any]]:
         now, out = now_ms(), []
-        for hold in reversed(await self.units(room_id, uid)):
+        for hold in reversed(units):
             if hold.kind != rules.PRODUCT or not _yours_to_see(hold, now):
                 continue
             cfg = await self.config(room_id, hold.sale_id)
@@ -490,7 +508,8 @@ class SalesService(Feature):
         if not ident.is_anonymous and not ident.is_host:
             # a room that never had a sale holds nobody's holds: no read for its joins
             try:
-                welcome["holds"] = await self.holds_of(room_id, ident.uid) if every else []
+                units = await self.units_at_join(join) if every else []
+                welcome["holds"] = await self._holds_shown(room_id, units)
             except Unavailable:
                 pass  # the answer of each grab still carries its checkout
 

@@ -14,6 +14,7 @@ from liveroom.node import Node
 from liveroom.rules import coupon as rules
 from liveroom.sales.store import now_ms as sale_store_now
 from liveroom.tokens import Identity
+from liveroom.types import Join
 
 ROOM = "shop"
 TEMPLATE = {"title": "10 off", "kind": "amount_off", "amount_fen": 1000, "valid_days": 7}
@@ -147,6 +148,36 @@ async def test_a_drop_ended_by_a_process_that_died_still_gives_back(node: Node) 
     view = await svc.template_view(await svc.template("t10"))
     assert (view["left"], view["reserved"], view["issued"]) == (9, 1, 1)
     assert await node.sales.store.untold_ends(ROOM) == []
+
+
+async def test_a_welcome_shows_holds_and_coupons_from_one_read_of_the_viewers_units(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A room with a flash sale and a coupon drop: the joining viewer's welcome carries
+    the hold to pay and the coupon, and both features' parts come from one read of the
+    viewer's units (one per-user set holds both)."""
+    await node.sales.put_product({"sku": "tea-01", "title": "Longjing", "price_fen": 16800})
+    sale = await node.sales.create_sale(ROOM, {"sku": "tea-01", "stock": 5}, "host")
+    amy = Identity(uid="amy")
+    await node.sales.grab(ROOM, amy, sale.config.sale_id, 1, "g1")
+    await node.coupons.put_template({**TEMPLATE, "total": 5}, "t5")
+    drop = await node.coupons.create_drop(ROOM, {"template_id": "t5", "count": 2}, "host")
+    await node.coupons.claim(ROOM, drop.drop_id, amy, "c1")
+    reads: list[str] = []
+    units = node.sales.units
+
+    async def counted(room_id: str, uid: str) -> Any:
+        reads.append(uid)
+        return await units(room_id, uid)
+
+    monkeypatch.setattr(node.sales, "units", counted)
+    welcome: dict[str, Any] = {}
+    await node.on_join(Join(ROOM, amy, resumed=False), welcome)
+    assert [h["hold"]["sale_id"] for h in welcome["holds"]] == [sale.config.sale_id]
+    assert [c["coupon"]["drop_id"] for c in welcome["coupons"]] == [drop.drop_id]
+    assert reads == ["amy"]
+    await node.on_join(Join(ROOM, amy, resumed=True), {})  # the next join reads anew
+    assert reads == ["amy", "amy"]
 
 
 async def test_redeem_once_then_clear_errors(node: Node) -> None:
