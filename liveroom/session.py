@@ -22,6 +22,9 @@ class Session:
     room_id: str
     conn: Connection
     channel: RoomChannel
+    # sku -> when this connection's last counted click on it was (rules/clicks.py); made at
+    # the first click: most viewers never click
+    clicks: dict[str, float] | None = None
 
     @property
     def ident(self) -> Identity:

@@ -8,11 +8,13 @@ wrong or out-of-range term answers `bad_sale` on both surfaces.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from liveroom.commands import handles
 from liveroom.errors import Refusal
 from liveroom.protocol import Command, Field, Spec, register
+from liveroom.rules import clicks
 from liveroom.sales.store import now_ms
 from liveroom.session import Session
 
@@ -83,8 +85,14 @@ async def end_sale(session: Session, cmd: Command) -> dict[str, Any]:
 
 @handles("product_click")
 async def product_click(session: Session, cmd: Command) -> None:
-    await session.node.sales.click(session.room_id, cmd.args["sku"])
-    session.node.on_product_click(session, cmd.args["sku"])
+    """Counted once per product per `clicks.REPEAT_S` for a connection; repeats are acked
+    (a tap is never refused) and not counted."""
+    sku = cmd.args["sku"]
+    if session.clicks is None:
+        session.clicks = {}
+    if clicks.counts(session.clicks, sku, time.monotonic()):
+        await session.node.sales.click(session.room_id, sku)
+        session.node.on_product_click(session, sku)
     return None
 
 
