@@ -229,7 +229,7 @@ def build(settings: Settings) -> Node:
         settings, engine, stores.shows, stores.jobs, WeComClient(stores.pacer), stores.stream
     )
     jobs.register(notices)
-    shows = ShowService(settings, engine, stores.shows, notices, stores.stream, stores.sales)
+    shows = ShowService(settings, engine, stores.shows, notices, stores.stream, sales)
     # last: it folds what every other feature records
     analytics = Analytics(settings, engine, hub, stores.stream, stores.analytics)
     stores.stream.listen(analytics)

@@ -224,6 +224,19 @@ class SalesService(Feature):
         await self._tell_ended(sale)  # a stop sent again finishes what a crash left undone
         return sale
 
+    async def end_room(self, room_id: str, by: str) -> list[Sale]:
+        """The show is over: every sale and drop of the room still open ends now, as if the
+        host had stopped it (a drop gives back the coupons it did not give out; holds stay
+        payable). A lucky bag's hidden sale is left to its draw."""
+        ended = []
+        now = now_ms()
+        for sale in await self.store.list_sales(room_id):
+            cfg = sale.config
+            if cfg.hidden or rules.is_ended(cfg, sale.ended_at, now):
+                continue
+            ended.append(await self.end_sale(room_id, cfg.sale_id, by, kind=cfg.kind))
+        return ended
+
     def listen_ends(self, listener: SaleEndListener) -> None:
         self._end_listeners = (*self._end_listeners, listener)
 

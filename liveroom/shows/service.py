@@ -28,7 +28,6 @@ from liveroom.engine.base import Engine, new_event
 from liveroom.errors import Refusal
 from liveroom.jobs import now_ms
 from liveroom.rules import show as rules
-from liveroom.sales.store import SaleStore
 from liveroom.settings import Settings
 from liveroom.shows import routes
 from liveroom.shows.model import Series, Show, apply_fields
@@ -40,6 +39,7 @@ from liveroom.types import Event, Feature, Frame, Join
 
 if TYPE_CHECKING:
     from liveroom.hub import RoomChannel
+    from liveroom.sales.service import SalesService
 
 log = logging.getLogger("liveroom.shows")
 
@@ -62,7 +62,7 @@ class ShowService(Feature):
         store: ShowStore,
         notices: Notices,
         stream: CommerceStream,
-        sales: SaleStore,
+        sales: SalesService,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -196,19 +196,25 @@ class ShowService(Feature):
         show, moved = await self._move(room_id, rules.ENDED)
         if not moved and (await self.engine.room(room_id)).status == rules.ENDED:
             raise ShowRefused("show_over", "the show has ended already")
-        await self._after(show)  # before the event: the room's sockets close right after it
+        await self._after(show, by)  # before the event: the room's sockets close right after it
         return await self._announce(show, rules.ENDED, by, "show_ended")
 
     async def cancel(self, room_id: str, by: str) -> dict[str, Any]:
         show, moved = await self._move(room_id, rules.CANCELLED)
         if not moved and (await self.engine.room(room_id)).status == rules.CANCELLED:
             raise ShowRefused("show_over", "the show is cancelled already")
-        await self._after(show)  # before the event: the room's sockets close right after it
+        await self._after(show, by)  # before the event: the room's sockets close right after it
         return await self._announce(show, rules.CANCELLED, by, "show_cancelled")
 
-    async def _after(self, show: Show) -> None:
-        """An ended or cancelled show sends nothing more; its series schedules the next."""
+    async def _after(self, show: Show, by: str) -> None:
+        """An ended or cancelled show sends nothing more, sells nothing more (its open sales
+        and drops end: the coupons a drop did not give out go back to their template); its
+        series schedules the next."""
         await self.notices.drop_pending(show.room_id)
+        try:
+            await self.sales.end_room(show.room_id, by)
+        except Exception:  # the show is over regardless; a host can still stop them by hand
+            log.warning("open sales of %s not ended", show.room_id, exc_info=True)
         if show.series_id:
             series = await self.store.get_series(show.series_id)
             if series is not None:
@@ -263,7 +269,7 @@ class ShowService(Feature):
 
     async def _sale_notice(self, room_id: str, sale_id: str, sale: dict[str, Any] | None) -> None:
         if sale is None:
-            found = await self.sales.get_sale(room_id, sale_id)
+            found = await self.sales.store.get_sale(room_id, sale_id)
             if found is None:
                 return
             c = found.config

@@ -107,3 +107,48 @@ async def test_a_series_of_two_episodes(live_server: LiveServer, merchant: Merch
     assert episodes[0]["status"] == "ended"  # an ended show stays ended
     again = await merchant.call("PUT", f"/api/rooms/{room1}", {"starts_at": now_ms() + 60_000})
     assert again.status_code == 409 and again.json()["error"]["code"] == "show_over"
+
+
+async def test_the_end_of_a_show_ends_its_open_sales_and_drops(
+    live_server: LiveServer, merchant: Merchant
+) -> None:
+    """A flash sale and a coupon drop left open when the host ends the show: both end with
+    it (no grab or claim after the show), the drop gives the coupons it did not give out
+    back to its template, and the hold taken during the show can still be paid."""
+    srv, room = live_server, "autumn"
+    await merchant.ok(
+        "PUT", f"/api/rooms/{room}", {"title": "Autumn", "starts_at": now_ms() + 60_000}
+    )
+    await merchant.ok("POST", "/api/products", {"sku": "tea-9", "title": "Tea", "price_fen": 900})
+    template = {"title": "5 off", "kind": "amount_off", "amount_fen": 500, "valid_days": 3}
+    await merchant.ok("PUT", "/api/coupons/t-autumn", {**template, "total": 10})
+    async with (
+        await Client.connect(srv.ws_url(room, tok(srv, "host", room, host=True))) as host,
+        await Client.connect(srv.ws_url(room, tok(srv, "amy", room))) as amy,
+    ):
+        assert (await host.request({"t": "go_live"}))["t"] == "ack"
+        sale = (await host.request({"t": "start_sale", "sku": "tea-9", "stock": 5}))["sale"]
+        drop = await merchant.ok(
+            "POST", f"/api/rooms/{room}/drops", {"template_id": "t-autumn", "count": 6}
+        )
+        drop_id = drop["drop"]["drop_id"]
+        grab = {"t": "grab", "sale_id": sale["sale_id"], "request_id": "g"}
+        grabbed = await amy.request(grab)
+        assert grabbed["t"] == "ack"
+        assert (await amy.request({"t": "claim", "drop_id": drop_id, "request_id": "c"}))[
+            "t"
+        ] == "ack"
+        assert (await merchant.ok("GET", "/api/coupons/t-autumn"))["template"]["left"] == 4
+        assert (await host.request({"t": "end"}))["t"] == "ack"
+    got_sale = await merchant.ok("GET", f"/api/rooms/{room}/sales/{sale['sale_id']}")
+    assert got_sale["sale"]["status"] == "ended"
+    got_drop = await merchant.ok("GET", f"/api/rooms/{room}/drops/{drop_id}")
+    assert got_drop["drop"]["status"] == "ended" and got_drop["total"] == 1
+    left = (await merchant.ok("GET", "/api/coupons/t-autumn"))["template"]
+    assert (left["left"], left["reserved"], left["issued"]) == (9, 1, 1)
+    paid = await merchant.call(
+        "POST",
+        "/api/checkout/confirm",
+        {"ticket": grabbed["checkout"]["ticket"], "order_id": "wx-autumn-1"},
+    )
+    assert paid.status_code == 200 and paid.json()["hold"]["status"] == "paid"
