@@ -412,7 +412,8 @@ class Keys:
 
     @property
     def rooms_with_sales(self) -> str:
-        """Set of room ids that ever had a sale: what the full sweep visits."""
+        """Set of room ids with a sale: what the full sweep visits. A room leaves it once its
+        selling is over (rules.sale.room_idle) and comes back with its next sale."""
         return _global(self.prefix, "sale:rooms")
 
     @property

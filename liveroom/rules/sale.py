@@ -36,6 +36,8 @@ FINAL = (PAID, CANCELLED, EXPIRED)
 # then redeemed once by an order, or expired at its valid_until; it never returns stock.
 ISSUED = "issued"
 REDEEMED = "redeemed"
+# a unit in one of these is still to end (the sweep's `due` set holds exactly these)
+OPEN_UNITS = (HELD, ISSUED)
 
 # Kinds of sale (see KINDS below).
 PRODUCT = "product"
@@ -631,3 +633,13 @@ class SweepResult:
     expired: list[Hold] = field(default_factory=list)
     started: list[str] = field(default_factory=list)  # sale ids
     ended: list[str] = field(default_factory=list)
+    # asked for (check_idle): nothing left for any sweep to do in the room (room_idle)
+    idle: bool = False
+
+
+def room_idle(every_sale_ended: bool, open_units: int, untold_ends: int) -> bool:
+    """A room no sweep has anything left to do in: every sale ended (no grab can make a
+    hold, no start or end is due), no hold or coupon still open (nothing to expire), and
+    every end told to its listeners. The stores decide it in the same step as a sweep
+    (the Redis store in sale_sweep.lua, by the same three counts)."""
+    return every_sale_ended and open_units == 0 and untold_ends == 0

@@ -81,6 +81,7 @@ class MemorySaleStore(SaleStore):
         self.answer_ttl_s = answer_ttl_s
         self._products: dict[str, Product] = {}
         self._rooms: dict[str, _RoomSales] = {}
+        self._forgotten: set[str] = set()  # idle rooms the full sweep leaves out
 
     def _room(self, room_id: str) -> _RoomSales:
         # not setdefault: that would build (and collect) seven empty containers per call,
@@ -137,6 +138,7 @@ class MemorySaleStore(SaleStore):
             raise rules.SaleError("sale_exists", f"sale {cfg.sale_id} already exists")
         data = _SaleData(cfg, available=cfg.stock)
         room.sales[cfg.sale_id] = data
+        self._forgotten.discard(cfg.room_id)
         self._sale_moment(cfg, "created", cfg.created_at)
         if cfg.created_at >= cfg.starts_at:
             data.started = True
@@ -344,7 +346,9 @@ class MemorySaleStore(SaleStore):
             return CheckoutOutcome(hold=hold, error=decision)
         return CheckoutOutcome(hold=self._end_hold(room, hold, rules.CANCELLED, now))
 
-    async def sweep(self, room_id: str, now: int, limit: int = 200) -> SweepResult:
+    async def sweep(
+        self, room_id: str, now: int, limit: int = 200, check_idle: bool = False
+    ) -> SweepResult:
         room = self._room(room_id)
         result = SweepResult()
         for hold in list(room.holds.values()):
@@ -364,10 +368,20 @@ class MemorySaleStore(SaleStore):
                     data.ended_at = data.cfg.ends_at
                     self._sale_moment(data.cfg, "ended", now)
                     result.ended.append(data.cfg.sale_id)
+        if check_idle and len(result.expired) < limit:
+            open_units = [h for h in room.holds.values() if h.status in rules.OPEN_UNITS]
+            every_ended = all(d.ended_at for d in room.sales.values())
+            result.idle = rules.room_idle(every_ended, len(open_units), len(room.untold))
         return result
 
     async def rooms_with_sales(self) -> list[str]:
-        return [r for r, data in self._rooms.items() if data.sales]
+        return [r for r, data in self._rooms.items() if data.sales and r not in self._forgotten]
+
+    async def forget_room(self, room_id: str) -> None:
+        self._forgotten.add(room_id)
+
+    async def remember_room(self, room_id: str) -> None:
+        self._forgotten.discard(room_id)
 
     async def untold_ends(self, room_id: str) -> list[str]:
         return sorted(self._room(room_id).untold)

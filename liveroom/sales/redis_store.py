@@ -209,10 +209,12 @@ class RedisSaleStore(SaleStore):
     # sales --------------------------------------------------------------------------------------
     @guarded
     async def create_sale(self, cfg: SaleConfig) -> Sale:
-        await self._client.sadd(self._keys.rooms_with_sales, cfg.room_id)
         created = await self._run(
             "create", cfg.room_id, cfg.sale_id, cfg.created_at, *_cfg_fields(cfg)
         )
+        # after the sale exists: a sweep forgetting the room meanwhile checks again after
+        # forgetting it (SalesService._forget_if_idle), so one of the two puts it back
+        await self._client.sadd(self._keys.rooms_with_sales, cfg.room_id)
         if not created:
             raise rules.SaleError("sale_exists", f"sale {cfg.sale_id} already exists")
         sale = await self.get_sale(cfg.room_id, cfg.sale_id)
@@ -332,18 +334,29 @@ class RedisSaleStore(SaleStore):
         return self._checkout(await self._run("cancel", room_id, hold_id, now, durable=True))
 
     @guarded
-    async def sweep(self, room_id: str, now: int, limit: int = 200) -> SweepResult:
-        data = json.loads(await self._run("sweep", room_id, now, limit))
+    async def sweep(
+        self, room_id: str, now: int, limit: int = 200, check_idle: bool = False
+    ) -> SweepResult:
+        data = json.loads(await self._run("sweep", room_id, now, limit, int(check_idle)))
         # cjson writes an empty Lua table as {}, not []
         return SweepResult(
             expired=[_hold(h) for h in data["expired"] or []],
             started=list(data["started"] or []),
             ended=list(data["ended"] or []),
+            idle=bool(data["idle"]),
         )
 
     @guarded
     async def rooms_with_sales(self) -> list[str]:
         return sorted(texts(await self._client.smembers(self._keys.rooms_with_sales)))
+
+    @guarded
+    async def forget_room(self, room_id: str) -> None:
+        await self._client.srem(self._keys.rooms_with_sales, room_id)
+
+    @guarded
+    async def remember_room(self, room_id: str) -> None:
+        await self._client.sadd(self._keys.rooms_with_sales, room_id)
 
     @guarded
     async def untold_ends(self, room_id: str) -> list[str]:

@@ -28,7 +28,7 @@ from liveroom.batching import RoomBatcher, SharedRead
 from liveroom.engine.base import Engine, new_event
 from liveroom.errors import Unavailable
 from liveroom.rules import sale as rules
-from liveroom.rules.sale import CheckoutOutcome, Hold, Product, Sale, SaleConfig
+from liveroom.rules.sale import CheckoutOutcome, Hold, Product, Sale, SaleConfig, SweepResult
 from liveroom.sales import ticket
 from liveroom.sales.batcher import GrabBatcher
 from liveroom.sales.store import GrabRequest, SaleStore, new_id, now_ms
@@ -419,21 +419,39 @@ class SalesService(Feature):
                     await self._tell_ended(sale)
         while True:
             now = now_ms()
-            result = await self.store.sweep(room_id, now)
-            if result.expired:
-                self._dirty.add(room_id)
-            for hold in result.expired:
-                self.recorded(hold, now)
-            for moment, ids in (("started", result.started), ("ended", result.ended)):
-                for sale_id in ids:
-                    sale = await self.store.get_sale(room_id, sale_id)
-                    if sale is not None and not sale.config.hidden:
-                        await self.engine.publish(room_id, room_event(sale, moment, now))
-                    if sale is not None and moment == "ended":
-                        await self._tell_ended(sale)
-                    self._dirty.add(room_id)
+            result = await self.store.sweep(room_id, now, check_idle=full)
+            await self._swept(room_id, result, now)
             if len(result.expired) < 200:
-                return
+                break
+        if result.idle:
+            await self._forget_if_idle(room_id)
+
+    async def _swept(self, room_id: str, result: SweepResult, now: int) -> None:
+        if result.expired:
+            self._dirty.add(room_id)
+        for hold in result.expired:
+            self.recorded(hold, now)
+        for moment, ids in (("started", result.started), ("ended", result.ended)):
+            for sale_id in ids:
+                sale = await self.store.get_sale(room_id, sale_id)
+                if sale is not None and not sale.config.hidden:
+                    await self.engine.publish(room_id, room_event(sale, moment, now))
+                if sale is not None and moment == "ended":
+                    await self._tell_ended(sale)
+                self._dirty.add(room_id)
+
+    async def _forget_if_idle(self, room_id: str) -> None:
+        """An idle room (its show over, every hold settled) leaves the full sweep's list, or
+        every process would sweep every room that ever sold anything, every 5 s, for ever.
+        A sale created meanwhile puts it back: the store adds the room after creating the
+        sale, and the room is checked again after it is left out, so whichever of the two
+        comes last sees the other."""
+        await self.store.forget_room(room_id)
+        now = now_ms()
+        again = await self.store.sweep(room_id, now, check_idle=True)
+        await self._swept(room_id, again, now)
+        if not again.idle:
+            await self.store.remember_room(room_id)
 
     async def stock(self, room_id: str) -> dict[str, int]:
         return (await self.live_counts(room_id))["stock"]

@@ -156,12 +156,24 @@ class SaleStore(ABC):
         """End an unpaid hold; its stock returns once."""
 
     @abstractmethod
-    async def sweep(self, room_id: str, now: int, limit: int = 200) -> SweepResult:
+    async def sweep(
+        self, room_id: str, now: int, limit: int = 200, check_idle: bool = False
+    ) -> SweepResult:
         """Expire due holds (stock returns exactly once, whichever process sweeps first) and
-        emit due sale_started / sale_ended events."""
+        emit due sale_started / sale_ended events; with `check_idle`, say whether the room
+        has nothing left for a sweep (rules.sale.room_idle), decided in the same step."""
 
     @abstractmethod
-    async def rooms_with_sales(self) -> list[str]: ...
+    async def rooms_with_sales(self) -> list[str]:
+        """The rooms the full sweep visits: every room with a sale, until `forget_room`."""
+
+    @abstractmethod
+    async def forget_room(self, room_id: str) -> None:
+        """Leave an idle room out of `rooms_with_sales` (a new sale puts it back)."""
+
+    @abstractmethod
+    async def remember_room(self, room_id: str) -> None:
+        """Put a room back among `rooms_with_sales`."""
 
     @abstractmethod
     async def untold_ends(self, room_id: str) -> list[str]:

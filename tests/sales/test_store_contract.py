@@ -276,6 +276,39 @@ async def test_an_ended_sale_waits_for_its_listeners_until_told(sale_store: Sale
     assert await sale_store.untold_ends("r2") == []
 
 
+async def test_a_room_is_idle_once_its_sales_ended_and_its_holds_settled(
+    sale_store: SaleStore,
+) -> None:
+    """What lets the full sweep leave a room out: every sale ended, no hold or coupon still
+    open, every end told; asked only with check_idle, decided in the sweep itself."""
+    await sale_store.create_sale(make_sale())
+    h = (await sale_store.grab("r1", "s1", "u1", "", 1, "a", T0)).hold
+    assert h is not None
+    assert not (await sale_store.sweep("r1", T0 + 1, check_idle=True)).idle  # sale live
+    await sale_store.end_sale("r1", "s1", T0 + 2)
+    assert not (await sale_store.sweep("r1", T0 + 3, check_idle=True)).idle  # hold open
+    await sale_store.confirm("r1", h.hold_id, "o1", T0 + 4)
+    assert not (await sale_store.sweep("r1", T0 + 5, check_idle=True)).idle  # end untold
+    await sale_store.told_end("r1", "s1")
+    assert not (await sale_store.sweep("r1", T0 + 6)).idle  # not asked
+    assert (await sale_store.sweep("r1", T0 + 6, check_idle=True)).idle
+    await sale_store.create_sale(make_sale("s2", starts_in_s=60))  # scheduled: not ended
+    assert not (await sale_store.sweep("r1", T0 + 7, check_idle=True)).idle
+
+
+async def test_a_forgotten_room_comes_back_with_its_next_sale(sale_store: SaleStore) -> None:
+    await sale_store.create_sale(make_sale())
+    await sale_store.create_sale(make_sale("s9", room_id="r2"))
+    assert await sale_store.rooms_with_sales() == ["r1", "r2"]
+    await sale_store.forget_room("r1")
+    assert await sale_store.rooms_with_sales() == ["r2"]
+    await sale_store.remember_room("r1")
+    assert await sale_store.rooms_with_sales() == ["r1", "r2"]
+    await sale_store.forget_room("r1")
+    await sale_store.create_sale(make_sale("s2"))
+    assert await sale_store.rooms_with_sales() == ["r1", "r2"]
+
+
 async def test_hold_events_carry_the_hold(sale_store: SaleStore) -> None:
     await sale_store.create_sale(make_sale())
     h = (await sale_store.grab("r1", "s1", "u1", "", 2, "a", T0)).hold
