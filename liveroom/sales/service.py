@@ -39,9 +39,9 @@ from liveroom.types import Event, Feature, Frame, Join, PaymentListener, SaleEnd
 log = logging.getLogger("liveroom.sales")
 
 SWEEP_INTERVAL_S = 0.5
-# Rooms this process served lately are swept every SWEEP_INTERVAL_S; every room that ever
-# had a sale (holds of a crashed process, scheduled starts, ends whose listeners it never
-# told) every FULL_SWEEP_S.
+# Rooms this process served lately are swept every SWEEP_INTERVAL_S; every room with a sale
+# (holds of a crashed process, scheduled starts, ends whose listeners it never told) every
+# FULL_SWEEP_S, until its selling is over (rules.sale.room_idle).
 FULL_SWEEP_S = 5.0
 HOT_S = rules.MAX_HOLD_S + 60
 MAX_BAG = 50
