@@ -633,7 +633,10 @@ class SweepResult:
     expired: list[Hold] = field(default_factory=list)
     started: list[str] = field(default_factory=list)  # sale ids
     ended: list[str] = field(default_factory=list)
-    # asked for (check_idle): nothing left for any sweep to do in the room (room_idle)
+    # asked for (check_idle, a full sweep): the ends whose listeners have not all been told
+    # (SaleStore.told_end), what a process that died right after ending a sale left undone
+    untold: list[str] = field(default_factory=list)
+    # and whether nothing is left for any sweep to do in the room (room_idle)
     idle: bool = False
 
 

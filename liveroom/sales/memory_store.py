@@ -368,6 +368,8 @@ class MemorySaleStore(SaleStore):
                     data.ended_at = data.cfg.ends_at
                     self._sale_moment(data.cfg, "ended", now)
                     result.ended.append(data.cfg.sale_id)
+        if check_idle:
+            result.untold = sorted(room.untold)
         if check_idle and len(result.expired) < limit:
             open_units = [h for h in room.holds.values() if h.status in rules.OPEN_UNITS]
             every_ended = all(d.ended_at for d in room.sales.values())
@@ -382,9 +384,6 @@ class MemorySaleStore(SaleStore):
 
     async def remember_room(self, room_id: str) -> None:
         self._forgotten.discard(room_id)
-
-    async def untold_ends(self, room_id: str) -> list[str]:
-        return sorted(self._room(room_id).untold)
 
     async def told_end(self, room_id: str, sale_id: str) -> None:
         self._room(room_id).untold.discard(sale_id)

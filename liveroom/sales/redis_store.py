@@ -343,6 +343,7 @@ class RedisSaleStore(SaleStore):
             expired=[_hold(h) for h in data["expired"] or []],
             started=list(data["started"] or []),
             ended=list(data["ended"] or []),
+            untold=sorted(data["untold"] or []),
             idle=bool(data["idle"]),
         )
 
@@ -357,10 +358,6 @@ class RedisSaleStore(SaleStore):
     @guarded
     async def remember_room(self, room_id: str) -> None:
         await self._client.sadd(self._keys.rooms_with_sales, room_id)
-
-    @guarded
-    async def untold_ends(self, room_id: str) -> list[str]:
-        return sorted(texts(await self._client.smembers(self._keys.sale(room_id).untold)))
 
     @guarded
     async def told_end(self, room_id: str, sale_id: str) -> None:

@@ -408,21 +408,20 @@ class SalesService(Feature):
                 log.exception("sweeping room %s failed", room_id)  # the other rooms go on
 
     async def _sweep_room(self, room_id: str, full: bool = False) -> None:
-        if full:
-            # ends whose listeners a process that died never told, or told while a store
-            # was down
-            for sale_id in await self.store.untold_ends(room_id):
-                sale = await self.store.get_sale(room_id, sale_id)
-                if sale is None:
-                    await self.store.told_end(room_id, sale_id)
-                else:
-                    await self._tell_ended(sale)
         while True:
             now = now_ms()
             result = await self.store.sweep(room_id, now, check_idle=full)
             await self._swept(room_id, result, now)
             if len(result.expired) < 200:
                 break
+        # ends whose listeners a process that died never told, or told while a store was
+        # down (the ones this sweep ended were told just now)
+        for sale_id in [s for s in result.untold if s not in result.ended]:
+            sale = await self.store.get_sale(room_id, sale_id)
+            if sale is None:
+                await self.store.told_end(room_id, sale_id)
+            else:
+                await self._tell_ended(sale)
         if result.idle:
             await self._forget_if_idle(room_id)
 

@@ -160,8 +160,9 @@ class SaleStore(ABC):
         self, room_id: str, now: int, limit: int = 200, check_idle: bool = False
     ) -> SweepResult:
         """Expire due holds (stock returns exactly once, whichever process sweeps first) and
-        emit due sale_started / sale_ended events; with `check_idle`, say whether the room
-        has nothing left for a sweep (rules.sale.room_idle), decided in the same step."""
+        emit due sale_started / sale_ended events; with `check_idle`, list the ends still
+        to be told and say whether the room has nothing left for a sweep
+        (rules.sale.room_idle), decided in the same step."""
 
     @abstractmethod
     async def rooms_with_sales(self) -> list[str]:
@@ -176,14 +177,9 @@ class SaleStore(ABC):
         """Put a room back among `rooms_with_sales`."""
 
     @abstractmethod
-    async def untold_ends(self, room_id: str) -> list[str]:
-        """Ids of the room's sales that ended (by hand or on time) and whose end listeners
-        have not all been told (`told_end`): what a process that died right after ending a
-        sale left undone. Marked in the same step as the end itself."""
-
-    @abstractmethod
     async def told_end(self, room_id: str, sale_id: str) -> None:
-        """Every end listener has handled the sale's end."""
+        """Every end listener has handled the sale's end. (The store marks each end, in
+        the same step as the end itself, as still to be told; a full sweep lists them.)"""
 
     # inspection (invariant checks, the merchant API) ----------------------------------------
     @abstractmethod

@@ -147,7 +147,7 @@ async def test_a_drop_ended_by_a_process_that_died_still_gives_back(node: Node) 
     await node.sales.sweep(full=True)
     view = await svc.template_view(await svc.template("t10"))
     assert (view["left"], view["reserved"], view["issued"]) == (9, 1, 1)
-    assert await node.sales.store.untold_ends(ROOM) == []
+    assert (await node.sales.store.sweep(ROOM, sale_store_now(), check_idle=True)).untold == []
 
 
 async def test_a_welcome_shows_holds_and_coupons_from_one_read_of_the_viewers_units(

@@ -111,7 +111,6 @@ CALLS: dict[type, dict[str, Call]] = {
         "rooms_with_sales": lambda p: p.sales.rooms_with_sales(),
         "forget_room": lambda p: p.sales.forget_room(ROOM),
         "remember_room": lambda p: p.sales.remember_room(ROOM),
-        "untold_ends": lambda p: p.sales.untold_ends(ROOM),
         "told_end": lambda p: p.sales.told_end(ROOM, "s1"),
         "takens": lambda p: p.sales.takens(ROOM, "s1"),
         "holds": lambda p: p.sales.holds(ROOM, "s1"),

@@ -258,22 +258,25 @@ async def test_scheduled_sale_starts_and_ends_once(sale_store: SaleStore) -> Non
 async def test_an_ended_sale_waits_for_its_listeners_until_told(sale_store: SaleStore) -> None:
     """An end (by hand or on time) is kept among the ends still to be told, in the same
     step as the end itself, until a process says its end listeners are done: a process that
-    dies in between leaves it for the sweep (a drop's give-back). Ending again does not
-    put it back."""
+    dies in between leaves it for the sweep (a drop's give-back), and a full sweep lists
+    them. Ending again does not put it back."""
+
+    async def untold(room_id: str, now: int) -> list[str]:
+        return (await sale_store.sweep(room_id, now, check_idle=True)).untold
+
     await sale_store.create_sale(make_sale())
     await sale_store.create_sale(make_sale("s2", duration_s=20))
     await sale_store.create_sale(make_sale("s3", room_id="r2"))
-    assert await sale_store.untold_ends("r1") == []
+    assert await untold("r1", T0 + 1) == []
     await sale_store.end_sale("r1", "s1", T0 + 10)
-    assert await sale_store.untold_ends("r1") == ["s1"]
-    await sale_store.sweep("r1", T0 + 30_000)
-    assert await sale_store.untold_ends("r1") == ["s1", "s2"]
+    assert await untold("r1", T0 + 11) == ["s1"]
+    assert (await sale_store.sweep("r1", T0 + 30_000)).untold == []  # only a full sweep asks
+    assert await untold("r1", T0 + 30_001) == ["s1", "s2"]
     await sale_store.told_end("r1", "s1")
     await sale_store.told_end("r1", "s1")
     await sale_store.end_sale("r1", "s1", T0 + 40_000)
-    await sale_store.sweep("r1", T0 + 50_000)
-    assert await sale_store.untold_ends("r1") == ["s2"]
-    assert await sale_store.untold_ends("r2") == []
+    assert await untold("r1", T0 + 50_000) == ["s2"]
+    assert await untold("r2", T0 + 50_000) == []
 
 
 async def test_a_room_is_idle_once_its_sales_ended_and_its_holds_settled(

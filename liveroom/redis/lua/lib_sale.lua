@@ -57,7 +57,7 @@ local function emit_sale(R, s, moment, now)
 end
 
 -- A sale ends (by hand or on time): recorded in its stream, and kept among the ends whose
--- listeners are still to be told (SaleStore.untold_ends) until a process has told them.
+-- listeners are still to be told (a full sweep's `untold`) until a process has told them.
 local function sale_ended(R, s, now)
   redis.call('SADD', R.untold, s.sale_id)
   emit_sale(R, s, 'ended', now)

@@ -7,9 +7,11 @@
 -- ARGV[1] stream_cap: the stream's approximate cap
 -- ARGV[2] now_ms: the time of the sweep
 -- ARGV[3] limit: how many holds to expire at most
--- ARGV[4] check_idle: '1' to say whether the room has nothing left for a sweep
---   (rules.sale.room_idle: every sale ended, no hold or coupon open, every end told)
--- Returns: JSON {expired = [hold...], started = [sale id], ended = [sale id], idle = bool}.
+-- ARGV[4] check_idle: '1' (a full sweep) to list the ends whose listeners are still to be
+--   told and say whether the room has nothing left for a sweep (rules.sale.room_idle:
+--   every sale ended, no hold or coupon open, every end told)
+-- Returns: JSON {expired = [hold...], started = [sale id], ended = [sale id],
+--   untold = [sale id], idle = bool}.
 
 local R = sale_room(KEYS[1], KEYS[2], ARGV[1])
 local now, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -48,9 +50,10 @@ for _, sale_id in ipairs(redis.call('ZRANGEBYSCORE', R.timers, '-inf', now)) do
     redis.call('ZREM', R.timers, sale_id)
   end
 end
-local idle = false
+local untold, idle = {}, false
+if ARGV[4] == '1' then untold = redis.call('SMEMBERS', R.untold) end
 if ARGV[4] == '1' and #expired < limit and redis.call('ZCARD', R.due) == 0
-    and redis.call('SCARD', R.untold) == 0 then
+    and #untold == 0 then
   idle = true
   for _, sale_id in ipairs(redis.call('ZRANGE', R.sales, 0, -1)) do
     if redis.call('HGET', sale_key(R, sale_id), 'ended_at') == '0' then
@@ -59,4 +62,6 @@ if ARGV[4] == '1' and #expired < limit and redis.call('ZCARD', R.due) == 0
     end
   end
 end
-return cjson.encode({expired = expired, started = started, ended = ended, idle = idle})
+return cjson.encode({
+  expired = expired, started = started, ended = ended, untold = untold, idle = idle,
+})
