@@ -87,9 +87,10 @@ class PaymentListener(Protocol):
 
 class SaleEndListener(Protocol):
     """Told of a sale or drop that ended, on the process that ended it (the host's stop,
-    or the sweep that found its end time passed), with its counters as they stand after
-    the end; told again when a stop is sent again for a sale ended already, so it must be
-    idempotent. It must not raise; the end stands whatever it does."""
+    the end of the show, or the sweep that found its end time passed), with its counters
+    as they stand after the end; told again when a stop is sent again, and by a later full
+    sweep of any process when it raised or its process died before every listener was
+    told, so it must be idempotent. The end stands whatever it does."""
 
     async def on_sale_ended(self, sale: Sale) -> None: ...
 

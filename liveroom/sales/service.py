@@ -224,18 +224,15 @@ class SalesService(Feature):
         await self._tell_ended(sale)  # a stop sent again finishes what a crash left undone
         return sale
 
-    async def end_room(self, room_id: str, by: str) -> list[Sale]:
+    async def end_room(self, room_id: str, by: str) -> None:
         """The show is over: every sale and drop of the room still open ends now, as if the
         host had stopped it (a drop gives back the coupons it did not give out; holds stay
         payable). A lucky bag's hidden sale is left to its draw."""
-        ended = []
         now = now_ms()
         for sale in await self.store.list_sales(room_id):
             cfg = sale.config
-            if cfg.hidden or rules.is_ended(cfg, sale.ended_at, now):
-                continue
-            ended.append(await self.end_sale(room_id, cfg.sale_id, by, kind=cfg.kind))
-        return ended
+            if not cfg.hidden and not rules.is_ended(cfg, sale.ended_at, now):
+                await self.end_sale(room_id, cfg.sale_id, by, kind=cfg.kind)
 
     def listen_ends(self, listener: SaleEndListener) -> None:
         self._end_listeners = (*self._end_listeners, listener)
@@ -492,14 +489,11 @@ class SalesService(Feature):
             self._join_units[join] = read
         return await read
 
-    async def holds_of(self, room_id: str, uid: str) -> list[dict[str, Any]]:
-        """The viewer's holds still to pay (with their checkout, as the grab's answer gave
-        it) and their paid orders in this room, newest first: a viewer who went to the
-        mini-program to pay and comes back, or whose socket dropped after the answer,
-        finds them again."""
-        return await self._holds_shown(room_id, await self.units(room_id, uid))
-
     async def _holds_shown(self, room_id: str, units: list[Hold]) -> list[dict[str, Any]]:
+        """Of a viewer's units, their holds still to pay (with their checkout, as the grab's
+        answer gave it) and their paid orders in this room, newest first: a viewer who went
+        to the mini-program to pay and comes back, or whose socket dropped after the answer,
+        finds them again."""
         now, out = now_ms(), []
         for hold in reversed(units):
             if hold.kind != rules.PRODUCT or not _yours_to_see(hold, now):
