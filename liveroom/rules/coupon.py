@@ -333,11 +333,21 @@ def validity(terms: Mapping[str, Any], issued_at: int) -> tuple[int, int]:
     return int(terms.get("valid_from") or 0), int(terms["valid_until"])
 
 
+def status_at(coupon: sale_rules.Hold, now: int) -> str:
+    """A coupon is expired from the moment its validity ends, for redeeming it and for
+    every view of it alike, not only once the sweep has marked it so (the sweep may run
+    seconds later, or, for a room no process serves any more, at its next full pass)."""
+    if coupon.status == sale_rules.ISSUED and now >= coupon.expires_at:
+        return sale_rules.EXPIRED
+    return coupon.status
+
+
 def redeem_decision(coupon: sale_rules.Hold, order_id: str, now: int) -> str:
     """ "redeem", "duplicate" (this order redeemed it already), or an error code."""
-    if coupon.status == sale_rules.REDEEMED:
+    status = status_at(coupon, now)
+    if status == sale_rules.REDEEMED:
         return "duplicate" if coupon.order_id == order_id else COUPON_REDEEMED
-    if coupon.status == sale_rules.EXPIRED or now >= coupon.expires_at:
+    if status == sale_rules.EXPIRED:
         return COUPON_EXPIRED
     if now < coupon.valid_from:
         return COUPON_NOT_VALID_YET
@@ -361,15 +371,6 @@ def discount_fen(terms: Mapping[str, Any], spend_fen: int, skus: list[str] | Non
         cap = int(terms.get("max_off_fen") or 0)
         return min(off, cap) if cap else off
     return 0
-
-
-def status_at(coupon: sale_rules.Hold, now: int) -> str:
-    """A coupon is expired from the moment its validity ends, as redeeming it would say,
-    not only once the sweep has marked it so (the sweep may run seconds later, or, for a
-    room no process serves any more, at its next full pass)."""
-    if coupon.status == sale_rules.ISSUED and coupon.expires_at and now >= coupon.expires_at:
-        return sale_rules.EXPIRED
-    return coupon.status
 
 
 @dataclass(frozen=True)
