@@ -230,14 +230,20 @@ async def test_checkout_duplicates_and_out_of_order_calls(
     assert no_order.status_code == 400
     assert await counters() == (7, 1, 2)
     events = await merchant.ok("GET", "/api/rooms/co/events")
-    types = [e["type"] for e in events["events"]]
+    # the analytics' own aggregate ("activity") is written whenever a flush falls due, which
+    # on a slow box can be anywhere in between: the commerce order is what is asserted
+    commerce = [e for e in events["events"] if e["type"] != "activity"]
+    types = [e["type"] for e in commerce]
     # each buyer's join (they came in to grab) precedes their hold
     assert types == ["sale_created", "sale_started"] + ["viewer_joined", "hold_created"] * 3 + [
         "hold_paid",
         "hold_cancelled",
     ]
-    page = await merchant.ok("GET", f"/api/rooms/co/events?after={events['events'][7]['id']}")
-    assert [e["type"] for e in page["events"]] == ["hold_paid", "hold_cancelled"]
+    page = await merchant.ok("GET", f"/api/rooms/co/events?after={commerce[7]['id']}")
+    assert [e["type"] for e in page["events"] if e["type"] != "activity"] == [
+        "hold_paid",
+        "hold_cancelled",
+    ]
     assert page["next"] == events["next"]
 
 
