@@ -2,7 +2,8 @@
 
 Entering by pass phrase needs no frame: it is an ordinary comment (see DrawService.on_comment).
 Refusals (DrawRefused) and outages go to the socket's one error path; enter, close and
-cancel are safe to send again after `unavailable`, a start_draw may start a second draw.
+cancel are safe to send again after `unavailable`, and so is a start_draw that names its
+`draw_id` (the second answers `draw_exists`); one that does not may start a second draw.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ protocol.register(
             "mode": Field(str, required=False, max_len=16),
             "phrase": Field(str, required=False, max_len=50),
             "eligibility": Field(dict, required=False),
+            "draw_id": Field(str, required=False, max_len=60),
         },
         host_only=True,
     ),

@@ -55,10 +55,18 @@ class LuckyBags:
         self.sales = sales
         self.coupons = coupons
 
-    async def open(self, d: Draw, by: str) -> None:
+    async def open(self, d: Draw, by: str, *, again: bool = False) -> None:
         """Set the prizes aside before the draw starts; refused (the drop's and the sale's
         own refusals: no_such_template, template_exhausted, no_such_product, ...) when they
-        cannot be."""
+        cannot be. `again`: the start may be one sent again, whose first try set the bag
+        aside and failed before the draw was stored: the bag found is that one."""
+        try:
+            await self._open(d, by)
+        except Refusal as err:
+            if not (again and err.code in ("drop_exists", "sale_exists")):
+                raise
+
+    async def _open(self, d: Draw, by: str) -> None:
         prize = d.prize
         if prize.kind == COUPON_PRIZE:
             # a hidden drop does not ask the template's member tiers: the draw's own

@@ -28,13 +28,14 @@ class MemoryDrawStore(DrawStore):
         self._due: set[tuple[str, str]] = set()
         self._wins: dict[tuple[str, str], list[str]] = {}
 
-    async def create(self, d: Draw) -> None:
+    async def create(self, d: Draw) -> bool:
         key = (d.room_id, d.id)
         if key in self._draws:
-            raise ValueError(f"draw {d.id} exists")
+            return False
         self._draws[key] = d
         self._entrants[key] = {}
         self._due.add(key)
+        return True
 
     async def get(self, room_id: str, draw_id: str) -> Draw | None:
         return self._draws.get((room_id, draw_id))

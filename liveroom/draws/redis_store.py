@@ -60,6 +60,7 @@ class RedisDrawStore(DrawStore):
         self.redis = redis.client
         self._stream_cap = stream.maxlen if stream is not None else 0
         self._keys = redis.keys
+        self._create = redis.script("draw_create")
         self._enter = redis.script("draw_enter")
         self._finish = redis.script("draw_finish")
         self._gate = asyncio.Semaphore(MAX_IN_FLIGHT)
@@ -72,16 +73,14 @@ class RedisDrawStore(DrawStore):
         return k.draw(draw_id), k.entrants(draw_id), k.nicks(draw_id)
 
     @_gated
-    async def create(self, d: Draw) -> None:
+    async def create(self, d: Draw) -> bool:
         rec, _, _ = self._draw_keys(d.room_id, d.id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hsetnx(rec, "rec", d.to_record())
-            pipe.hset(rec, mapping={"state": d.state, "ends_at": d.ends_at, "closed_at": 0})
-            pipe.sadd(self._room(d.room_id).open, d.id)
-            created, *_ = await pipe.execute()
+        keys = [rec, self._room(d.room_id).open]
+        created = await self._create(keys=keys, args=[d.to_record(), d.state, d.ends_at, d.id])
         if not created:
-            raise ValueError(f"draw {d.id} exists")
+            return False
         await self.redis.zadd(self._keys.draws_due, {f"{d.room_id}/{d.id}": d.ends_at})
+        return True
 
     @_gated
     async def get(self, room_id: str, draw_id: str) -> Draw | None:

@@ -105,6 +105,12 @@ def parse_start(args: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(value, str) or len(value) > 500 or any(c.isspace() for c in value):
             raise DrawRefused("bad_field", f"prize.{name} must be a URL or path up to 500 chars")
     kind, what = _bag_prize(prize)
+    draw_id = args.get("draw_id")
+    # at most 60: a lucky bag's drop or sale is named after its draw (store.bag_id)
+    if draw_id is not None and not (
+        isinstance(draw_id, str) and len(draw_id) <= 60 and is_safe_id(draw_id)
+    ):
+        raise DrawRefused("bad_field", "draw_id must be 1-60 of A-Z a-z 0-9 _ - .")
     mode = args.get("mode", rules.BUTTON)
     if mode not in rules.ENTRY_MODES:
         raise DrawRefused("bad_field", f"mode must be one of {list(rules.ENTRY_MODES)}")
@@ -114,6 +120,7 @@ def parse_start(args: dict[str, Any]) -> dict[str, Any]:
     except rules.DrawRuleError as err:
         raise DrawRefused(err.code, err.message) from None
     return {
+        "draw_id": draw_id,
         "prize": Prize(
             title.strip(),
             prize.get("image", ""),
@@ -149,6 +156,12 @@ def _bag_prize(prize: dict[str, Any]) -> tuple[str, str]:
     if other in prize:
         raise DrawRefused("bad_field", f"a {kind} prize has no prize.{other}")
     return kind, value
+
+
+def _exists(draw_id: str, d: Draw | None) -> DrawRefused:
+    """The answer to a start whose draw id is taken, with the draw as it is."""
+    extra = {"draw": d.announcement()} if d is not None else {}
+    return DrawRefused("draw_exists", f"draw {draw_id} already exists", **extra)
 
 
 def public_result(d: Draw, res: DrawResult | None, entrants_count: int) -> dict[str, Any]:
@@ -222,11 +235,17 @@ class DrawService(Feature):
 
     # host side -----------------------------------------------------------------------
     async def start_draw(self, room_id: str, host: str, args: dict[str, Any]) -> Draw:
+        """A host that names its `draw_id` may send the start again (after `unavailable`
+        or a dropped connection): one draw starts, the second answers `draw_exists` with
+        the draw as it is."""
         spec = parse_start(args)
+        named = spec["draw_id"] is not None
+        if named and (existing := await self.store.get(room_id, spec["draw_id"])) is not None:
+            raise _exists(existing.id, existing)
         seed = rules.new_seed()
         now = now_ms()
         d = Draw(
-            id=new_draw_id(),
+            id=spec["draw_id"] if named else new_draw_id(),
             room_id=room_id,
             prize=spec["prize"],
             winners_count=spec["winners_count"],
@@ -242,8 +261,9 @@ class DrawService(Feature):
         if d.prize.kind:
             if self.bags is None:
                 raise DrawRefused("bad_field", "lucky bags are not available here")
-            await self.bags.open(d, host)  # refused: no draw starts
-        await self.store.create(d)
+            await self.bags.open(d, host, again=named)  # refused: no draw starts
+        if not await self.store.create(d):  # the same start, sent again at the same moment
+            raise _exists(d.id, await self.store.get(room_id, d.id))
         stored = await self.engine.publish(
             room_id, new_event("draw_started", by=host, **d.announcement())
         )

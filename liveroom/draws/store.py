@@ -151,8 +151,10 @@ class DrawStore(ABC):
     in_process = False
 
     @abstractmethod
-    async def create(self, d: Draw) -> None:
-        """Store a new open draw and schedule it for closing at `ends_at`."""
+    async def create(self, d: Draw) -> bool:
+        """Store a new open draw and schedule it for closing at `ends_at`, in one step
+        with the test that its id is new: False (nothing changed) when a draw with this id
+        exists, so a start the host sends again with the id it named starts one draw."""
 
     @abstractmethod
     async def get(self, room_id: str, draw_id: str) -> Draw | None: ...

@@ -19,11 +19,23 @@ export function install({ client, command, onEvent, onState, onWelcome }) {
     form.bag_of.required = Boolean(bag);
     form.bag_of.placeholder = bag === "product" ? "product SKU" : "coupon template id";
   });
+  // Each start names its draw, and keeps the name until the server has answered it for
+  // sure: pressing Start again after a lost connection or `unavailable` sends the same
+  // start, so one draw runs however often it went out (a repeat answers draw_exists).
+  // Changing the form makes it another start.
+  let pendingId = null;
+  const MAYBE_SENT = new Set(["unavailable", "disconnected", "internal"]);
+  form.addEventListener("input", () => {
+    pendingId = null;
+  });
+
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const num = (name, fallback) => parseInt(form[name].value, 10) || fallback;
+    pendingId ??= `d${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
     const frame = {
       t: "start_draw",
+      draw_id: pendingId,
       prize: { title: form.prize.value.trim() },
       winners: num("winners", 1),
       duration_s: num("duration", 60),
@@ -33,7 +45,15 @@ export function install({ client, command, onEvent, onState, onWelcome }) {
     if (frame.mode === "phrase") frame.phrase = form.phrase.value.trim();
     const bag = form.bag.value;
     if (bag) Object.assign(frame.prize, { kind: bag, [bag === "coupon" ? "template_id" : "sku"]: form.bag_of.value.trim() });
-    if (await command(frame, `start draw "${frame.prize.title}"`)) form.prize.value = "";
+    const onError = (err) => {
+      if (MAYBE_SENT.has(err.code)) return; // keep the name: the next press is the same start
+      pendingId = null;
+      if (err.code === "draw_exists" && err.draw?.state === "open") showOpen(err.draw);
+    };
+    if (await command(frame, `start draw "${frame.prize.title}"`, { onError })) {
+      pendingId = null;
+      form.prize.value = "";
+    }
   });
 
   const row = (id) => list.querySelector(`li[data-draw-id="${CSS.escape(id)}"]`);

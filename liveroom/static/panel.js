@@ -19,14 +19,16 @@ function log(text, ok) {
   while ($("log").children.length > 100) $("log").lastChild.remove();
 }
 
-/** Send a host command; report its ack or error in the activity log. */
-async function command(frame, label) {
+/** Send a host command; report its ack or error in the activity log. The ack, or null
+ * after an error frame, which goes to `onError` too when the caller acts on its code. */
+async function command(frame, label, { onError } = {}) {
   try {
     const ack = await client.request(frame);
     log(`${label}${ack.seq ? ` · seq ${ack.seq}` : ""}`, true);
     return ack;
   } catch (err) {
     log(`${label} refused: ${err.message} (${err.code})`, false);
+    onError?.(err);
     return null;
   }
 }

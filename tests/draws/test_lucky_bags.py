@@ -20,7 +20,7 @@ from liveroom.draws import service as draw_service
 from liveroom.draws import verify_cli
 from liveroom.draws.store import bag_id
 from liveroom.engine.base import Personal
-from liveroom.errors import Refusal
+from liveroom.errors import Refusal, Unavailable
 from liveroom.node import Node
 from liveroom.rules import draw as rules
 from liveroom.sales import ticket as checkout_ticket
@@ -207,6 +207,44 @@ async def test_a_retried_close_issues_nothing_twice(
     assert sale is not None and sale.config.stock - sale.available == 3
     units = await node.sales.store.holds(ROOM, bag_id(draw_id))
     assert sorted(u.uid for u in units) == sorted(winners)
+
+
+@pytest.mark.parametrize("kind", ["coupon", "product"])
+async def test_a_start_sent_again_after_an_outage_fills_one_bag(
+    node: Node, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bag was set aside, then the store went away before the draw was stored: the
+    host's start, sent again with its draw id, starts the draw on that same bag."""
+    await node.coupons.put_template({**TEMPLATE, "total": 100}, "t20")
+    await node.sales.put_product(PRODUCT)
+    what = {"template_id": "t20"} if kind == "coupon" else {"sku": "tea-gift"}
+    args = {
+        "prize": {"title": "Bag", "kind": kind, **what},
+        "winners": 3,
+        "duration_s": 600,
+        "draw_id": "bag-1",
+    }
+    create = node.draws.store.create
+
+    async def away(d: Any) -> bool:
+        raise Unavailable("the store went away here")
+
+    monkeypatch.setattr(node.draws.store, "create", away)
+    with pytest.raises(Unavailable):
+        await node.draws.start_draw(ROOM, "host", args)
+    monkeypatch.setattr(node.draws.store, "create", create)
+    d = await node.draws.start_draw(ROOM, "host", args)
+    assert d.id == "bag-1"
+    with pytest.raises(Refusal) as refused:
+        await node.draws.start_draw(ROOM, "host", args)
+    assert refused.value.code == "draw_exists"
+    assert refused.value.extra["draw"]["commitment"] == d.commitment
+    sale = await node.sales.store.get_sale(ROOM, bag_id("bag-1"))
+    assert sale is not None and sale.config.stock == 3
+    if kind == "coupon":
+        assert (await node.coupons.template("t20")).reserved == 3  # set aside once
+    started = [e for e in await node.engine.events_since(ROOM, 0) or []]
+    assert [e["type"] for e in started] == ["draw_started"]
 
 
 async def test_a_cancelled_bag_gives_nothing(node: Node) -> None:

@@ -215,6 +215,44 @@ async def test_phrase_draw_enters_commenters_and_closes_itself(
     await close_all(host, outsider, *members)
 
 
+async def test_a_start_sent_again_with_its_draw_id_starts_one_draw(
+    two_servers: tuple[LiveServer, LiveServer],
+) -> None:
+    """The host's panel lost its connection while a start was on the way and sends it again
+    from wherever it reconnects, maybe twice at once: one draw, one announcement."""
+    a, b = two_servers
+    hosts = [await join(a if i % 2 else b, "host", host=True) for i in range(8)]
+    watcher = await join(b, "watcher")
+    start = {"t": "start_draw", "prize": PRIZE, "winners": 1, "duration_s": 600}
+    answers = await asyncio.gather(*(h.request({**start, "draw_id": "tea-1"}) for h in hosts))
+    [ack] = [r for r in answers if r["t"] == "ack"]
+    assert ack["draw_id"] == "tea-1"
+    refused = [r for r in answers if r["t"] == "error"]
+    assert len(refused) == 7 and {r["code"] for r in refused} == {"draw_exists"}
+    assert {r["draw"]["commitment"] for r in refused} == {ack["commitment"]}
+    assert all(r["draw"]["state"] == "open" for r in refused)
+    # closed: the same id still finds it, and starts nothing
+    assert (await hosts[0].request({"t": "close_draw", "draw_id": "tea-1"}))["t"] == "ack"
+    late = await hosts[1].request({**start, "draw_id": "tea-1"})
+    assert (late["code"], late["draw"]["state"]) == ("draw_exists", "closed")
+    await event(watcher, "draw_closed", "tea-1")  # after any start, in the room's order
+    started = [
+        e
+        for f in watcher.seen
+        if f.get("t") == "tick"
+        for e in f.get("events", [])
+        if e.get("type") == "draw_started"
+    ]
+    assert [e["draw_id"] for e in started] == ["tea-1"]
+    # a start without an id is a new draw each time; a bad id is refused
+    unnamed = [await hosts[0].request(start) for _ in range(2)]
+    assert len({r["draw_id"] for r in unnamed}) == 2
+    for bad in ("", "x" * 61, "tea 1", "茶", 7):
+        r = await hosts[0].request({**start, "draw_id": bad})
+        assert (r["t"], r["code"]) == ("error", "bad_field"), bad
+    await close_all(watcher, *hosts)
+
+
 async def test_ineligible_and_bad_entries_get_a_reason(
     two_servers: tuple[LiveServer, LiveServer],
 ) -> None:

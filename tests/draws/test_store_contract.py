@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
@@ -69,8 +70,26 @@ async def test_a_draw_reads_back_as_created(store: DrawStore) -> None:
     assert await store.get("r1", "nope") is None
     assert [o.id for o in await store.open_draws("r1")] == [d.id]
     assert await store.open_draws("other-room") == []
-    with pytest.raises(ValueError):
-        await store.create(d)
+
+
+async def test_a_draw_id_starts_one_draw(store: DrawStore, other_store: DrawStore) -> None:
+    """A start sent again with the id it named, from any process, at once or after the
+    draw closed, changes nothing: not the record, not the state, not the open list."""
+    d = make_draw()
+    again = replace(d, seed="another seed", ends_at=d.ends_at + 60_000)
+    results = await asyncio.gather(
+        *(s.create(x) for s in (store, other_store) for x in (d, again, d, again))
+    )
+    assert sorted(results) == [False] * 7 + [True]
+    first = await store.get("r1", d.id)
+    assert first in (d, again)
+    assert [o.id for o in await other_store.open_draws("r1")] == [d.id]
+    finished = await store.finish("r1", d.id, rules.CLOSED, now_ms())
+    assert finished is not None
+    assert await other_store.create(d) is False
+    still = await other_store.get("r1", d.id)
+    assert still is not None and still.state == rules.CLOSED and still.seed == first.seed
+    assert await store.open_draws("r1") == []
 
 
 async def test_the_announcement_never_carries_the_seed(store: DrawStore) -> None:
