@@ -7,6 +7,7 @@ which is the same guarantee each Redis Lua script gives across processes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from liveroom.draws.store import Draw, DrawStore, EnterResult, Joined, OpenView
 from liveroom.rules import draw as rules
@@ -36,6 +37,11 @@ class MemoryDrawStore(DrawStore):
         self._entrants[key] = {}
         self._due.add(key)
         return True
+
+    async def announced(self, room_id: str, draw_id: str) -> None:
+        d = self._draws.get((room_id, draw_id))
+        if d is not None:
+            self._draws[(room_id, draw_id)] = replace(d, announced=True)
 
     async def get(self, room_id: str, draw_id: str) -> Draw | None:
         return self._draws.get((room_id, draw_id))

@@ -46,12 +46,17 @@ def _gated(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
     return run
 
 
+# A draw's hash: the record that never changes, and what moves (`unannounced` only until
+# the room was told of the start; a draw stored before it existed was told).
+FIELDS = ("rec", "state", "closed_at", "unannounced")
+
+
 def _draw(row: list[Any]) -> Draw | None:
-    """A draw from HMGET rec, state, closed_at."""
-    rec, state, closed_at = row
+    """A draw from HMGET FIELDS."""
+    rec, state, closed_at, unannounced = row
     if rec is None:
         return None
-    return Draw.from_record(text(rec), text(state), int(closed_at or 0))
+    return Draw.from_record(text(rec), text(state), int(closed_at or 0), not unannounced)
 
 
 class RedisDrawStore(DrawStore):
@@ -76,11 +81,16 @@ class RedisDrawStore(DrawStore):
     async def create(self, d: Draw) -> bool:
         rec, _, _ = self._draw_keys(d.room_id, d.id)
         keys = [rec, self._room(d.room_id).open]
-        created = await self._create(keys=keys, args=[d.to_record(), d.state, d.ends_at, d.id])
+        args = [d.to_record(), d.state, d.ends_at, d.id, int(not d.announced)]
+        created = await self._create(keys=keys, args=args)
         if not created:
             return False
         await self.redis.zadd(self._keys.draws_due, {f"{d.room_id}/{d.id}": d.ends_at})
         return True
+
+    @_gated
+    async def announced(self, room_id: str, draw_id: str) -> None:
+        await self.redis.hdel(self._room(room_id).draw(draw_id), "unannounced")
 
     @_gated
     async def get(self, room_id: str, draw_id: str) -> Draw | None:
@@ -88,7 +98,7 @@ class RedisDrawStore(DrawStore):
 
     async def _read(self, room_id: str, draw_id: str) -> Draw | None:
         key = self._room(room_id).draw(draw_id)
-        return _draw(await self.redis.hmget(key, "rec", "state", "closed_at"))
+        return _draw(await self.redis.hmget(key, *FIELDS))
 
     @_gated
     async def open_draws(self, room_id: str) -> list[Draw]:
@@ -212,12 +222,12 @@ class RedisDrawStore(DrawStore):
         async with self.redis.pipeline(transaction=False) as pipe:
             for draw_id in open_ids:
                 rec, entrants, _ = self._draw_keys(room_id, draw_id)
-                pipe.hmget(rec, "rec", "state", "closed_at")
+                pipe.hmget(rec, *FIELDS)
                 pipe.scard(entrants)
                 if members:
                     pipe.smismember(entrants, members)
             for draw_id in every_won:
-                pipe.hmget(self._draw_keys(room_id, draw_id)[0], "rec", "state", "closed_at")
+                pipe.hmget(self._draw_keys(room_id, draw_id)[0], *FIELDS)
             rows = iter(await pipe.execute())
         shown: list[tuple[Draw, int, set[str]]] = []
         for _ in open_ids:

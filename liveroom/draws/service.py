@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute, Route
@@ -60,6 +60,9 @@ SWEEP_INTERVAL_S = 1.0
 COUNT_INTERVAL_S = 0.1
 # A finished draw still in the due index this long after it finished lost its closer.
 ANNOUNCE_GRACE_MS = 10_000
+# A draw stored and still unannounced this long after its start lost its starter: a start
+# sent again announces it (sooner, the first try may still be at it: `unavailable`).
+START_GRACE_MS = 3_000
 MAX_WINNERS = 1000
 MIN_DURATION_S = 1
 MAX_DURATION_S = 86400
@@ -237,11 +240,17 @@ class DrawService(Feature):
     async def start_draw(self, room_id: str, host: str, args: dict[str, Any]) -> Draw:
         """A host that names its `draw_id` may send the start again (after `unavailable`
         or a dropped connection): one draw starts, the second answers `draw_exists` with
-        the draw as it is."""
+        the draw as it is, or, when the first try stored the draw but could not tell the
+        room, tells it and answers as the first should have."""
         spec = parse_start(args)
         named = spec["draw_id"] is not None
         if named and (existing := await self.store.get(room_id, spec["draw_id"])) is not None:
-            raise _exists(existing.id, existing)
+            if existing.announced or existing.finished:
+                raise _exists(existing.id, existing)
+            if now_ms() - existing.created_at < START_GRACE_MS:
+                raise Unavailable("the first try of this start may still be telling the room")
+            log.warning("announcing draw %s/%s whose starter never did", room_id, existing.id)
+            return await self._tell_started(existing)
         seed = rules.new_seed()
         now = now_ms()
         d = Draw(
@@ -257,6 +266,7 @@ class DrawService(Feature):
             phrase=spec["phrase"],
             eligibility=spec["eligibility"],
             by=host,
+            announced=False,
         )
         if d.prize.kind:
             if self.bags is None:
@@ -264,19 +274,26 @@ class DrawService(Feature):
             await self.bags.open(d, host, again=named)  # refused: no draw starts
         if not await self.store.create(d):  # the same start, sent again at the same moment
             raise _exists(d.id, await self.store.get(room_id, d.id))
+        return await self._tell_started(d)
+
+    async def _tell_started(self, d: Draw) -> Draw:
+        """Announce a stored draw to the room. Unavailable: the draw stays unannounced, and
+        a start sent again with its id announces it."""
+        room_id = d.room_id
         stored = await self.engine.publish(
-            room_id, new_event("draw_started", by=host, **d.announcement())
+            room_id, new_event("draw_started", by=d.by, **d.announcement())
         )
         self._remember(room_id, Listing.of(d))
-        try:
+        try:  # the draw runs already: refusing the host now would mislead
+            await self.store.announced(room_id, d.id)
             await self._record(
                 room_id,
                 "draw_started",
-                {"by": host, "seq": stored["seq"], "ts": stored["ts"], **d.announcement()},
+                {"by": d.by, "seq": stored["seq"], "ts": stored["ts"], **d.announcement()},
             )
-        except Exception:  # the draw runs already: refusing the host now would mislead
+        except Exception:
             log.warning("draw %s/%s started but not recorded", room_id, d.id, exc_info=True)
-        return d
+        return replace(d, announced=True)
 
     async def close(self, room_id: str, draw_id: str, by: str = "") -> dict[str, Any] | None:
         """Close and announce; None when someone else (another process, the timer) did."""

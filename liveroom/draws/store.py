@@ -68,6 +68,9 @@ class Draw:
     by: str = ""  # the host who started it
     state: str = rules.OPEN
     closed_at: int = 0
+    # the room was told of the start (draw_started): a start sent again after an outage
+    # tells it if the first try could not
+    announced: bool = True
 
     @property
     def finished(self) -> bool:
@@ -93,19 +96,19 @@ class Draw:
     # same shape and the Redis Lua scripts only ever look at `state` and `ends_at`.
     def to_record(self) -> str:
         rec = asdict(self)
-        for moving in ("state", "closed_at"):
+        for moving in ("state", "closed_at", "announced"):
             rec.pop(moving)
         return json.dumps(rec, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
-    def from_record(cls, record: str, state: str, closed_at: int) -> Draw:
+    def from_record(cls, record: str, state: str, closed_at: int, announced: bool = True) -> Draw:
         rec = json.loads(record)
         rec["prize"] = Prize(**rec["prize"])
         elig = rec["eligibility"]
         rec["eligibility"] = rules.Eligibility(
             elig["members_only"], tuple(elig["tiers"]), elig["min_watch_s"]
         )
-        return cls(**rec, state=state, closed_at=closed_at)
+        return cls(**rec, state=state, closed_at=closed_at, announced=announced)
 
     def with_state(self, state: str, closed_at: int) -> Draw:
         return replace(self, state=state, closed_at=closed_at)
@@ -155,6 +158,11 @@ class DrawStore(ABC):
         """Store a new open draw and schedule it for closing at `ends_at`, in one step
         with the test that its id is new: False (nothing changed) when a draw with this id
         exists, so a start the host sends again with the id it named starts one draw."""
+
+    @abstractmethod
+    async def announced(self, room_id: str, draw_id: str) -> None:
+        """The room was told of the draw's start: a draw is stored unannounced (`create`
+        with `announced` False) until this."""
 
     @abstractmethod
     async def get(self, room_id: str, draw_id: str) -> Draw | None: ...

@@ -227,6 +227,16 @@ async def test_a_start_sent_again_with_its_draw_id_starts_one_draw(
     answers = await asyncio.gather(*(h.request({**start, "draw_id": "tea-1"}) for h in hosts))
     [ack] = [r for r in answers if r["t"] == "ack"]
     assert ack["draw_id"] == "tea-1"
+    # a repeat that comes while the first is still telling the room is asked to resend
+    assert {r["code"] for r in answers if r["t"] == "error"} <= {"draw_exists", "unavailable"}
+    resent = [
+        h.request({**start, "draw_id": "tea-1"})
+        for h, r in zip(hosts, answers, strict=True)
+        if r.get("code") == "unavailable"
+    ]
+    answers = [r for r in answers if r.get("code") != "unavailable"] + list(
+        await asyncio.gather(*resent)
+    )
     refused = [r for r in answers if r["t"] == "error"]
     assert len(refused) == 7 and {r["code"] for r in refused} == {"draw_exists"}
     assert {r["draw"]["commitment"] for r in refused} == {ack["commitment"]}

@@ -92,6 +92,20 @@ async def test_a_draw_id_starts_one_draw(store: DrawStore, other_store: DrawStor
     assert await store.open_draws("r1") == []
 
 
+async def test_a_draw_stays_unannounced_until_the_room_was_told(
+    store: DrawStore, other_store: DrawStore
+) -> None:
+    d = make_draw(announced=False)
+    assert await store.create(d) is True
+    seen = await other_store.get("r1", d.id)
+    assert seen is not None and seen.announced is False
+    await store.announced("r1", d.id)
+    assert await other_store.get("r1", d.id) == replace(d, announced=True)
+    told = make_draw()  # stored already told: reads told
+    await store.create(told)
+    assert await other_store.get("r1", told.id) == told
+
+
 async def test_the_announcement_never_carries_the_seed(store: DrawStore) -> None:
     d = make_draw()
     text = repr(d.announcement())

@@ -18,7 +18,7 @@ from liveroom.draws import service as draw_service
 from liveroom.draws.service import ANNOUNCE_GRACE_MS, DrawService
 from liveroom.draws.store import DrawStore
 from liveroom.engine.base import Engine, now_ms
-from liveroom.errors import Unavailable
+from liveroom.errors import Refusal, Unavailable
 from liveroom.hub import Hub
 from liveroom.rules import draw as rules
 from liveroom.stream.base import CommerceStream
@@ -92,6 +92,39 @@ async def test_sweeper_leaves_a_close_in_progress_alone(
     await service.store.finish(ROOM, d.id, rules.CLOSED, now_ms())  # its closer is at work
     await service.sweep()
     assert await published(engine, ROOM) == []
+
+
+async def test_a_start_whose_announcement_was_lost_is_announced_when_sent_again(
+    service: DrawService, engine: Engine, commerce: CommerceStream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The draw was stored, then the store went away before the room was told: the host's
+    start, sent again with its draw id, announces that draw once, not a second one."""
+    args = {"prize": PRIZE, "winners": 1, "duration_s": 600, "draw_id": "d-1"}
+    publish = engine.publish
+
+    async def away(room_id: str, event: dict) -> dict:
+        raise Unavailable("the store went away here")
+
+    monkeypatch.setattr(engine, "publish", away)
+    with pytest.raises(Unavailable):
+        await service.start_draw(ROOM, "host", args)
+    monkeypatch.setattr(engine, "publish", publish)
+    stored = await service.store.get(ROOM, "d-1")
+    assert stored is not None and stored.announced is False
+    # at once, the first try may still be at it: send again later
+    with pytest.raises(Unavailable):
+        await service.start_draw(ROOM, "host", args)
+    later = now_ms() + draw_service.START_GRACE_MS
+    monkeypatch.setattr(draw_service, "now_ms", lambda: later)
+    d = await service.start_draw(ROOM, "host", args)
+    assert (d.id, d.commitment, d.announced) == ("d-1", stored.commitment, True)
+    with pytest.raises(Refusal) as again:
+        await service.start_draw(ROOM, "host", args)
+    assert again.value.code == "draw_exists"
+    started = [e for e in await published(engine, ROOM) if e["type"] == "draw_started"]
+    assert [(e["draw_id"], e["commitment"]) for e in started] == [("d-1", d.commitment)]
+    durable = [e for e in await commerce.read(ROOM) if e["type"] == "draw_started"]
+    assert [e["draw_id"] for e in durable] == ["d-1"]
 
 
 def fetch_until_closed(srv: LiveServer, draw_id: str, timeout: float = 30) -> dict:

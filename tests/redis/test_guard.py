@@ -128,6 +128,7 @@ CALLS: dict[type, dict[str, Call]] = {
     RedisDrawStore: {
         "create": lambda p: p.draws.create(DRAW),
         "get": lambda p: p.draws.get(ROOM, DRAW.id),
+        "announced": lambda p: p.draws.announced(ROOM, DRAW.id),
         "open_draws": lambda p: p.draws.open_draws(ROOM),
         "enter": lambda p: p.draws.enter(ROOM, DRAW.id, "u1", "Ann", T0),
         "count": lambda p: p.draws.count(ROOM, DRAW.id),
