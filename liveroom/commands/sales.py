@@ -3,7 +3,8 @@ products and grab. The work is in liveroom.sales.service; this maps frames to it
 
 Refusals (rules.sale.SaleError) and outages go to the socket's one error path. A
 start_sale's terms are checked by the same rules as the merchant API's create, so a
-wrong or out-of-range term answers `bad_sale` on both surfaces.
+wrong or out-of-range term answers `bad_sale` on both surfaces; one that names its
+`sale_id` may be sent again (the second answers `sale_exists`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ register(
             "early_access_s": _TERM,
             "member_tiers": _TERM,
             "hold_s": _TERM,
+            "sale_id": Field(str, required=False, max_len=64),
         },
         host_only=True,
     ),

@@ -201,15 +201,23 @@ class CouponService(Feature):
                 raise
             existing = await self.store.get_sale(room_id, drop_id)
             extra = {"drop": existing.public(now)} if existing else {}
+            # sent again: the first try may have stored the drop and lost the room's news
+            if existing is not None and existing.config.kind == sale_rules.COUPON:
+                if existing.config.template_id == template_id:
+                    await self._created(existing, by, announce=self.sales.open_to_room(existing))
             raise rules.CouponError(
                 "drop_exists", f"drop {drop_id} already exists", **extra
             ) from None
-        await self.templates.add_drop(template_id, room_id, drop_id)
-        if not hidden:
-            await self.engine.publish(room_id, room_event(sale, "created", now_ms(), by))
-            self._remember(room_id, cfg)
-        self.sales.mark_dirty(room_id)
+        await self._created(sale, by, announce=not hidden)
         return Drop(sale)
+
+    async def _created(self, sale: Sale, by: str, *, announce: bool) -> None:
+        cfg = sale.config
+        await self.templates.add_drop(cfg.template_id, cfg.room_id, cfg.sale_id)
+        if announce:
+            await self.engine.publish(cfg.room_id, room_event(sale, "created", now_ms(), by))
+            self._remember(cfg.room_id, cfg)
+        self.sales.mark_dirty(cfg.room_id)
 
     async def drop(self, room_id: str, drop_id: str) -> Drop:
         sale = await self.store.get_sale(room_id, drop_id)

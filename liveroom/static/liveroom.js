@@ -200,3 +200,37 @@ export function clock(endsAt, client) {
 export function countdown(endsAt, client) {
   return `${clock(endsAt, client)} left`;
 }
+
+// Answers after which a create may or may not have happened: the next press must be the
+// same create (same name), which the server makes once.
+const MAYBE_DONE = new Set(["unavailable", "disconnected", "internal"]);
+
+/**
+ * The name a host's create (a draw, a sale, a drop) goes out with, kept until the server
+ * has answered it for sure: pressing the button again after a lost connection or
+ * `unavailable` sends the same create, and the server makes one (a repeat answers
+ * `*_exists`). Editing the form makes it another create.
+ */
+export class CreateName {
+  constructor(form, prefix) {
+    this.prefix = prefix;
+    this.value = null;
+    form.addEventListener("input", () => this.reset());
+  }
+
+  /** Another create from now on (the form was changed, or filled in by the page). */
+  reset() {
+    this.value = null;
+  }
+
+  /** The name for this press. */
+  next() {
+    this.value ??= `${this.prefix}${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
+    return this.value;
+  }
+
+  /** The press was answered: by an ack (no error), or by an error frame. */
+  answered(err = null) {
+    if (!err || !MAYBE_DONE.has(err.code)) this.reset();
+  }
+}

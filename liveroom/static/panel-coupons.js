@@ -1,6 +1,6 @@
 // Coupon drops in the host panel: drop a batch from a template the merchant defined, watch
 // it being claimed live, stop it; and choose how purchases are shown to the room.
-import { h, clock, showState, timeOf } from "/static/liveroom.js";
+import { CreateName, h, clock, showState, timeOf } from "/static/liveroom.js";
 import { purchaseWords, terms } from "/static/coupon-words.js";
 
 const $ = (id) => document.getElementById(id);
@@ -9,6 +9,7 @@ const PROOF = { masked: "masked names", full: "full names", off: "off" };
 
 export function install({ client, command, log, onEvent, onState, onWelcome }) {
   const form = $("drop-form");
+  const name = new CreateName(form, "c"); // one drop however often it goes out
   const list = $("drop-list");
   const templates = new Map(); // template id -> title, offered in the form
 
@@ -25,8 +26,14 @@ export function install({ client, command, log, onEvent, onState, onWelcome }) {
     if (num("duration")) frame.duration_s = num("duration");
     const phrase = form.phrase.value.trim();
     if (phrase) frame.phrase = phrase;
-    const ack = await command(frame, `drop ${frame.count} × ${frame.template_id}`);
+    frame.drop_id = name.next();
+    const onError = (err) => {
+      name.answered(err);
+      if (err.code === "drop_exists" && err.drop) showDrop(err.drop);
+    };
+    const ack = await command(frame, `drop ${frame.count} × ${frame.template_id}`, { onError });
     if (ack) {
+      name.answered();
       form.phrase.value = "";
       if (ack.drop) showDrop(ack.drop);
     }

@@ -1,6 +1,6 @@
 // Lucky draws in the host panel: start one, watch entrants come in, close or cancel it,
 // and see the winners with the revealed seed anyone can verify.
-import { h, countdown, showState } from "/static/liveroom.js";
+import { CreateName, h, countdown, showState } from "/static/liveroom.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -19,23 +19,14 @@ export function install({ client, command, onEvent, onState, onWelcome }) {
     form.bag_of.required = Boolean(bag);
     form.bag_of.placeholder = bag === "product" ? "product SKU" : "coupon template id";
   });
-  // Each start names its draw, and keeps the name until the server has answered it for
-  // sure: pressing Start again after a lost connection or `unavailable` sends the same
-  // start, so one draw runs however often it went out (a repeat answers draw_exists).
-  // Changing the form makes it another start.
-  let pendingId = null;
-  const MAYBE_SENT = new Set(["unavailable", "disconnected", "internal"]);
-  form.addEventListener("input", () => {
-    pendingId = null;
-  });
+  const name = new CreateName(form, "d"); // one draw however often a start goes out
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const num = (name, fallback) => parseInt(form[name].value, 10) || fallback;
-    pendingId ??= `d${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
     const frame = {
       t: "start_draw",
-      draw_id: pendingId,
+      draw_id: name.next(),
       prize: { title: form.prize.value.trim() },
       winners: num("winners", 1),
       duration_s: num("duration", 60),
@@ -46,12 +37,14 @@ export function install({ client, command, onEvent, onState, onWelcome }) {
     const bag = form.bag.value;
     if (bag) Object.assign(frame.prize, { kind: bag, [bag === "coupon" ? "template_id" : "sku"]: form.bag_of.value.trim() });
     const onError = (err) => {
-      if (MAYBE_SENT.has(err.code)) return; // keep the name: the next press is the same start
-      pendingId = null;
-      if (err.code === "draw_exists" && err.draw?.state === "open") showOpen(err.draw);
+      name.answered(err);
+      if (err.code === "draw_exists" && err.draw?.state === "open") {
+        showOpen(err.draw); // a press sent again: the draw began with the first
+        form.prize.value = "";
+      }
     };
     if (await command(frame, `start draw "${frame.prize.title}"`, { onError })) {
-      pendingId = null;
+      name.answered();
       form.prize.value = "";
     }
   });

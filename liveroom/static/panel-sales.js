@@ -1,6 +1,6 @@
 // The shop in the host panel: put products in the room's bag, run flash sales on them
 // and watch their stock move live. Products themselves come from the merchant API.
-import { h, clock, showState } from "/static/liveroom.js";
+import { CreateName, h, clock, showState } from "/static/liveroom.js";
 
 const $ = (id) => document.getElementById(id);
 export const yuan = (fen) => `¥${(fen / 100).toFixed(2)}`;
@@ -10,6 +10,7 @@ export function install({ client, command, onEvent, onState, onWelcome }) {
   const bag = $("bag");
   const sales = $("sales");
   const form = $("sale-form");
+  const name = new CreateName(form, "s"); // one sale however often a start goes out
 
   $("bag-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -19,6 +20,7 @@ export function install({ client, command, onEvent, onState, onWelcome }) {
 
   // ---- the bag, and the sale form that sells one of its products ----
   function openSaleForm(sku) {
+    name.reset();
     form.sku.value = sku;
     form.price.value = ((products.get(sku)?.price_fen || 0) / 100).toFixed(2);
     form.classList.remove("hidden");
@@ -39,7 +41,18 @@ export function install({ client, command, onEvent, onState, onWelcome }) {
       hold_s: Math.max(1, num("hold")),
     };
     if (num("duration")) frame.duration_s = num("duration");
-    if (await command(frame, `start sale of ${frame.sku}`)) form.classList.add("hidden");
+    frame.sale_id = name.next();
+    const onError = (err) => {
+      name.answered(err);
+      if (err.code === "sale_exists" && err.sale) {
+        showSale(err.sale); // a press sent again: the sale began with the first
+        form.classList.add("hidden");
+      }
+    };
+    if (await command(frame, `start sale of ${frame.sku}`, { onError })) {
+      name.answered();
+      form.classList.add("hidden");
+    }
   });
 
   function renderBag(skus) {

@@ -26,6 +26,41 @@ CHROMIUM_ARGS = [
 ]
 
 
+class LostAnswer:
+    """A route for a page's room socket: the answer to the first frame of type `t` is lost
+    with the connection (the server did it; the page never heard), then all passes.
+    `sent` and `answers` keep every such frame and its answer, in order."""
+
+    def __init__(self, t: str) -> None:
+        self.t = t
+        self.sent: list[dict[str, Any]] = []
+        self.answers: list[dict[str, Any]] = []
+
+    def install(self, page: Any) -> None:
+        page.route_web_socket("**/ws/rooms/**", self._route)
+
+    def _route(self, ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def from_page(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if frame.get("t") == self.t:
+                self.sent.append(frame)
+            server.send(message)
+
+        def from_server(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if self.sent and frame.get("rid") == self.sent[-1]["rid"]:
+                self.answers.append(frame)
+                if len(self.answers) == 1:
+                    ws.close(code=1011, reason="")
+                    return
+            ws.send(message)
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+
+
 class Pages:
     """Opens the panel and watch pages, each in its own browser context (its own user)."""
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
-from typing import Any
 
 from playwright.sync_api import expect
+
+from tests.browser.pages import LostAnswer
 
 
 def start_draw(panel, prize, *, winners=1, phrase="", members_only=False):
@@ -97,31 +97,8 @@ def test_viewer_joining_late_sees_the_open_draw(pages):
 def test_a_start_whose_answer_was_lost_is_sent_again_as_the_same_draw(pages):
     """The connection drops after the server started the draw and before its answer came:
     the host presses Start again, and the panel sends the same start, so one draw runs."""
-    starts: list[dict[str, Any]] = []
-    answers: list[dict[str, Any]] = []
-
-    def route(ws: Any) -> None:
-        server = ws.connect_to_server()
-
-        def from_panel(message: str | bytes) -> None:
-            frame = json.loads(message)
-            if frame.get("t") == "start_draw":
-                starts.append(frame)
-            server.send(message)
-
-        def from_server(message: str | bytes) -> None:
-            frame = json.loads(message)
-            if frame.get("rid") is not None and starts and frame.get("rid") == starts[-1]["rid"]:
-                answers.append(frame)
-                if len(answers) == 1:  # the first start's answer is lost with the connection
-                    ws.close(code=1011, reason="")
-                    return
-            ws.send(message)
-
-        ws.on_message(from_panel)
-        server.on_message(from_server)
-
-    panel = pages.panel(setup=lambda page: page.route_web_socket("**/ws/rooms/**", route))
+    lost = LostAnswer("start_draw")
+    panel = pages.panel(setup=lost.install)
     form = panel.locator("#draw-form")
     form.locator("input[name=prize]").fill("Tea set")
     form.locator("button").click()
@@ -129,6 +106,7 @@ def test_a_start_whose_answer_was_lost_is_sent_again_as_the_same_draw(pages):
     expect(panel.locator("#conn")).to_have_text("connected")
     form.locator("button").click()  # the host tries again
     expect(panel.locator("#log li", has_text="draw_exists")).to_be_visible()
+    starts, answers = lost.sent, lost.answers
     assert len(starts) == 2 and starts[0]["draw_id"] == starts[1]["draw_id"]
     assert answers[0]["t"] == "ack" and answers[0]["draw_id"] == starts[0]["draw_id"]
     assert (answers[1]["t"], answers[1]["code"]) == ("error", "draw_exists")

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.pages import create_product
+from tests.browser.pages import LostAnswer, create_product
 
 
 @pytest.fixture
@@ -119,3 +119,27 @@ def test_unpaid_reservation_returns_to_stock_and_can_be_grabbed_again(pages, sku
     card.locator("button.grab").click()
     expect(card.locator(".mine")).to_contain_text("Reserved")
     expect(sale.locator(".available")).to_have_text("0")
+
+
+def test_a_sale_whose_answer_was_lost_is_started_once(pages, sku):
+    """The connection drops after the server started the sale and before its answer came:
+    the host presses Start again and the panel sends the same sale; the product's next
+    sale is a new one."""
+    lost = LostAnswer("start_sale")
+    panel = pages.panel(setup=lost.install)
+    start_sale(panel, sku, stock=5)
+    expect(panel.locator("#log li", has_text="connection closed")).to_be_visible()
+    expect(panel.locator("#conn")).to_have_text("connected")
+    panel.locator("#sale-form button").click()  # the host tries again
+    expect(panel.locator("#log li", has_text="sale_exists")).to_be_visible()
+    first, again = lost.sent
+    assert first["sale_id"] == again["sale_id"]
+    assert [a.get("code") for a in lost.answers] == [None, "sale_exists"]
+    expect(panel.locator("#sales li", has_text="Hydrating serum")).to_have_count(1)
+    sales = pages.merchant("GET", f"/api/rooms/{pages.room}/sales")["sales"]
+    assert [s["sale_id"] for s in sales] == [first["sale_id"]]
+    # the product's next sale, from the bag's button: another sale
+    panel.locator(f"#bag li[data-sku='{sku}'] button.new-sale").click()
+    panel.locator("#sale-form button").click()
+    expect(panel.locator("#sales li", has_text="Hydrating serum")).to_have_count(2)
+    assert lost.sent[2]["sale_id"] != first["sale_id"]

@@ -208,3 +208,23 @@ async def test_grab_needs_login_and_valid_fields(live_server: LiveServer) -> Non
         assert (await viewer.request(frame))["code"] == code
     await anon.close()
     await viewer.close()
+
+
+async def test_a_start_sale_naming_its_sale_id_is_safe_to_send_again(
+    live_server: LiveServer, merchant: Merchant
+) -> None:
+    """A host whose connection dropped before the answer presses Start again, from another
+    connection: one sale; the repeat answers sale_exists with it."""
+    hosts = [await connect(live_server, "host", role="host") for _ in range(4)]
+    start = {"t": "start_sale", "sku": "tea-01", "stock": 3, "sale_id": "tea-flash-1"}
+    answers = await asyncio.gather(*(h.request(start) for h in hosts))
+    [ack] = [a for a in answers if a["t"] == "ack"]
+    assert ack["sale"]["sale_id"] == "tea-flash-1"
+    refused = [a for a in answers if a["t"] == "error"]
+    assert [a["code"] for a in refused] == ["sale_exists"] * 3
+    assert all(a["sale"] == {**ack["sale"], "available": a["sale"]["available"]} for a in refused)
+    for bad in ("", "x" * 65, "tea flash", 7):
+        answer = await hosts[0].request({**start, "sale_id": bad})
+        assert (answer["t"], answer["code"]) in {("error", "bad_field"), ("error", "bad_sale")}
+    for h in hosts:
+        await h.close()
