@@ -49,18 +49,24 @@ class RedisTemplateStore(TemplateStore):
         return out
 
     @guarded
-    async def reserve(self, template_id: str, count: int) -> Reservation:
-        key = self._keys.coupon_template(template_id)
-        ok, left = await self._reserve(keys=[key], args=[count])
+    async def reserve(self, template_id: str, count: int, drop: str = "") -> Reservation:
+        ok, left = await self._call("reserve", template_id, count, drop)
         if ok == -1:
             return Reservation(False, 0, found=False)
-        return Reservation(bool(ok), int(left))
+        return Reservation(ok > 0, left, again=ok == 2)
+
+    @guarded
+    async def unreserve(self, template_id: str, count: int, drop: str = "") -> bool:
+        return (await self._call("unreserve", template_id, count, drop))[0] == 1
 
     @guarded
     async def release(self, template_id: str, count: int, once: str = "") -> bool:
+        return (await self._call("give_back", template_id, count, once))[0] == 1
+
+    async def _call(self, op: str, template_id: str, count: int, drop: str) -> tuple[int, int]:
         key = self._keys.coupon_template(template_id)
-        ok, _ = await self._reserve(keys=[key], args=[-count, once])
-        return ok == 1
+        ok, left = await self._reserve(keys=[key], args=[op, count, drop])
+        return int(ok), int(left)
 
     @guarded
     async def add_drop(self, template_id: str, room_id: str, drop_id: str) -> None:

@@ -185,7 +185,10 @@ class CouponService(Feature):
         cfg = rules.build_drop(
             raw, stored.template, drop_id=drop_id, room_id=room_id, now=now, hidden=hidden
         )
-        reservation = await self.templates.reserve(template_id, cfg.stock)
+        # at most once per drop: the reservation of a first try that an outage cut short
+        # (the drop may or may not exist) is the one a create sent again uses
+        once = f"{room_id}/{drop_id}"
+        reservation = await self.templates.reserve(template_id, cfg.stock, drop=once)
         if not reservation.found:
             raise rules.CouponError(rules.NO_SUCH_TEMPLATE)
         if not reservation.ok:
@@ -194,9 +197,10 @@ class CouponService(Feature):
         try:
             sale = await self.store.create_sale(cfg)
         except sale_rules.SaleError as err:
-            # refused, so nothing was created: the reservation goes back (on an outage it
-            # stays taken: the drop may exist, and a template never over-issues)
-            await self.templates.release(template_id, cfg.stock)
+            # refused: this try's reservation goes back. One made before (`again`) is the
+            # existing drop's, made by the first try of this create
+            if not reservation.again:
+                await self.templates.unreserve(template_id, cfg.stock, drop=once)
             if err.code != "sale_exists":
                 raise
             existing = await self.store.get_sale(room_id, drop_id)

@@ -34,6 +34,9 @@ class Reservation:
     ok: bool
     left: int
     found: bool = True
+    # the drop had reserved already (a create sent again): nothing more was taken, and the
+    # reservation is the one the drop, if it exists, holds
+    again: bool = False
 
 
 class TemplateStore(ABC):
@@ -55,13 +58,20 @@ class TemplateStore(ABC):
         """Every template, by id."""
 
     @abstractmethod
-    async def reserve(self, template_id: str, count: int) -> Reservation:
-        """Take `count` of the template's total for a drop, all or nothing, atomically."""
+    async def reserve(self, template_id: str, count: int, drop: str = "") -> Reservation:
+        """Take `count` of the template's total for a drop, all or nothing, atomically.
+        With `drop` ("<room>/<drop>"), at most once for it: a create sent again after an
+        outage that hid whether the first try reserved takes nothing more (`again`)."""
+
+    @abstractmethod
+    async def unreserve(self, template_id: str, count: int, drop: str = "") -> bool:
+        """Give back the reservation of a drop that was never created (refused), and with
+        `drop` forget that it reserved, so a later create of it reserves again; False
+        when `drop` had no reservation (or there is no such template)."""
 
     @abstractmethod
     async def release(self, template_id: str, count: int, once: str = "") -> bool:
-        """Give `count` back to the template's total: a reservation whose drop was never
-        created, or the coupons an ended drop did not give out. With `once` (the drop),
+        """Give back the coupons an ended drop did not give out. With `once` (the drop),
         at most once for it, however many processes or retries end the drop; False when
         it was given back before (or there is no such template)."""
 

@@ -63,6 +63,33 @@ async def test_an_ended_drop_gives_back_once_whoever_ends_it(
     assert not await template_store.release("nope", 1, once="room-a/d1")
 
 
+async def test_a_drop_reserves_once_however_often_its_create_is_sent(
+    template_store: TemplateStore,
+) -> None:
+    """A create sent again after an outage hid whether its first try reserved: the drop's
+    reservation is taken once, from any number of tries at once; a drop that was never
+    created gives it back and reserves afresh next time."""
+    await template_store.put(tpl(total=10))
+    answers = await asyncio.gather(
+        *(template_store.reserve("t1", 4, drop="room-a/d1") for _ in range(8))
+    )
+    assert sorted(a.again for a in answers) == [False] + [True] * 7
+    assert all(a.ok for a in answers)
+    stored = await template_store.get("t1")
+    assert stored is not None and (stored.reserved, stored.left) == (4, 6)
+    # not enough left is refused without a mark: the drop may reserve once there is
+    assert await template_store.reserve("t1", 7, drop="room-a/d2") == Reservation(False, 6)
+    assert await template_store.reserve("t1", 6, drop="room-a/d2") == Reservation(True, 0)
+    # d1 was never created: its reservation goes back, once
+    assert await template_store.unreserve("t1", 4, drop="room-a/d1")
+    assert not await template_store.unreserve("t1", 4, drop="room-a/d1")
+    assert not await template_store.unreserve("t1", 4, drop="room-a/never")
+    stored = await template_store.get("t1")
+    assert stored is not None and (stored.reserved, stored.left) == (6, 4)
+    assert await template_store.reserve("t1", 4, drop="room-a/d1") == Reservation(True, 0)
+    assert not await template_store.unreserve("nope", 1, drop="room-a/d1")
+
+
 async def test_reservations_at_once_never_exceed_the_total(template_store: TemplateStore) -> None:
     await template_store.put(tpl(total=100))
     answers = await asyncio.gather(*(template_store.reserve("t1", 3) for _ in range(50)))

@@ -121,6 +121,7 @@ CALLS: dict[type, dict[str, Call]] = {
         "get": lambda p: p.templates.get("t1"),
         "list": lambda p: p.templates.list(),
         "reserve": lambda p: p.templates.reserve("t1", 1),
+        "unreserve": lambda p: p.templates.unreserve("t1", 1, "r/d"),
         "release": lambda p: p.templates.release("t1", 1),
         "add_drop": lambda p: p.templates.add_drop("t1", ROOM, "d1"),
         "drops": lambda p: p.templates.drops("t1"),

@@ -80,3 +80,31 @@ async def test_a_create_sent_again_tells_the_room_and_makes_nothing_twice(
     before = await told(node)
     assert (await refused(create)).code == f"{what}_exists"
     assert await told(node) == before
+
+
+async def test_a_drop_whose_first_try_was_cut_short_reserves_once(node: Node) -> None:
+    """The first try reserved the template's coupons and the store went away before the drop
+    was stored: the create sent again makes the drop on that reservation, not a second."""
+    await node.coupons.put_template({**TEMPLATE, "total": 100}, "t10")
+    raw = {"template_id": "t10", "count": 30, "drop_id": "c-1"}
+    store = node.coupons.store
+    create_sale = store.create_sale
+
+    async def away(cfg: Any) -> Any:
+        raise Unavailable("the store went away here")
+
+    store.create_sale = away  # type: ignore[method-assign]
+    try:
+        with pytest.raises(Unavailable):
+            await node.coupons.create_drop(ROOM, dict(raw), "host")
+    finally:
+        store.create_sale = create_sale  # type: ignore[method-assign]
+    assert await store.get_sale(ROOM, "c-1") is None
+    drop = await node.coupons.create_drop(ROOM, dict(raw), "host")
+    assert (drop.drop_id, drop.remaining) == ("c-1", 30)
+    stored = await node.coupons.template("t10")
+    assert (stored.reserved, stored.left) == (30, 70)
+    # ended with nothing given out: all 30 go back, the template whole again
+    await node.coupons.stop_drop(ROOM, "c-1", "host")
+    stored = await node.coupons.template("t10")
+    assert (stored.reserved, stored.left) == (0, 100)
