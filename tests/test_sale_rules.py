@@ -151,3 +151,14 @@ def test_invariant_violations_found() -> None:
     assert any("limit" in v for v in rules.invariant_violations(good, {"a": 3, "b": -1}))
     wrong_holds = [_hold(uid="a")]
     assert rules.invariant_violations(good, {"a": 1, "b": 1}, wrong_holds)
+
+
+def test_a_sale_is_open_to_the_room_until_it_ends_unless_hidden() -> None:
+    """What a create sent again tells the room of again: shown, and not over."""
+    scheduled = Sale(cfg(starts_in_s=60, duration_s=30), 5, 0, 0)
+    assert rules.open_to_room(scheduled, NOW)
+    assert rules.open_to_room(scheduled, NOW + 89_999)
+    assert not rules.open_to_room(scheduled, NOW + 90_000)  # its end time passed
+    stopped = replace(scheduled, ended_at=NOW + 10)
+    assert rules.open_to_room(stopped, NOW + 9) and not rules.open_to_room(stopped, NOW + 10)
+    assert not rules.open_to_room(Sale(replace(cfg(), hidden=True), 5, 0, 0), NOW)

@@ -208,7 +208,8 @@ class CouponService(Feature):
             # sent again: the first try may have stored the drop and lost the room's news
             if existing is not None and existing.config.kind == sale_rules.COUPON:
                 if existing.config.template_id == template_id:
-                    await self._created(existing, by, announce=self.sales.open_to_room(existing))
+                    retell = sale_rules.open_to_room(existing, now_ms())
+                    await self._created(existing, by, announce=retell)
             raise rules.CouponError(
                 "drop_exists", f"drop {drop_id} already exists", **extra
             ) from None

@@ -377,6 +377,14 @@ def is_ended(cfg: SaleConfig, ended_at: int, now: int) -> bool:
     return bool(ended_at and now >= ended_at) or bool(cfg.ends_at and now >= cfg.ends_at)
 
 
+def open_to_room(sale: Sale, now: int) -> bool:
+    """A sale (or drop) the room is shown and can still take part in. When a create sent
+    again finds it, the room is told of it again: the first try may have stored it and
+    lost the news, and the `sale` and `drop` events carry the whole sale (a client
+    replaces the card it has)."""
+    return not sale.config.hidden and not is_ended(sale.config, sale.ended_at, now)
+
+
 def grab_refusal(
     cfg: SaleConfig, *, ended_at: int, available: int, taken: int, tier: str, qty: int, now: int
 ) -> Refusal | None:

@@ -198,7 +198,7 @@ class SalesService(Feature):
             if existing is None:
                 raise
             # sent again: the first try may have stored the sale and lost the room's news
-            if existing.config.kind == rules.PRODUCT and self.open_to_room(existing):
+            if existing.config.kind == rules.PRODUCT and rules.open_to_room(existing, now_ms()):
                 await self._created(existing, by)
             raise err.with_extra(sale=existing.public(now_ms())) from None
         await self._created(sale, by)
@@ -210,13 +210,6 @@ class SalesService(Feature):
         if not cfg.hidden:
             await self.engine.publish(cfg.room_id, room_event(sale, "created", now_ms(), by))
             self._dirty.add(cfg.room_id)
-
-    @staticmethod
-    def open_to_room(sale: Sale) -> bool:
-        """A sale (or drop) the room is told of and can still take part in: when a create
-        sent again finds it, the room hears of it again (the `sale` and `drop` events
-        carry the whole sale: a client replaces the card it has)."""
-        return not sale.config.hidden and sale.status(now_ms()) != "ended"
 
     async def sale(self, room_id: str, sale_id: str, kind: str = rules.PRODUCT) -> Sale:
         """The sale of this kind (a drop is no sale to the sale routes, nor a sale a drop)."""
