@@ -104,6 +104,7 @@ STATUS: dict[str, int] = {
     "template_exhausted": 409,
     "drop_exists": 409,
     "draw_exists": 409,
+    "draw_closed": 409,
     "coupon_redeemed": 409,
     "coupon_expired": 409,
     "coupon_not_valid_yet": 409,

@@ -8,6 +8,7 @@ numbers outside 64 bits, deep nesting), so no handler ever sees one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,12 +151,19 @@ def parse(frame: Any, *, is_host: bool) -> Command:
         raise ProtocolError("unknown_type", f"unknown frame type {ftype!r}")
     if spec.host_only and not is_host:
         raise ProtocolError("forbidden", f"{ftype!r} needs a host token")
+    return Command(ftype, fields_of(ftype, frame), rid)
+
+
+def fields_of(frame_type: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of `frame_type` in `body`, checked against its spec (other keys are left
+    out): also for an HTTP call that does what the frame does, so both surfaces refuse a
+    field alike."""
     args: dict[str, Any] = {}
-    for name, f in spec.fields.items():
-        if name not in frame:
+    for name, f in SPECS[frame_type].fields.items():
+        if name not in body:
             if f.required:
-                raise ProtocolError("missing_field", f"{ftype!r} needs field {name!r}")
+                raise ProtocolError("missing_field", f"{frame_type!r} needs field {name!r}")
             continue
-        _check(name, frame[name], f)
-        args[name] = frame[name]
-    return Command(ftype, args, rid)
+        _check(name, body[name], f)
+        args[name] = body[name]
+    return args

@@ -16,7 +16,6 @@ from liveroom.draws.service import (
     MAX_DURATION_S,
     MAX_WINNERS,
     MIN_DURATION_S,
-    DrawRefused,
 )
 from liveroom.protocol import Command, Field, Spec
 from liveroom.rules import draw as rules
@@ -54,17 +53,8 @@ async def start_draw(session: Session, cmd: Command) -> dict[str, Any]:
 @handles("close_draw", "cancel_draw")
 async def finish_draw(session: Session, cmd: Command) -> dict[str, Any]:
     svc = session.node.draws
-    draw_id = cmd.args["draw_id"]
-    if cmd.type == "close_draw":
-        outcome = await svc.close(session.room_id, draw_id, by=session.ident.uid)
-    else:
-        outcome = await svc.cancel(session.room_id, draw_id, by=session.ident.uid)
-    if outcome is None:
-        d = await svc.store.get(session.room_id, draw_id)
-        if d is None:
-            raise DrawRefused(rules.DRAW_NOT_FOUND, "no such draw in this room")
-        raise DrawRefused(rules.DRAW_CLOSED, f"this draw is already {d.state}", state=d.state)
-    return outcome
+    cancel = cmd.type == "cancel_draw"
+    return await svc.finish(session.room_id, cmd.args["draw_id"], session.ident.uid, cancel=cancel)
 
 
 @handles("enter_draw")

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from liveroom.draws.service import DrawService
 
 _ROOM_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_DRAW_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_DRAW_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 async def draw_record(request: Request) -> Response:

@@ -29,6 +29,7 @@ from liveroom.batching import RoomBatcher
 from liveroom.draws import claim
 from liveroom.draws.bags import Award, LuckyBags
 from liveroom.draws.http import draw_record
+from liveroom.draws.routes import merchant_draw_routes
 from liveroom.draws.store import (
     COUPON_PRIZE,
     PRIZE_KINDS,
@@ -229,7 +230,7 @@ class DrawService(Feature):
         await self.store.close()
 
     def routes(self) -> list[BaseRoute]:
-        return [Route("/api/draws/{room_id}/{draw_id}", draw_record)]
+        return [Route("/api/draws/{room_id}/{draw_id}", draw_record), *merchant_draw_routes()]
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -309,6 +310,20 @@ class DrawService(Feature):
             self._forget(room_id, draw_id)
             return None
         return await self._announce(d, by)
+
+    async def finish(self, room_id: str, draw_id: str, by: str, *, cancel: bool) -> dict[str, Any]:
+        """A host's or the merchant's close (or cancel): the outcome, or why not
+        (draw_not_found; draw_closed with the state it is in)."""
+        if cancel:
+            outcome = await self.cancel(room_id, draw_id, by=by)
+        else:
+            outcome = await self.close(room_id, draw_id, by=by)
+        if outcome is None:
+            d = await self.store.get(room_id, draw_id)
+            if d is None:
+                raise DrawRefused(rules.DRAW_NOT_FOUND, "no such draw in this room")
+            raise DrawRefused(rules.DRAW_CLOSED, f"this draw is already {d.state}", state=d.state)
+        return outcome
 
     async def _announce(self, d: Draw, by: str) -> dict[str, Any]:
         """Publish the outcome; it goes out at least once (the sweeper retries a lost one)."""

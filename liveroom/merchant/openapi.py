@@ -23,18 +23,20 @@ def _json(schema: dict[str, Any], description: str = "") -> dict[str, Any]:
 def _errors(*codes: int) -> dict[str, Any]:
     words = {
         400: "invalid request (code: bad_request, bad_json, bad_product, bad_sale, bad_ticket,"
-        " bad_room, bad_coupon (with `term`), bad_drop, wrong_room): a malformed path"
+        " bad_room, bad_coupon (with `term`), bad_drop, wrong_room; a draw's bad_field,"
+        " missing_field, not_eligible_*): a malformed path"
         " parameter, a body that is not a JSON object nested at"
         " most 16 deep, text UTF-8 cannot encode (a lone surrogate), a number outside 64 bits",
         401: "signature refused (missing_signature, bad_signature, bad_timestamp, bad_nonce,"
         " stale_request, replayed_request)",
         404: "unknown id (no_such_product, no_such_sale, no_such_hold, no_such_room,"
         " no_such_code, no_such_viewer, no_such_segment, no_such_template, no_such_drop,"
-        " no_such_coupon)",
+        " no_such_coupon, draw_not_found)",
         409: "state forbids it (hold_expired, hold_cancelled, already_paid, order_conflict;"
         " the body also carries the hold as it is) (template_exhausted, drop_exists;"
         " coupon_redeemed, coupon_expired, coupon_not_valid_yet, coupon_not_applicable: the"
-        " body also carries the coupon as it is)",
+        " body also carries the coupon as it is) (draw_exists, with the draw; draw_closed,"
+        " with its state)",
         413: "body over 64 KiB (too_large)",
         503: "store unavailable (unavailable): send the same call again after Retry-After",
     }
@@ -85,6 +87,8 @@ SCHEMAS: dict[str, Any] = {
             "error": _obj({"code": _S, "message": _S}, ["code", "message"]),
             "hold": _ref("Hold"),
             "sale": _ref("Sale"),
+            "draw": {"$ref": "#/components/schemas/Draw"},
+            "state": {**_S, "description": "409 draw_closed: the state the draw is in"},
             "retry_after": {**_I, "description": "503 unavailable: seconds to wait"},
         },
         ["error"],
@@ -395,6 +399,76 @@ SCHEMAS.update(
 )
 _TEMPLATE_OUT = _obj({"template": _ref("CouponTemplate")})
 _DROP_OUT = _obj({"drop": _ref("Drop")})
+
+# draws (liveroom/draws/routes.py) ----------------------------------------------------------
+_ELIGIBILITY = _obj(
+    {
+        "members_only": _B,
+        "tiers": {"type": "array", "items": _S},
+        "min_watch_s": {**_I, "minimum": 0, "maximum": 86400},
+    }
+)
+SCHEMAS["DrawRequest"] = _obj(
+    {
+        "prize": _obj(
+            {
+                "title": {**_S, "description": "1-100 characters"},
+                "image": _S,
+                "claim_path": {**_S, "description": "the mini-program page a winner claims at"},
+                "kind": {
+                    "type": "string",
+                    "enum": ["coupon", "product"],
+                    "description": "a lucky bag: each winner receives a coupon or a product",
+                },
+                "template_id": {**_S, "description": "kind coupon: the template"},
+                "sku": {**_S, "description": "kind product: the product"},
+            },
+            ["title"],
+        ),
+        "winners": {**_I, "minimum": 1, "maximum": 1000},
+        "duration_s": {**_I, "minimum": 1, "maximum": 86400},
+        "mode": {"type": "string", "enum": ["button", "phrase"]},
+        "phrase": {**_S, "description": "phrase mode: viewers enter by commenting it"},
+        "eligibility": _ELIGIBILITY,
+        "draw_id": {
+            **_S,
+            "pattern": "^[A-Za-z0-9_.-]{1,60}$",
+            "description": "optional: name it to retry safely (a repeat answers 409"
+            " draw_exists with the draw)",
+        },
+    },
+    ["prize", "winners", "duration_s"],
+)
+SCHEMAS["Draw"] = _obj(
+    {
+        "draw_id": _S,
+        "prize": _obj({}),
+        "winners_count": _I,
+        "ends_at": _I,
+        "commitment": {**_S, "description": "sha256 of the seed, revealed at the close"},
+        "mode": _S,
+        "phrase": _S,
+        "eligibility": _ELIGIBILITY,
+        "state": {"type": "string", "enum": ["open", "closed", "cancelled"]},
+    }
+)
+_DRAW_OUTCOME = _obj(
+    {
+        "outcome": _obj(
+            {
+                "draw_id": _S,
+                "prize": _obj({}),
+                "winners": {"type": "array", "items": _obj({"uid": _S, "nick": _S})},
+                "winners_count": _I,
+                "seed": _S,
+                "commitment": _S,
+                "entrants_count": _I,
+                "by": _S,
+                "seq": _I,
+            }
+        )
+    }
+)
 
 # analytics (liveroom/analytics/routes.py) -------------------------------------------------
 _OWNER = _obj(
@@ -818,6 +892,41 @@ PATHS: dict[str, Any] = {
             _DROP_OUT,
             404,
             params=[_ROOM, _path_param("drop_id")],
+        ),
+    },
+    "/api/rooms/{room_id}/draws": {
+        "get": _op(
+            "The room's open lucky draws",
+            _obj({"draws": {"type": "array", "items": _ref("Draw")}}),
+            params=[_ROOM],
+        ),
+        "post": _op(
+            "Start a lucky draw or bag in the room, as the host's start_draw does",
+            _obj({"draw": _ref("Draw")}),
+            400,
+            404,
+            409,
+            body="DrawRequest",
+            status=201,
+            params=[_ROOM],
+        ),
+    },
+    "/api/rooms/{room_id}/draws/{draw_id}/close": {
+        "post": _op(
+            "Draw the winners now (the room sees them; the seed is revealed)",
+            _DRAW_OUTCOME,
+            404,
+            409,
+            params=[_ROOM, _path_param("draw_id")],
+        ),
+    },
+    "/api/rooms/{room_id}/draws/{draw_id}/cancel": {
+        "post": _op(
+            "Cancel a draw: nobody wins (the seed is revealed)",
+            _DRAW_OUTCOME,
+            404,
+            409,
+            params=[_ROOM, _path_param("draw_id")],
         ),
     },
     "/api/checkout/redeem": {
