@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("liveroom.ws")
 
-ROOM_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+ROOM_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}\Z")
 # the socket's path; a room id that fails ROOM_ID still gets a clear error frame
-ROOM_SOCKET_PATH = re.compile(r"^/ws/rooms/(?P<room_id>[^/]+)$")
+ROOM_SOCKET_PATH = re.compile(r"^/ws/rooms/(?P<room_id>[^/]+)\Z")
 ERROR_WINDOW_S = 10.0
 ERROR_LIMIT = 20  # bad frames per window before the server gives up on a client
 CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later": the engine could not be reached

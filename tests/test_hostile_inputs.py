@@ -188,3 +188,20 @@ async def test_json_text_on_a_msgpack_socket_with_an_unencodable_rid(
         raw = await v.ws.recv()
         assert isinstance(raw, bytes)  # answered in the connection's own encoding
         assert msgpack.unpackb(raw)["rid"] == "j1"
+
+
+@pytest.mark.parametrize("room", ["hostile%0A", "hostile%0D%0A"])
+async def test_a_room_id_with_a_trailing_newline_is_refused_everywhere(
+    live_server: LiveServer, merchant: Merchant, room: str
+) -> None:
+    """A pattern's `$` matches before a final newline: every id check anchors at the very
+    end, so `room%0A` is no room (nor is it `room`)."""
+    for method, path in (("GET", f"/api/rooms/{room}/drops"), ("PUT", f"/api/rooms/{room}")):
+        resp = await merchant.call(method, path, {"title": "x"} if method == "PUT" else None)
+        assert (resp.status_code, error_code(resp)) == (400, "bad_room"), path
+    c = await Client.connect(live_server.ws_url(room), welcome=False)
+    frame = await c.recv()
+    assert (frame["t"], frame["code"]) == ("error", "bad_room")
+    assert (await c.closed())[0] == CLOSE_FORBIDDEN
+    public = await merchant.call("GET", f"/api/draws/{room}/d1")
+    assert (public.status_code, error_code(public)) == (400, "bad_request")

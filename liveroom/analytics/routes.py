@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 MAX_UID = 128
 MAX_CODES_PER_ROOM = 10_000
 PAGE_DEFAULT, PAGE_MAX = 100, 1000
-_CURSOR = re.compile(r"^([0-9]{1,9})\.([0-9]{1,15})$")
+_CURSOR = re.compile(r"^([0-9]{1,9})\.([0-9]{1,15})\Z")
 REPORT_PAGE = Path(__file__).resolve().parents[1] / "static" / "report.html"
 
 

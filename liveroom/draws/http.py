@@ -19,8 +19,8 @@ from liveroom.rules import draw as rules
 if TYPE_CHECKING:
     from liveroom.draws.service import DrawService
 
-_ROOM_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_DRAW_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_ROOM_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}\Z")
+_DRAW_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}\Z")
 
 
 async def draw_record(request: Request) -> Response:

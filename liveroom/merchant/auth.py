@@ -27,7 +27,7 @@ HEADER_NONCE = "X-Liveroom-Nonce"
 HEADER_SIGNATURE = "X-Liveroom-Signature"
 MAX_SKEW_S = 300
 NONCE_TTL_S = 2 * MAX_SKEW_S  # a nonce must be remembered as long as its timestamp is fresh
-_NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}\Z")
 
 
 class AuthError(Refusal):

@@ -44,8 +44,8 @@ from liveroom.errors import Refusal
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: codes are read aloud
 CODE_LEN = 8
-CODE = re.compile(f"^[{CODE_ALPHABET}]{{{CODE_LEN}}}$")
-CHANNEL = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+CODE = re.compile(f"^[{CODE_ALPHABET}]{{{CODE_LEN}}}\\Z")
+CHANNEL = re.compile(r"^[a-z][a-z0-9_]{0,31}\Z")
 DIRECT = "direct"  # no code, no channel
 OTHER = "other"  # a token's `src` that is not a channel name
 OWNER_KINDS = ("host", "staff", "koc", "distributor")

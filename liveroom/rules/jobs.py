@@ -29,7 +29,7 @@ GIVE_UP = "give_up"  # its lease ran out on its last attempt: mark it failed
 # A job id names the job within its room, chosen by the feature that schedules it, so
 # scheduling the same job again is harmless. No "/": the due index joins room, id and
 # version with it.
-JOB_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+JOB_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}\Z")
 
 
 def claim_decision(

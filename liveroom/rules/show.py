@@ -121,7 +121,7 @@ def check_tz(value: Any) -> str:
 
 
 # ---- series slots --------------------------------------------------------------------------
-_HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])\Z")
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ def check_url(value: Any, name: str, schemes: Iterable[str] = ("http", "https"))
     return value
 
 
-_KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+_KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}\Z")
 # `key=<secret>` wherever it appears: a URL, an exception text, a log line
 _KEY_IN_TEXT = re.compile(r"(?i)(key=)[^&\s\"'<>]+")
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from liveroom.rules import show as rules
 
-SERIES_ID = re.compile(r"^[A-Za-z0-9_.-]{1,48}$")
+SERIES_ID = re.compile(r"^[A-Za-z0-9_.-]{1,48}\Z")
 NOTICE_SWITCHES = ("sale", "draw")  # optional notices to the groups
 
 # what PUT /api/rooms/{room_id} takes for the show (besides the room's title and so on)
