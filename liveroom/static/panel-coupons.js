@@ -9,7 +9,7 @@ const PROOF = { masked: "masked names", full: "full names", off: "off" };
 
 export function install({ client, command, log, onEvent, onState, onWelcome }) {
   const form = $("drop-form");
-  const name = new CreateName(form, "c"); // one drop however often it goes out
+  const dropName = new CreateName(form, "c"); // one drop however often it goes out
   const list = $("drop-list");
   const templates = new Map(); // template id -> title, offered in the form
 
@@ -26,14 +26,14 @@ export function install({ client, command, log, onEvent, onState, onWelcome }) {
     if (num("duration")) frame.duration_s = num("duration");
     const phrase = form.phrase.value.trim();
     if (phrase) frame.phrase = phrase;
-    frame.drop_id = name.next();
+    frame.drop_id = dropName.next();
     const onError = (err) => {
-      name.answered(err);
+      dropName.answered(err);
       if (err.code === "drop_exists" && err.drop) showDrop(err.drop);
     };
     const ack = await command(frame, `drop ${frame.count} × ${frame.template_id}`, { onError });
     if (ack) {
-      name.answered();
+      dropName.answered();
       form.phrase.value = "";
       if (ack.drop) showDrop(ack.drop);
     }

@@ -19,14 +19,14 @@ export function install({ client, command, onEvent, onState, onWelcome }) {
     form.bag_of.required = Boolean(bag);
     form.bag_of.placeholder = bag === "product" ? "product SKU" : "coupon template id";
   });
-  const name = new CreateName(form, "d"); // one draw however often a start goes out
+  const drawName = new CreateName(form, "d"); // one draw however often a start goes out
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const num = (name, fallback) => parseInt(form[name].value, 10) || fallback;
     const frame = {
       t: "start_draw",
-      draw_id: name.next(),
+      draw_id: drawName.next(),
       prize: { title: form.prize.value.trim() },
       winners: num("winners", 1),
       duration_s: num("duration", 60),
@@ -37,14 +37,14 @@ export function install({ client, command, onEvent, onState, onWelcome }) {
     const bag = form.bag.value;
     if (bag) Object.assign(frame.prize, { kind: bag, [bag === "coupon" ? "template_id" : "sku"]: form.bag_of.value.trim() });
     const onError = (err) => {
-      name.answered(err);
+      drawName.answered(err);
       if (err.code === "draw_exists" && err.draw?.state === "open") {
         showOpen(err.draw); // a press sent again: the draw began with the first
         form.prize.value = "";
       }
     };
     if (await command(frame, `start draw "${frame.prize.title}"`, { onError })) {
-      name.answered();
+      drawName.answered();
       form.prize.value = "";
     }
   });

@@ -10,7 +10,7 @@ export function install({ client, command, onEvent, onState, onWelcome }) {
   const bag = $("bag");
   const sales = $("sales");
   const form = $("sale-form");
-  const name = new CreateName(form, "s"); // one sale however often a start goes out
+  const saleName = new CreateName(form, "s"); // one sale however often a start goes out
 
   $("bag-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -20,7 +20,7 @@ export function install({ client, command, onEvent, onState, onWelcome }) {
 
   // ---- the bag, and the sale form that sells one of its products ----
   function openSaleForm(sku) {
-    name.reset();
+    saleName.reset();
     form.sku.value = sku;
     form.price.value = ((products.get(sku)?.price_fen || 0) / 100).toFixed(2);
     form.classList.remove("hidden");
@@ -41,16 +41,16 @@ export function install({ client, command, onEvent, onState, onWelcome }) {
       hold_s: Math.max(1, num("hold")),
     };
     if (num("duration")) frame.duration_s = num("duration");
-    frame.sale_id = name.next();
+    frame.sale_id = saleName.next();
     const onError = (err) => {
-      name.answered(err);
+      saleName.answered(err);
       if (err.code === "sale_exists" && err.sale) {
         showSale(err.sale); // a press sent again: the sale began with the first
         form.classList.add("hidden");
       }
     };
     if (await command(frame, `start sale of ${frame.sku}`, { onError })) {
-      name.answered();
+      saleName.answered();
       form.classList.add("hidden");
     }
   });
