@@ -55,6 +55,10 @@ from liveroom.stream.memory import MemoryStream
 from liveroom.stream.redis import RedisStream
 from liveroom.tokens import Identity
 from liveroom.types import Arrival, Event, Feature, Frame, Join
+from liveroom.webhooks.dispatcher import WebhookDispatcher
+from liveroom.webhooks.memory_store import MemoryWebhookStore
+from liveroom.webhooks.redis_store import RedisWebhookStore
+from liveroom.webhooks.store import WebhookStore
 
 if TYPE_CHECKING:
     from liveroom.hub import RoomChannel
@@ -163,6 +167,7 @@ class Stores:
     shows: ShowStore
     pacer: Pacer
     analytics: AnalyticsStore
+    webhooks: WebhookStore
 
 
 def memory_stores(settings: Settings) -> Stores:
@@ -178,6 +183,7 @@ def memory_stores(settings: Settings) -> Stores:
         shows=MemoryShowStore(),
         pacer=MemoryPacer(settings.wecom_per_window, int(settings.wecom_window_s * 1000)),
         analytics=MemoryAnalyticsStore(stream),
+        webhooks=MemoryWebhookStore(),
     )
 
 
@@ -194,6 +200,7 @@ def redis_stores(settings: Settings, redis: RedisLayer) -> Stores:
         shows=RedisShowStore(redis),
         pacer=RedisPacer(redis, settings.wecom_per_window, int(settings.wecom_window_s * 1000)),
         analytics=RedisAnalyticsStore(redis, stream),
+        webhooks=RedisWebhookStore(redis),
     )
 
 
@@ -233,6 +240,12 @@ def build(settings: Settings) -> Node:
     # last: it folds what every other feature records
     analytics = Analytics(settings, engine, hub, stores.stream, stores.analytics)
     stores.stream.listen(analytics)
+    # the merchant's webhook (none without a URL) hears of every event recorded, too
+    webhooks: tuple[Feature, ...] = ()
+    if settings.webhook_url:
+        dispatcher = WebhookDispatcher(settings, stores.stream, stores.webhooks)
+        stores.stream.listen(dispatcher)
+        webhooks = (dispatcher,)
     node = Node(
         settings,
         engine,
@@ -247,7 +260,7 @@ def build(settings: Settings) -> Node:
         shows=shows,
         analytics=analytics,
         # jobs stop first: they use shows; analytics before them, after all it folds
-        features=(orders, sales, coupons, draws, joins, shows, analytics, jobs),
+        features=(orders, sales, coupons, draws, joins, shows, analytics, *webhooks, jobs),
         redis=redis,
     )
     hub.listen(node)

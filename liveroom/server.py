@@ -11,6 +11,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from liveroom.settings import Settings
+from liveroom.webhooks.dispatcher import url_problem
 
 log = logging.getLogger("liveroom")
 _SECRET_QUERY = re.compile(r"(token=)[^&\s\"]+")
@@ -81,6 +82,8 @@ def serve(settings: Settings) -> None:
         ("LIVEROOM_TICK_MS", str(settings.tick_ms)),
     ):
         os.environ[key] = value
+    if settings.webhook_url and (why := url_problem(settings.webhook_url)):
+        raise SystemExit(why)
     if settings.workers > 1 and not settings.redis_url:
         raise SystemExit(
             "--workers > 1 needs LIVEROOM_REDIS_URL: the memory engine lives in one process"

@@ -138,6 +138,18 @@ class Settings:
     # Social proof (liveroom/orders): at most one `purchase` event per room per this many
     # seconds, across processes; the purchases in between are folded into the next one.
     social_proof_s: float = 3.0
+    # Merchant webhooks (liveroom/webhooks): every commerce event of every room, POSTed to
+    # `webhook_url` (empty: none) in batches of up to `webhook_batch`, signed like the
+    # merchant API's requests; a call that does not answer 2xx within `webhook_timeout_s`
+    # is retried, the room's delivery waiting from `webhook_retry_base_s` doubling up to
+    # `webhook_retry_cap_s`. Each process looks for rooms to deliver every
+    # `webhook_poll_s`.
+    webhook_url: str = ""
+    webhook_batch: int = 100
+    webhook_timeout_s: float = 5.0
+    webhook_retry_base_s: float = 1.0
+    webhook_retry_cap_s: float = 60.0
+    webhook_poll_s: float = 0.5
     node_id: str = field(default_factory=lambda: secrets.token_hex(4))
 
     @property

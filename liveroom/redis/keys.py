@@ -43,6 +43,10 @@ shard. They are:
   coupon templates (liveroom/coupons), merchant-level like the catalogue; a template's
   hash holds its total and what drops reserved of it, so a reservation is one script on
   one key whichever room drops it (the drop itself is then created in its room's slot).
+- `<prefix>:webhook:rooms`: the rooms whose commerce events may not all have been delivered
+  to the merchant's webhook (liveroom/webhooks), visited by every process's dispatcher; a
+  room leaves once delivered up to its stream's end. One set, single-key commands only (a
+  room's cursor and lease are in its own slot).
 - `<prefix>:an:seen` and `<prefix>:an:spend`: the profiles' indexes by last seen and by
   spend, which segment listings page through by score across every viewer. One sorted set
   each, so a range is one command; each viewer costs one member per index.
@@ -415,6 +419,18 @@ class Keys:
         """Set of room ids with a sale: what the full sweep visits. A room leaves it once its
         selling is over (rules.sale.room_idle) and comes back with its next sale."""
         return _global(self.prefix, "sale:rooms")
+
+    @property
+    def webhook_rooms(self) -> str:
+        """Set of room ids with commerce events the merchant's webhook may not have had:
+        what the webhook dispatchers visit."""
+        return _global(self.prefix, "webhook:rooms")
+
+    def webhook(self, room_id: str) -> str:
+        """Hash of the room's webhook delivery: cursor (the last stream id delivered),
+        owner and until (the lease of the process delivering it, unix ms). No TTL: a few
+        bytes per room that ever sold."""
+        return _in_room(self.prefix, room_id, "webhook")
 
     @property
     def draws_due(self) -> str:

@@ -43,6 +43,7 @@ from liveroom.shows.model import Series, Show
 from liveroom.shows.redis_store import RedisShowStore
 from liveroom.shows.store import Subscriber
 from liveroom.stream.redis import RedisStream
+from liveroom.webhooks.redis_store import RedisWebhookStore
 from tests.draws.test_store_contract import make_draw
 from tests.sales.conftest import PRODUCT, T0, make_sale
 from tests.support.redis_process import RedisProcess
@@ -179,6 +180,14 @@ CALLS: dict[type, dict[str, Call]] = {
         "episodes": lambda p: p.shows.episodes("s1"),
     },
     RedisPacer: {"take": lambda p: p.pacer.take("robot", T0)},
+    RedisWebhookStore: {
+        "mark": lambda p: p.webhooks.mark([ROOM]),
+        "rooms": lambda p: p.webhooks.rooms(),
+        "forget": lambda p: p.webhooks.forget(ROOM),
+        "take": lambda p: p.webhooks.take(ROOM, "p1", T0, T0 + 1000),
+        "advance": lambda p: p.webhooks.advance(ROOM, "p1", "1-0", T0 + 1000),
+        "hold": lambda p: p.webhooks.hold(ROOM, "p1", T0),
+    },
     RedisAnalyticsStore: {
         "add_code": lambda p: p.analytics.add_code(CODE),
         "code": lambda p: p.analytics.code(ROOM, CODE.code),

@@ -40,7 +40,7 @@ def builders(owner: object) -> Iterator[tuple[str, object]]:
 
 def room_keys(keys: Keys, room_id: str, arg: str) -> dict[str, str]:
     """Every name of one room, each method called with `arg` for each of its parameters."""
-    out = {"commerce_stream": keys.commerce_stream(room_id)}
+    out = {"commerce_stream": keys.commerce_stream(room_id), "webhook": keys.webhook(room_id)}
     owners = (keys.room(room_id), keys.sale(room_id), keys.draws(room_id))
     for owner in (*owners, keys.jobs(room_id), keys.show(room_id), keys.analytics(room_id)):
         for name, member in builders(owner):
@@ -57,7 +57,7 @@ def test_every_key_class_is_covered() -> None:
     """A new key class or builder shows up here, and so is held to the tests below."""
     names = set(room_keys(Keys("lr"), "r", "x"))
     assert {"RoomKeys.channel", "RoomKeys.dedup", "SaleKeys.answer", "DrawKeys.won"} <= names
-    assert len(names) == 1 + sum(
+    assert len(names) == 2 + sum(
         len(list(builders(c("lr", "r"))))
         for c in (
             RoomKeys,
@@ -86,7 +86,8 @@ def test_global_keys_are_the_documented_ones() -> None:
     globals_ = {
         name
         for name, _ in builders(keys)
-        if name not in ("room", "sale", "draws", "jobs", "show", "analytics", "commerce_stream")
+        if name
+        not in ("room", "sale", "draws", "jobs", "show", "analytics", "commerce_stream", "webhook")
     }
     assert globals_ == {
         "products",
@@ -104,6 +105,7 @@ def test_global_keys_are_the_documented_ones() -> None:
         "coupon_template",
         "coupon_templates",
         "coupon_drops",
+        "webhook_rooms",
     }
     assert (keys.products, keys.rooms_with_sales, keys.draws_due) == (
         "lr:products",

@@ -20,12 +20,21 @@ from liveroom.shows.redis_store import RedisShowStore
 from liveroom.stream.base import CommerceStream
 from liveroom.stream.memory import MemoryStream
 from liveroom.stream.redis import RedisStream
+from liveroom.webhooks.memory_store import MemoryWebhookStore
+from liveroom.webhooks.redis_store import RedisWebhookStore
+from liveroom.webhooks.store import WebhookStore
 
 
 def draw_store_for(engine: Engine) -> DrawStore:
     if isinstance(engine, RedisEngine):
         return RedisDrawStore(engine.redis)
     return MemoryDrawStore()
+
+
+def webhook_store_for(engine: Engine) -> WebhookStore:
+    if isinstance(engine, RedisEngine):
+        return RedisWebhookStore(engine.redis)
+    return MemoryWebhookStore()
 
 
 def stream_for(engine: Engine) -> CommerceStream:
@@ -53,6 +62,7 @@ class RedisParts:
         self.shows = RedisShowStore(self.redis)
         self.pacer = RedisPacer(self.redis, 20, 60_000)
         self.analytics = RedisAnalyticsStore(self.redis, self.stream)
+        self.webhooks = RedisWebhookStore(self.redis)
 
     async def close(self) -> None:
         await self.engine.close()

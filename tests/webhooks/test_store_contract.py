@@ -1,0 +1,79 @@
+"""The webhook delivery store's contract, on both engines: one process at a time delivers a
+room (a lease that runs out when its holder dies), the cursor moves only for the holder,
+and the rooms to visit are the ones marked and not forgotten."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from liveroom.engine import create_engine
+from liveroom.engine.base import Engine
+from liveroom.webhooks.store import START, WebhookStore
+from tests.support.stores import webhook_store_for
+
+T = 1_800_000_000_000
+
+
+@pytest.fixture
+async def store(engine: Engine) -> WebhookStore:
+    return webhook_store_for(engine)
+
+
+@pytest.fixture
+async def other(engine: Engine, store: WebhookStore) -> AsyncIterator[WebhookStore]:
+    """The same state as a second process sees it (its own connection)."""
+    if engine.name == "memory":
+        yield store
+        return
+    second = create_engine(engine.settings)
+    await second.start()
+    try:
+        yield webhook_store_for(second)
+    finally:
+        await second.close()
+
+
+async def test_one_process_at_a_time_delivers_a_room(
+    store: WebhookStore, other: WebhookStore
+) -> None:
+    takes = await asyncio.gather(
+        *(s.take("r1", f"p{i}", T, T + 10_000) for i, s in enumerate([store, other] * 4))
+    )
+    [winner] = [f"p{i}" for i, cursor in enumerate(takes) if cursor is not None]
+    assert [c for c in takes if c is not None] == [START]
+    loser = "p1" if winner != "p1" else "p0"
+    assert not await other.advance("r1", loser, "5-0", T + 10_000)
+    assert await store.advance("r1", winner, "5-0", T + 10_000)
+    assert await other.take("r1", loser, T + 9_999, T + 20_000) is None  # still held
+    # the holder died: its lease runs out and another goes on from its cursor
+    assert await other.take("r1", loser, T + 10_000, T + 20_000) == "5-0"
+    assert not await store.advance("r1", winner, "9-0", T + 30_000)  # it lost the room
+    assert await store.take("r1", winner, T + 10_001, T + 30_000) is None
+    # a release (a hold until now) lets anyone take it at once
+    assert await other.hold("r1", loser, T + 10_002)
+    assert await store.take("r1", winner, T + 10_002, T + 30_000) == "5-0"
+    assert not await other.hold("r1", loser, T + 99_000)
+    # a backoff (a hold until later) keeps everybody else out till then
+    assert await store.hold("r1", winner, T + 60_000)
+    assert await other.take("r1", loser, T + 59_999, T + 70_000) is None
+    assert await other.take("r1", loser, T + 60_000, T + 70_000) == "5-0"
+    # rooms are apart
+    assert await store.take("r2", winner, T + 60_000, T + 70_000) == START
+
+
+async def test_the_rooms_to_visit_are_marked_until_forgotten(
+    store: WebhookStore, other: WebhookStore
+) -> None:
+    assert await store.rooms() == []
+    await store.mark(["r2", "r1"])
+    await other.mark(["r1", "r3"])
+    await store.mark([])
+    assert await other.rooms() == ["r1", "r2", "r3"]
+    await other.forget("r2")
+    await other.forget("never")
+    assert await store.rooms() == ["r1", "r3"]
+    await store.mark(["r2"])
+    assert await other.rooms() == ["r1", "r2", "r3"]
