@@ -23,6 +23,9 @@ class Metrics:
     handshake_timeouts: int = 0  # request head not complete in time (408)
     address_refusals: int = 0  # over the per-address cap (429)
     restart_closed: int = 0  # closed with 1012 by a graceful restart
+    # merchant webhooks (liveroom/webhooks)
+    webhook_events: int = 0  # events the merchant's endpoint took (answered 2xx)
+    webhook_failures: int = 0  # calls it did not take: an error status, or no answer
 
     def render(self, extra: dict[str, float] | None = None) -> str:
         lines = []

@@ -29,6 +29,7 @@ import httpx
 from liveroom.background import cancel_and_wait, every
 from liveroom.errors import Unavailable
 from liveroom.merchant.auth import signed_headers
+from liveroom.metrics import METRICS
 from liveroom.rules.jobs import backoff_ms
 from liveroom.settings import Settings
 from liveroom.stream.base import CommerceStream
@@ -125,8 +126,10 @@ class WebhookDispatcher(Feature):
                 return
             error = await self._post(room_id, events)
             if error:
+                METRICS.webhook_failures += 1
                 await self._failed(room_id, error)
                 return
+            METRICS.webhook_events += len(events)
             self._failures.pop(room_id, None)
             self._not_before.pop(room_id, None)
             cursor = events[-1]["id"]

@@ -93,11 +93,16 @@ async def test_every_event_arrives_signed_in_order_through_failures(
             e["type"] for e in stream
         }
         got = await asyncio.to_thread(receiver.wait_for, ROOM, len(stream))
+        await asyncio.sleep(0.3)  # the count follows the answer
+        taken = await asyncio.to_thread(srv.metric, "liveroom_webhook_events")
+        failed = await asyncio.to_thread(srv.metric, "liveroom_webhook_failures")
     assert commerce(got[: len(stream)]) == commerce(stream)  # every one, in order, once
     ids = [e["id"] for e in got]
     assert len(ids) == len(set(ids))  # nothing twice
     assert all(c.signed for c in receiver.calls)
     assert [c.answer for c in receiver.calls[:2]] == [500, 503]  # failed, then retried
+    # what operations sees at /metrics (an analytics aggregate may have come since)
+    assert failed == 2 and len(stream) <= taken <= len(receiver.events(ROOM))
     assert max(len(c.body["events"]) for c in receiver.calls) <= 5  # LIVEROOM_WEBHOOK_BATCH
 
 
