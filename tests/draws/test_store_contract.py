@@ -10,11 +10,10 @@ from dataclasses import replace
 import pytest
 
 from liveroom.draws.store import Draw, DrawStore, Prize, new_draw_id
-from liveroom.engine import create_engine
 from liveroom.engine.base import Engine, now_ms
 from liveroom.rules import draw as rules
 from tests.conftest import ALL_KINDS
-from tests.support.stores import draw_store_for
+from tests.support.stores import draw_store_for, second_process
 
 
 @pytest.fixture(params=ALL_KINDS)
@@ -51,15 +50,8 @@ async def store(engine: Engine) -> AsyncIterator[DrawStore]:
 @pytest.fixture
 async def other_store(engine: Engine, store: DrawStore) -> AsyncIterator[DrawStore]:
     """The same draws as seen by a second process (its own engine and connection)."""
-    if engine.name == "memory":
-        yield store  # one process is all the memory engine has
-        return
-    second = create_engine(engine.settings)
-    await second.start()
-    try:
-        yield draw_store_for(second)
-    finally:
-        await second.close()
+    async with second_process(engine) as second:
+        yield store if second is None else draw_store_for(second)
 
 
 async def test_a_draw_reads_back_as_created(store: DrawStore) -> None:

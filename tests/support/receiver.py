@@ -6,15 +6,13 @@ scheme), keeps what it took, and on demand answers an HTTP error or holds a call
 from __future__ import annotations
 
 import json
-import select
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from liveroom.merchant import auth
+from tests.support.http_stub import StubHandler, StubServer
 from tests.support.server import free_port
 
 OK = 200
@@ -63,14 +61,9 @@ class Receiver:
     def __enter__(self) -> Receiver:
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(StubHandler):
             def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                raw = self.read_body()
                 try:
                     auth.verify(receiver.key, "POST", self.path, self.headers, raw)  # type: ignore[arg-type]
                     signed = True
@@ -82,7 +75,7 @@ class Receiver:
                     receiver.calls.append(call)
                 if answer == HANG:
                     while not receiver.closing.wait(0.05):
-                        if self._sender_gone():
+                        if self.sender_gone():
                             return
                     return
                 try:
@@ -94,17 +87,9 @@ class Receiver:
                     return
                 call.delivered = 200 <= answer < 300
 
-            def _sender_gone(self) -> bool:
-                ready, _, _ = select.select([self.connection], [], [], 0)
-                return bool(ready) and self.connection.recv(1, socket.MSG_PEEK) == b""
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.stub = StubServer(self.port, Handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.closing.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.stub.close()

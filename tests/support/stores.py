@@ -3,11 +3,15 @@ liveroom/node.py builds them."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from liveroom.analytics.redis_store import RedisAnalyticsStore
 from liveroom.coupons.redis_store import RedisTemplateStore
 from liveroom.draws.memory_store import MemoryDrawStore
 from liveroom.draws.redis_store import RedisDrawStore
 from liveroom.draws.store import DrawStore
+from liveroom.engine import create_engine
 from liveroom.engine.base import Engine
 from liveroom.engine.redis import RedisEngine
 from liveroom.integrations.wecom import RedisPacer
@@ -29,6 +33,22 @@ def draw_store_for(engine: Engine) -> DrawStore:
     if isinstance(engine, RedisEngine):
         return RedisDrawStore(engine.redis)
     return MemoryDrawStore()
+
+
+@contextlib.asynccontextmanager
+async def second_process(engine: Engine) -> AsyncIterator[Engine | None]:
+    """Another process's engine on the same Redis (its own connections), for contract
+    tests of what two processes see; None on the memory engine, whose one process is all
+    there is (its store is shared as it is)."""
+    if engine.name == "memory":
+        yield None
+        return
+    second = create_engine(engine.settings)
+    await second.start()
+    try:
+        yield second
+    finally:
+        await second.close()
 
 
 def webhook_store_for(engine: Engine) -> WebhookStore:

@@ -6,15 +6,13 @@ while it waits)."""
 from __future__ import annotations
 
 import json
-import select
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.support.http_stub import StubHandler, StubServer
 from tests.support.server import free_port
 
 OK = "ok"
@@ -56,15 +54,9 @@ class FakeWeCom:
     def __enter__(self) -> FakeWeCom:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(StubHandler):
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                raw = self.rfile.read(length)
+                raw = self.read_body()
                 key = parse_qs(urlsplit(self.path).query).get("key", [""])[0]
                 answer = fake._answer_for(key)
                 post = Post(key, json.loads(raw), time.time(), answer)
@@ -72,7 +64,7 @@ class FakeWeCom:
                     fake.posts.append(post)
                 if answer == HANG:
                     while not fake.release.wait(0.05):
-                        if self._peer_gone():
+                        if self.sender_gone():
                             return  # the sender died: nothing was delivered
 
                 if answer == HTTP_502:
@@ -88,10 +80,6 @@ class FakeWeCom:
                     return  # the sender died while we held its request
                 post.delivered = answer in (OK, HANG)
 
-            def _peer_gone(self) -> bool:
-                ready, _, _ = select.select([self.connection], [], [], 0)
-                return bool(ready) and self.connection.recv(1, socket.MSG_PEEK) == b""
-
             def _send(self, status: int, body: bytes) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -99,13 +87,9 @@ class FakeWeCom:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.stub = StubServer(self.port, Handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.stub.close()

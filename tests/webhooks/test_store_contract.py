@@ -9,10 +9,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from liveroom.engine import create_engine
 from liveroom.engine.base import Engine
 from liveroom.webhooks.store import START, WebhookStore
-from tests.support.stores import webhook_store_for
+from tests.support.stores import second_process, webhook_store_for
 
 T = 1_800_000_000_000
 
@@ -25,15 +24,8 @@ async def store(engine: Engine) -> WebhookStore:
 @pytest.fixture
 async def other(engine: Engine, store: WebhookStore) -> AsyncIterator[WebhookStore]:
     """The same state as a second process sees it (its own connection)."""
-    if engine.name == "memory":
-        yield store
-        return
-    second = create_engine(engine.settings)
-    await second.start()
-    try:
-        yield webhook_store_for(second)
-    finally:
-        await second.close()
+    async with second_process(engine) as second:
+        yield store if second is None else webhook_store_for(second)
 
 
 async def test_one_process_at_a_time_delivers_a_room(
