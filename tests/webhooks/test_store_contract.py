@@ -11,9 +11,17 @@ import pytest
 
 from liveroom.engine.base import Engine
 from liveroom.webhooks.store import START, WebhookStore
+from tests.conftest import ALL_KINDS
 from tests.support.stores import second_process, webhook_store_for
 
 T = 1_800_000_000_000
+
+
+@pytest.fixture(params=ALL_KINDS)
+def engine_kind(request: pytest.FixtureRequest) -> str:
+    """Memory, Redis, and a Redis Cluster: the rooms' set is global, each lease in its
+    room's slot."""
+    return request.param
 
 
 @pytest.fixture
