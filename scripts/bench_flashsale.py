@@ -10,6 +10,13 @@ back from a fresh welcome.
     .venv/bin/python scripts/bench_flashsale.py --viewers 10000 --stock 1000
     .venv/bin/python scripts/bench_flashsale.py --viewers 10000 --stock 1000 --redis
 
+With `--webhook`, the server also pushes the room's commerce events to a local endpoint
+(LIVEROOM_WEBHOOK_URL, tests/support/receiver.py: checks each call's signature); reported:
+how long after its hold was made each `hold_created` reached it (p50, p99, max) and when the
+last one did, counted from the grab instant:
+
+    .venv/bin/python scripts/bench_flashsale.py --viewers 10000 --stock 1000 --webhook
+
 On a Redis Cluster (`--cluster` starts a local one: three masters, one replica each, on
 free ports, stopped afterwards), and with every grab acknowledged only once a replica has
 it (`--wait-replicas 1`, LIVEROOM_REDIS_WAIT_REPLICAS; its cost is the difference):
@@ -87,6 +94,46 @@ def store_calls(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.webhook:
+        from tests.support.receiver import Receiver
+
+        with Receiver(os.environ.get("LIVEROOM_SECRET", servers.DEV_SECRET)) as receiver:
+            args.server_env = [*(args.server_env or []), f"LIVEROOM_WEBHOOK_URL={receiver.url}"]
+            args.receiver = receiver
+            return run_cluster_or_not(args)
+    return run_cluster_or_not(args)
+
+
+def webhook_figures(args: argparse.Namespace, at: float, held: int) -> dict[str, Any]:
+    """When each hold's `hold_created` reached the merchant's endpoint (waits for them all,
+    a minute at most)."""
+    receiver = args.receiver
+    deadline = time.monotonic() + 60
+    while True:
+        arrivals = [
+            (c.at * 1000 - e["ts"], c.at)
+            for c in list(receiver.calls)
+            if c.delivered
+            for e in c.body["events"]
+            if e["type"] == "hold_created"
+        ]
+        if len(arrivals) >= held or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    lags = sorted(lag for lag, _ in arrivals)
+    pick = lambda q: round(lags[min(len(lags) - 1, int(len(lags) * q))], 1) if lags else None  # noqa: E731
+    return {
+        "webhook_holds": len(arrivals),
+        "webhook_lag_p50_ms": pick(0.5),
+        "webhook_lag_p99_ms": pick(0.99),
+        "webhook_lag_max_ms": round(lags[-1], 1) if lags else None,
+        "webhook_all_s": round(max(t for _, t in arrivals) - at, 2) if arrivals else None,
+        "webhook_calls": len(receiver.calls),
+        "webhook_unsigned": sum(not c.signed for c in receiver.calls),
+    }
+
+
+def run_cluster_or_not(args: argparse.Namespace) -> dict[str, Any]:
     if not args.cluster:
         return run_on(args)
     from tests.support.redis_cluster import RedisCluster
@@ -94,6 +141,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with RedisCluster() as cluster:
         args.redis, args.redis_url = True, cluster.url
         args.server_env = [
+            *(args.server_env or []),
             "LIVEROOM_REDIS_CLUSTER=true",
             f"LIVEROOM_REDIS_WAIT_REPLICAS={args.wait_replicas}",
         ]
@@ -150,6 +198,8 @@ def run_on(args: argparse.Namespace, cluster: bool = False) -> dict[str, Any]:
         usage = srv.usage()
         time.sleep(0.3)
         welcome = read_welcome(args.port, secret)
+        held_now = sum(r["held_qty"] for r in results) // max(1, args.qty)
+        hooks = webhook_figures(args, at, held_now) if args.webhook else {}
         if spy is not None:
             spy.wait(30)
             if out.exists():
@@ -189,6 +239,7 @@ def run_on(args: argparse.Namespace, cluster: bool = False) -> dict[str, Any]:
         "max_ms": pct["max"],
         "server_available_after": sale.get("available"),
         "server_cores": usage.cores,
+        **hooks,
     }
 
 
@@ -222,6 +273,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     p.add_argument("--profile", default="", help="directory: py-spy the server over the burst")
     p.add_argument("--server-env", action="append", help="KEY=VALUE for the liveroom server")
+    p.add_argument("--webhook", action="store_true", help="push events to a local endpoint")
     p.add_argument("--json", default="")
     args = p.parse_args(argv)
     if args.wait_replicas and not args.cluster:
@@ -239,6 +291,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(table([row], cols))
     print("outcomes:", row["outcomes"], " server says available after:",
           row["server_available_after"])  # fmt: skip
+    if args.webhook:
+        print(table([row], [k for k in row if k.startswith("webhook_")]))
     v = Verdict()
     v.check("nothing oversold", not row["oversold"], f"{row['held_units']} held of {args.stock}")
     v.check(

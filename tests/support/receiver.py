@@ -25,6 +25,7 @@ class Call:
     signed: bool  # the signature verified with the merchant key
     answer: int
     delivered: bool = False  # answered 2xx to a sender still there
+    at: float = field(default_factory=time.time)  # when it came, unix s
 
 
 @dataclass
