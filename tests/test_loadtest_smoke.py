@@ -80,10 +80,12 @@ def test_fanout_bench_delivers_to_every_viewer_on_all_three_servers() -> None:
 
 @pytest.mark.parametrize("engine", ["memory", "redis"])
 def test_flashsale_bench_holds_exactly_the_stock(engine: str) -> None:
-    args = ["--port", str(free_port()), "--viewers", "40", "--stock", "10"]
+    args = ["--port", str(free_port()), "--viewers", "40", "--stock", "10", "--webhook"]
     if engine == "redis":
         args.append("--redis")
     row = run_script("bench_flashsale.py", *args)["row"]
+    # and the merchant's endpoint got every hold, signed
+    assert (row["webhook_holds"], row["webhook_unsigned"]) == (10, 0)
     assert row["connected"] == 40
     assert row["held_units"] == 10
     assert not row["oversold"]
