@@ -10,8 +10,8 @@ import re
 import uvicorn
 from starlette.applications import Starlette
 
+from liveroom.rules.webhooks import types_problem, url_problem
 from liveroom.settings import Settings
-from liveroom.webhooks.dispatcher import url_problem
 
 log = logging.getLogger("liveroom")
 _SECRET_QUERY = re.compile(r"(token=)[^&\s\"]+")
@@ -83,6 +83,8 @@ def serve(settings: Settings) -> None:
     ):
         os.environ[key] = value
     if settings.webhook_url and (why := url_problem(settings.webhook_url)):
+        raise SystemExit(why)
+    if why := types_problem(settings.webhook_types):
         raise SystemExit(why)
     if settings.workers > 1 and not settings.redis_url:
         raise SystemExit(

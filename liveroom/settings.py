@@ -145,6 +145,9 @@ class Settings:
     # `webhook_retry_cap_s`. Each process looks for rooms to deliver every
     # `webhook_poll_s`.
     webhook_url: str = ""
+    # the event types it wants (comma separated, e.g. "hold_paid,coupon_redeemed"); empty:
+    # every type. The others are skipped, never posted.
+    webhook_types: str = ""
     webhook_batch: int = 100
     webhook_timeout_s: float = 5.0
     webhook_retry_base_s: float = 1.0

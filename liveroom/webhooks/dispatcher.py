@@ -31,6 +31,7 @@ from liveroom.errors import Unavailable
 from liveroom.merchant.auth import signed_headers
 from liveroom.metrics import METRICS
 from liveroom.rules.jobs import backoff_ms
+from liveroom.rules.webhooks import wanted_types
 from liveroom.settings import Settings
 from liveroom.stream.base import CommerceStream
 from liveroom.types import CommerceEvent, Feature
@@ -46,14 +47,6 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def url_problem(url: str) -> str | None:
-    """Why `url` cannot be the merchant's webhook, or None (checked before serving)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "LIVEROOM_WEBHOOK_URL must be an http(s) URL with a host"
-    return None
-
-
 class WebhookDispatcher(Feature):
     def __init__(self, settings: Settings, stream: CommerceStream, store: WebhookStore) -> None:
         self.settings = settings
@@ -63,6 +56,7 @@ class WebhookDispatcher(Feature):
         parts = urlsplit(self.url)
         self._path = parts.path + (f"?{parts.query}" if parts.query else "")
         self._where = f"{parts.scheme}://{parts.netloc}"  # for logs: never the path or query
+        self._types = wanted_types(settings.webhook_types)
         self._owner = secrets.token_hex(8)
         # renewed with each batch delivered: covers one call and the reads around it; a
         # process that died holding it delays its rooms this long at most
@@ -124,12 +118,13 @@ class WebhookDispatcher(Feature):
             if not events:
                 await self._done(room_id, cursor)
                 return
-            error = await self._post(room_id, events)
+            wanted = [e for e in events if e["type"] in self._types] if self._types else events
+            error = await self._post(room_id, wanted) if wanted else ""
             if error:
                 METRICS.webhook_failures += 1
                 await self._failed(room_id, error)
                 return
-            METRICS.webhook_events += len(events)
+            METRICS.webhook_events += len(wanted)
             self._failures.pop(room_id, None)
             self._not_before.pop(room_id, None)
             cursor = events[-1]["id"]

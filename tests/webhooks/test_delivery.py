@@ -150,10 +150,31 @@ def wait_until(pred: Any, timeout: float = 20) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://shop.example.com/hooks", "shop.example.com/hooks", "http://"]
+    ("env", "says"),
+    [
+        ({"LIVEROOM_WEBHOOK_URL": "shop.example.com/hooks"}, "must be an http"),
+        ({"LIVEROOM_WEBHOOK_TYPES": "hold_paid,order_paid"}, "unknown event types"),
+    ],
 )
-def test_a_webhook_url_that_cannot_be_posted_to_stops_the_server_at_start(url: str) -> None:
-    server = LiveServer(env={"LIVEROOM_WEBHOOK_URL": url, "LIVEROOM_REDIS_URL": ""})
-    with pytest.raises(RuntimeError, match="LIVEROOM_WEBHOOK_URL must be an http"):
+def test_webhook_settings_that_cannot_work_stop_the_server_at_start(
+    env: dict[str, str], says: str
+) -> None:
+    server = LiveServer(env={**env, "LIVEROOM_REDIS_URL": ""})
+    with pytest.raises(RuntimeError, match=says):
         server.start()
     server.stop()
+
+
+async def test_only_the_types_asked_for_are_posted(
+    server_env: dict[str, str], receiver: Receiver
+) -> None:
+    """A backend that wants orders only is not sent every join."""
+    wanted = "hold_created,hold_paid"
+    with LiveServer(env=env(server_env, receiver, LIVEROOM_WEBHOOK_TYPES=wanted)) as srv:
+        stream = await shop([srv], buyers=6)
+        orders = [e for e in stream if e["type"] in wanted.split(",")]
+        got = await asyncio.to_thread(receiver.wait_for, ROOM, len(orders))
+        await asyncio.sleep(0.5)  # anything more would have come by now
+        got = receiver.events(ROOM)
+    assert got == orders
+    assert len(orders) == 8 and len(stream) > len(orders)  # 6 holds, 2 paid; the rest skipped
