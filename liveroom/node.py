@@ -79,6 +79,7 @@ class Node:
     jobs: JobRunner
     shows: ShowService
     analytics: Analytics
+    webhooks: WebhookDispatcher
     # every feature in build order: the order their callbacks run in
     features: tuple[Feature, ...] = field(default=())
     # the process's one Redis layer (None on the memory engine), closed after everything
@@ -240,12 +241,10 @@ def build(settings: Settings) -> Node:
     # last: it folds what every other feature records
     analytics = Analytics(settings, engine, hub, stores.stream, stores.analytics)
     stores.stream.listen(analytics)
-    # the merchant's webhook (none without a URL) hears of every event recorded, too
-    webhooks: tuple[Feature, ...] = ()
-    if settings.webhook_url:
-        dispatcher = WebhookDispatcher(settings, stores.stream, stores.webhooks)
-        stores.stream.listen(dispatcher)
-        webhooks = (dispatcher,)
+    # the merchant's webhook hears of every event recorded, too (idle without a URL)
+    webhooks = WebhookDispatcher(settings, stores.stream, stores.webhooks)
+    if webhooks.enabled:
+        stores.stream.listen(webhooks)
     node = Node(
         settings,
         engine,
@@ -259,8 +258,9 @@ def build(settings: Settings) -> Node:
         jobs=jobs,
         shows=shows,
         analytics=analytics,
+        webhooks=webhooks,
         # jobs stop first: they use shows; analytics before them, after all it folds
-        features=(orders, sales, coupons, draws, joins, shows, analytics, *webhooks, jobs),
+        features=(orders, sales, coupons, draws, joins, shows, analytics, webhooks, jobs),
         redis=redis,
     )
     hub.listen(node)

@@ -894,6 +894,31 @@ PATHS: dict[str, Any] = {
             params=[_ROOM, _path_param("drop_id")],
         ),
     },
+    "/api/webhook": {
+        "get": _op(
+            "How the merchant webhook's delivery stands: each room with events still to deliver",
+            _obj(
+                {
+                    "enabled": _B,
+                    "endpoint": {**_S, "description": "scheme and host of LIVEROOM_WEBHOOK_URL"},
+                    "types": {"type": "array", "items": _S},
+                    "rooms": {
+                        "type": "array",
+                        "items": _obj(
+                            {
+                                "room_id": _S,
+                                "cursor": {**_S, "description": "the last event id taken"},
+                                "behind": {**_I, "description": "events after it (up to 1000)"},
+                                "failures": {**_I, "description": "failed calls in a row"},
+                                "error": _S,
+                                "retry_at": {**_I, "description": "unix ms; 0 without failures"},
+                            }
+                        ),
+                    },
+                }
+            ),
+        ),
+    },
     "/api/rooms/{room_id}/draws": {
         "get": _op(
             "The room's open lucky draws",

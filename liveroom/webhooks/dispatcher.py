@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from starlette.routing import BaseRoute
 
 from liveroom.background import cancel_and_wait, every
 from liveroom.errors import Unavailable
@@ -35,12 +36,14 @@ from liveroom.rules.webhooks import wanted_types
 from liveroom.settings import Settings
 from liveroom.stream.base import CommerceStream
 from liveroom.types import CommerceEvent, Feature
+from liveroom.webhooks.routes import webhook_routes
 from liveroom.webhooks.store import WebhookStore
 
 log = logging.getLogger("liveroom.webhooks")
 
 BATCHES_PER_ROUND = 10  # then the next room: one room's backlog does not hold the others
 MAX_ROOMS_AT_ONCE = 8  # rooms delivered concurrently by one process
+STATUS_COUNT_UP_TO = 1000  # the status call counts a room's undelivered events this far
 
 
 def now_ms() -> int:
@@ -55,24 +58,37 @@ class WebhookDispatcher(Feature):
         self.url = settings.webhook_url
         parts = urlsplit(self.url)
         self._path = parts.path + (f"?{parts.query}" if parts.query else "")
-        self._where = f"{parts.scheme}://{parts.netloc}"  # for logs: never the path or query
+        # for logs and the status call: never the path or query, nor a user:password
+        self._where = (
+            f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+            if self.url
+            else ""
+        )
         self._types = wanted_types(settings.webhook_types)
         self._owner = secrets.token_hex(8)
         # renewed with each batch delivered: covers one call and the reads around it; a
         # process that died holding it delays its rooms this long at most
         self._lease_ms = int((2 * settings.webhook_timeout_s + 1) * 1000)
         self._marked: set[str] = set()  # rooms this process recorded events in since
-        self._failures: dict[str, int] = {}  # room -> failed calls in a row
         self._not_before: dict[str, float] = {}  # room -> monotonic time of its next try
         self._gate = asyncio.Semaphore(MAX_ROOMS_AT_ONCE)
         self._http: httpx.AsyncClient | None = None
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
     # seams -------------------------------------------------------------------------------
     def on_commerce_event(self, room_id: str, event: CommerceEvent) -> None:
         self._marked.add(room_id)
 
+    def routes(self) -> list[BaseRoute]:
+        return webhook_routes()
+
     async def start(self) -> None:
+        if not self.enabled:
+            return
         self._http = httpx.AsyncClient(timeout=self.settings.webhook_timeout_s)
         self._task = asyncio.get_running_loop().create_task(
             every(self.settings.webhook_poll_s, self.round), name="webhooks"
@@ -83,6 +99,21 @@ class WebhookDispatcher(Feature):
             await cancel_and_wait([self._task])
         if self._http is not None:
             await self._http.aclose()
+
+    async def status(self) -> dict[str, Any]:
+        """What the merchant's status call shows: the endpoint (scheme and host only: its
+        path or query may hold a secret), and each room with events still to deliver."""
+        rooms = await self.store.rooms() if self.enabled else []
+        out = []
+        for d in await self.store.status(rooms):
+            behind = len(await self.stream.read(d.room_id, d.cursor, STATUS_COUNT_UP_TO))
+            retry_at = d.until if d.failures else 0
+            out.append(
+                {"room_id": d.room_id, "cursor": d.cursor, "behind": behind,
+                 "failures": d.failures, "error": d.error, "retry_at": retry_at}
+            )  # fmt: skip
+        types = sorted(self._types)
+        return {"enabled": self.enabled, "endpoint": self._where, "types": types, "rooms": out}
 
     # delivery ----------------------------------------------------------------------------
     async def round(self) -> None:
@@ -125,7 +156,6 @@ class WebhookDispatcher(Feature):
                 await self._failed(room_id, error)
                 return
             METRICS.webhook_events += len(wanted)
-            self._failures.pop(room_id, None)
             self._not_before.pop(room_id, None)
             cursor = events[-1]["id"]
             if not await self.store.advance(
@@ -141,7 +171,10 @@ class WebhookDispatcher(Feature):
         await self.store.hold(room_id, self._owner, now_ms())
 
     async def _failed(self, room_id: str, error: str) -> None:
-        failures = self._failures[room_id] = self._failures.get(room_id, 0) + 1
+        # counted in the store: whichever process tries next backs off from the same count
+        failures = await self.store.failed(room_id, self._owner, now_ms() + self._lease_ms, error)
+        if not failures:
+            return  # another process took over meanwhile
         wait = backoff_ms(
             failures,
             int(self.settings.webhook_retry_base_s * 1000),

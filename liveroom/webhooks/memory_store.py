@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from liveroom.webhooks.store import START, WebhookStore
+from liveroom.webhooks.store import START, Delivery, WebhookStore
 
 
 @dataclass
@@ -15,6 +15,8 @@ class _Delivery:
     cursor: str = START
     owner: str = ""
     until: int = 0
+    failures: int = 0
+    error: str = ""
 
 
 class MemoryWebhookStore(WebhookStore):
@@ -44,8 +46,22 @@ class MemoryWebhookStore(WebhookStore):
         d = self._deliveries.get(room_id)
         if d is None or d.owner != owner:
             return False
-        d.cursor, d.until = cursor, until_ms
+        d.cursor, d.until, d.failures, d.error = cursor, until_ms, 0, ""
         return True
+
+    async def failed(self, room_id: str, owner: str, until_ms: int, error: str) -> int:
+        d = self._deliveries.get(room_id)
+        if d is None or d.owner != owner:
+            return 0
+        d.until, d.error, d.failures = until_ms, error, d.failures + 1
+        return d.failures
+
+    async def status(self, room_ids: Sequence[str]) -> list[Delivery]:
+        out = []
+        for room_id in room_ids:
+            d = self._deliveries.get(room_id) or _Delivery()
+            out.append(Delivery(room_id, d.cursor, d.failures, d.error, d.until))
+        return out
 
     async def hold(self, room_id: str, owner: str, until_ms: int) -> bool:
         d = self._deliveries.get(room_id)

@@ -5,11 +5,12 @@ slot, changed by one script (liveroom/redis/lua/webhook_lease.lua)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from liveroom.redis import RedisLayer
 from liveroom.redis.guard import guarded
 from liveroom.redis.replies import text, texts
-from liveroom.webhooks.store import WebhookStore
+from liveroom.webhooks.store import START, Delivery, WebhookStore
 
 
 class RedisWebhookStore(WebhookStore):
@@ -41,9 +42,30 @@ class RedisWebhookStore(WebhookStore):
         return await self._call(room_id, "advance", owner, 0, until_ms, cursor) == 1
 
     @guarded
+    async def failed(self, room_id: str, owner: str, until_ms: int, error: str) -> int:
+        return int(await self._call(room_id, "fail", owner, 0, until_ms, error))
+
+    @guarded
+    async def status(self, room_ids: Sequence[str]) -> list[Delivery]:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for room_id in room_ids:
+                pipe.hmget(self._keys.webhook(room_id), "cursor", "failures", "error", "until")
+            rows = await pipe.execute()
+        return [
+            Delivery(
+                room_id,
+                text(cursor) if cursor else START,
+                int(failures or 0),
+                text(error) if error else "",
+                int(until or 0),
+            )
+            for room_id, (cursor, failures, error, until) in zip(room_ids, rows, strict=True)
+        ]
+
+    @guarded
     async def hold(self, room_id: str, owner: str, until_ms: int) -> bool:
         return await self._call(room_id, "hold", owner, 0, until_ms) == 1
 
-    async def _call(self, room_id: str, op: str, owner: str, now_ms: int, *rest: object) -> object:
+    async def _call(self, room_id: str, op: str, owner: str, now_ms: int, *rest: object) -> Any:
         keys = [self._keys.webhook(room_id)]
         return await self._lease(keys=keys, args=[op, owner, now_ms, *rest])

@@ -10,8 +10,20 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 START = "0-0"  # the cursor of a room nothing was delivered of yet
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How a room's delivery stands, for the merchant's status call."""
+
+    room_id: str
+    cursor: str = START
+    failures: int = 0  # failed calls in a row since the last one taken
+    error: str = ""  # what the last failed call got
+    until: int = 0  # unix ms: the lease's end (with failures: when it is tried again)
 
 
 class WebhookStore(ABC):
@@ -42,6 +54,16 @@ class WebhookStore(ABC):
         """Delivered up to `cursor` (a stream id); the lease runs on to `until_ms`. False
         (nothing changed) when the lease is no longer `owner`'s: another process took
         over, and redelivers from the cursor it finds."""
+
+    @abstractmethod
+    async def failed(self, room_id: str, owner: str, until_ms: int, error: str) -> int:
+        """A call failed with `error`: counted (the count goes back to 0 when the cursor
+        next advances), the lease running to `until_ms`. The failed calls in a row, or 0
+        when the lease is not `owner`'s."""
+
+    @abstractmethod
+    async def status(self, room_ids: Sequence[str]) -> list[Delivery]:
+        """How each room's delivery stands (a room never delivered: from START)."""
 
     @abstractmethod
     async def hold(self, room_id: str, owner: str, until_ms: int) -> bool:

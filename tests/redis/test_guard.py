@@ -187,6 +187,8 @@ CALLS: dict[type, dict[str, Call]] = {
         "take": lambda p: p.webhooks.take(ROOM, "p1", T0, T0 + 1000),
         "advance": lambda p: p.webhooks.advance(ROOM, "p1", "1-0", T0 + 1000),
         "hold": lambda p: p.webhooks.hold(ROOM, "p1", T0),
+        "failed": lambda p: p.webhooks.failed(ROOM, "p1", T0, "HTTP 502"),
+        "status": lambda p: p.webhooks.status([ROOM]),
     },
     RedisAnalyticsStore: {
         "add_code": lambda p: p.analytics.add_code(CODE),

@@ -178,3 +178,45 @@ async def test_only_the_types_asked_for_are_posted(
         got = receiver.events(ROOM)
     assert got == orders
     assert len(orders) == 8 and len(stream) > len(orders)  # 6 holds, 2 paid; the rest skipped
+
+
+async def test_the_status_call_shows_what_waits_and_why(
+    server_env: dict[str, str], receiver: Receiver
+) -> None:
+    receiver.script = [502] * 3  # the backend is down for three calls
+    with LiveServer(env=env(server_env, receiver)) as srv:
+        merchant = Merchant(srv.url, srv.secret)
+        try:
+            stream = await shop([srv], buyers=3)
+
+            async def status() -> dict[str, Any]:
+                return await merchant.ok("GET", "/api/webhook")
+
+            async def polled(done: Any) -> dict[str, Any]:
+                while not done(s := await status()):  # noqa: ASYNC110 - a server, over HTTP
+                    await asyncio.sleep(0.05)
+                return s
+
+            down = await asyncio.wait_for(
+                polled(lambda s: s["rooms"] and s["rooms"][0]["failures"]), 20
+            )
+            assert (down["enabled"], down["endpoint"]) == (
+                True,
+                f"http://127.0.0.1:{receiver.port}",
+            )
+            [room] = down["rooms"]
+            assert room["room_id"] == ROOM and room["error"] == "HTTP 502"
+            assert room["behind"] >= len(commerce(stream)) and room["retry_at"] > 0
+            await asyncio.to_thread(receiver.wait_for, ROOM, len(stream))
+            await asyncio.wait_for(polled(lambda s: not s["rooms"]), 20)  # all taken
+        finally:
+            await merchant.close()
+
+
+async def test_without_a_webhook_the_status_says_so(live_server: LiveServer) -> None:
+    merchant = Merchant(live_server.url, live_server.secret)
+    try:
+        got = await merchant.ok("GET", "/api/webhook")
+    finally:
+        await merchant.close()
+    assert got == {"enabled": False, "endpoint": "", "types": [], "rooms": []}

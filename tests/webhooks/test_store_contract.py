@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from liveroom.engine.base import Engine
-from liveroom.webhooks.store import START, WebhookStore
+from liveroom.webhooks.store import START, Delivery, WebhookStore
 from tests.conftest import ALL_KINDS
 from tests.support.stores import second_process, webhook_store_for
 
@@ -77,3 +77,23 @@ async def test_the_rooms_to_visit_are_marked_until_forgotten(
     assert await store.rooms() == ["r1", "r3"]
     await store.mark(["r2"])
     assert await other.rooms() == ["r1", "r2", "r3"]
+
+
+async def test_failures_are_counted_for_all_until_the_cursor_moves(
+    store: WebhookStore, other: WebhookStore
+) -> None:
+    assert await store.status(["r1"]) == [Delivery("r1")]
+    assert await store.take("r1", "p0", T, T + 10_000) == START
+    assert await other.failed("r1", "p1", T + 20_000, "HTTP 502") == 0  # not its lease
+    assert await store.failed("r1", "p0", T + 11_000, "HTTP 502") == 1
+    assert await store.failed("r1", "p0", T + 12_000, "ReadTimeout") == 2
+    # the count is the room's, not the process's: whoever takes over backs off from it
+    assert await other.take("r1", "p1", T + 12_000, T + 20_000) == START
+    assert await other.failed("r1", "p1", T + 21_000, "HTTP 503") == 3
+    [stands] = await store.status(["r1"])
+    assert stands == Delivery("r1", START, 3, "HTTP 503", T + 21_000)
+    assert await other.advance("r1", "p1", "7-0", T + 22_000)
+    assert await store.status(["r1", "r2"]) == [
+        Delivery("r1", "7-0", 0, "", T + 22_000),
+        Delivery("r2"),
+    ]
