@@ -59,11 +59,8 @@ class WebhookDispatcher(Feature):
         parts = urlsplit(self.url)
         self._path = parts.path + (f"?{parts.query}" if parts.query else "")
         # for logs and the status call: never the path or query, nor a user:password
-        self._where = (
-            f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-            if self.url
-            else ""
-        )
+        host = parts.netloc.rsplit("@", 1)[-1]
+        self._where = f"{parts.scheme}://{host}" if self.url else ""
         self._types = wanted_types(settings.webhook_types)
         self._owner = secrets.token_hex(8)
         # renewed with each batch delivered: covers one call and the reads around it; a
