@@ -140,6 +140,9 @@ class WebhookDispatcher(Feature):
         """Deliver the room's events after its cursor, if no other process is at it."""
         cursor = await self.store.take(room_id, self._owner, now_ms(), now_ms() + self._lease_ms)
         if cursor is None:
+            # another process delivers it: look again once its lease could have run out, so
+            # each room costs about one call a round (its holder's), not one per process
+            self._not_before[room_id] = time.monotonic() + self._lease_ms / 1000
             return
         for _ in range(BATCHES_PER_ROUND):
             events = await self.stream.read(room_id, cursor, self.settings.webhook_batch)
