@@ -121,6 +121,11 @@ class Connection:
     def is_open(self) -> bool:
         return self.state in _OPEN
 
+    @property
+    def joining(self) -> bool:
+        """Its welcome is still being built."""
+        return self.state is JOINING
+
     # the life ------------------------------------------------------------------------
     def welcomed(self) -> None:
         """The welcome (and what arrived meanwhile) is sent: live ticks from now on, after

@@ -46,7 +46,10 @@ class RoomChannel:
     extra_state: dict[str, Any] = field(default_factory=dict)  # e.g. stock, filled by features
     # frames for one user's connections, sent after the tick's events (engine.send_personal)
     personal: list[Personal] = field(default_factory=list)
-    ending: bool = False
+    ending: bool = False  # the room ended: its connections are closed at this tick's end
+    # ... and stays so: a connection being welcomed meanwhile is closed after its welcome
+    # (ws.py), whatever status that welcome read
+    ended: bool = False
 
 
 class Hub:
@@ -296,9 +299,10 @@ class Hub:
         METRICS.deliveries += sent * len(viewer_events)
         self._hand_personal(channel, personal)
         if channel.ending:
-            channel.ending = False
+            channel.ending, channel.ended = False, True
             for conn in list(channel.conns):
-                conn.shut(protocol.CLOSE_ROOM_ENDED, "room ended")
+                if not conn.joining:  # its welcome first, then its close (ws.py)
+                    conn.shut(protocol.CLOSE_ROOM_ENDED, "room ended")
 
     def _hand_personal(self, channel: RoomChannel, frames: list[Personal]) -> None:
         """Each frame to its user's connections here (one joining gets it after its

@@ -111,7 +111,7 @@ async def room_socket(ws: WebSocket) -> None:
             conn.send(_unavailable_frame(None))
             await conn.close(CLOSE_TRY_AGAIN, "unavailable")
             return
-        if status in (ENDED, CANCELLED):
+        if status in (ENDED, CANCELLED) or channel.ended:
             await conn.close(protocol.CLOSE_ROOM_ENDED, "room ended")
             return
         # Nothing reads the handshake headers or the app state again; a show-long socket

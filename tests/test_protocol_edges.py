@@ -145,3 +145,25 @@ async def test_fewer_entrants_than_winners_all_win_and_records_omit_phrase(
     rec = record(live_server, few["draw_id"])
     assert "phrase" not in rec and rec["mode"] == "button"
     assert len(rec["winners"]) == 2
+
+
+async def test_viewers_joining_as_the_room_ends_are_welcomed_then_closed(
+    live_server: LiveServer,
+) -> None:
+    """Viewers arriving in the very ticks the host ends the show: each gets its welcome,
+    then the 4004 close, never a close without a welcome, never an open socket to an
+    ended room."""
+    async with await Client.connect(url(live_server, "h", host=True, room="closing")) as h:
+        joins = [
+            Client.connect(url(live_server, f"v{i}", room="closing"), welcome=False)
+            for i in range(40)
+        ]
+        ended, *clients = await asyncio.gather(h.request({"t": "end"}), *joins)
+        assert ended["t"] == "ack"
+
+    async def welcomed_then_closed(c: Client) -> tuple[bool, int | None]:
+        welcome = await c.until(lambda f: f.get("t") == "welcome")
+        return welcome is not None, (await c.closed())[0]
+
+    outcomes = await asyncio.gather(*(welcomed_then_closed(c) for c in clients))
+    assert outcomes == [(True, CLOSE_ROOM_ENDED)] * 40
