@@ -75,6 +75,15 @@ async def test_every_message_arrives_once_from_two_processes(
             host_token = tokens.mint_for(b.secret, "host", room=room, role="host")
             async with await Client.connect(b.ws_url(room, host_token)) as host:
                 assert host.welcome["room"]["status"] == "scheduled"
+                # delivered is not yet done: the sender still has to note it, and going live
+                # cancels a reminder whose sender has not (its outcome is then ignored)
+                deadline = time.monotonic() + 20
+                while sum(
+                    m["state"] == "done"
+                    for m in (await host.request({"t": "show_status"}))["messages"]
+                ) < 6:  # fmt: skip
+                    assert time.monotonic() < deadline, "reminders not done"
+                    await asyncio.sleep(0.05)
                 assert (await host.request({"t": "go_live"}))["t"] == "ack"
                 await merchant.ok(
                     "POST",
