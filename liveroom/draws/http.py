@@ -7,7 +7,6 @@ While the draw is open it shows only the commitment and the entrant count.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -15,19 +14,18 @@ from starlette.responses import JSONResponse, Response
 
 from liveroom.errors import Refusal, Unavailable, error_response, unavailable
 from liveroom.rules import draw as rules
+from liveroom.rules.sale import is_safe_id
+from liveroom.ws import ROOM_ID
 
 if TYPE_CHECKING:
     from liveroom.draws.service import DrawService
-
-_ROOM_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}\Z")
-_DRAW_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}\Z")
 
 
 async def draw_record(request: Request) -> Response:
     svc: DrawService = request.app.state.node.draws
     room_id = request.path_params["room_id"]
     draw_id = request.path_params["draw_id"]
-    if not _ROOM_ID.match(room_id) or not _DRAW_ID.match(draw_id):
+    if not ROOM_ID.match(room_id) or not is_safe_id(draw_id):
         return error_response(Refusal("bad_request", "malformed room or draw id"))
     try:
         record = await svc.record(room_id, draw_id)
